@@ -1,0 +1,113 @@
+// A run directory is what every command leaves behind: manifest.json (what was asked, on which
+// model, with which versions, how it ended), records.jsonl (one JSON object per unit of work,
+// appended as it completes) and any outputs. Later commands and reports read it back; a run that was
+// interrupted resumes by skipping the records already written.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeJsonAtomic } from '../io/atomic.js';
+
+export interface RunManifest {
+  command: string;
+  config: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  status: 'running' | 'done' | 'failed';
+  error?: string;
+  /** Named outputs (relative paths) the run produced, e.g. {"vectors": "vectors.safetensors"}. */
+  outputs: Record<string, string>;
+  timings: Record<string, number>;
+  versions: Record<string, string>;
+  summary?: Record<string, unknown>;
+}
+
+export class RunDir {
+  readonly manifest: RunManifest;
+
+  private constructor(readonly dir: string, manifest: RunManifest) {
+    this.manifest = manifest;
+  }
+
+  /** Create a new run, or reopen `dir` to resume when it holds a run of the same command. */
+  static open(dir: string, command: string, config: Record<string, unknown>): RunDir {
+    dir = resolve(dir);
+    const mpath = join(dir, 'manifest.json');
+    if (existsSync(mpath)) {
+      const m = JSON.parse(readFileSync(mpath, 'utf8')) as RunManifest;
+      if (m.command !== command) throw new Error(`${mpath}: run directory belongs to '${m.command}', not '${command}'`);
+      const run = new RunDir(dir, { ...m, status: 'running', updatedAt: new Date().toISOString() });
+      run.save();
+      return run;
+    }
+    mkdirSync(dir, { recursive: true });
+    const now = new Date().toISOString();
+    const run = new RunDir(dir, {
+      command,
+      config,
+      createdAt: now,
+      updatedAt: now,
+      status: 'running',
+      outputs: {},
+      timings: {},
+      versions: { node: process.version, personaSteer: '0.1.0' },
+    });
+    run.save();
+    return run;
+  }
+
+  /** A fresh directory name under `root`: runs/2026-11-21T10-00-00-extract-evil */
+  static freshPath(root: string, command: string, tag = ''): string {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    return join(root, `${stamp}-${command}${tag ? '-' + tag.replace(/[^\w.-]+/g, '_') : ''}`);
+  }
+
+  path(rel: string): string {
+    return join(this.dir, rel);
+  }
+
+  save(): void {
+    this.manifest.updatedAt = new Date().toISOString();
+    writeJsonAtomic(join(this.dir, 'manifest.json'), this.manifest);
+  }
+
+  /** Append one record. A crash mid-write leaves at most a partial last line, which readers skip. */
+  append(stream: string, record: Record<string, unknown>): void {
+    appendFileSync(join(this.dir, `${stream}.jsonl`), JSON.stringify(record) + '\n');
+  }
+
+  records<T = Record<string, unknown>>(stream: string): T[] {
+    return readRecords<T>(join(this.dir, `${stream}.jsonl`));
+  }
+
+  output(name: string, rel: string): void {
+    this.manifest.outputs[name] = rel;
+    this.save();
+  }
+
+  finish(summary?: Record<string, unknown>): void {
+    this.manifest.status = 'done';
+    if (summary) this.manifest.summary = summary;
+    this.save();
+  }
+
+  fail(err: unknown): void {
+    this.manifest.status = 'failed';
+    this.manifest.error = err instanceof Error ? err.message : String(err);
+    this.save();
+  }
+}
+
+export function readRecords<T = Record<string, unknown>>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  // The last element is '' when the file ends with a newline; anything else is an interrupted write.
+  lines.pop();
+  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+}
+
+export function readManifest(dir: string): RunManifest {
+  const p = join(dir, 'manifest.json');
+  if (!existsSync(p)) throw new Error(`${p}: not a run directory (no manifest.json)`);
+  return JSON.parse(readFileSync(p, 'utf8')) as RunManifest;
+}
