@@ -1,0 +1,122 @@
+// npm run bench: the runtime's speed goals, as ratios measured in one run on one machine.
+//
+//   prefill tok/s, all hidden states fetched   vs the uninstrumented model      goal >= 0.90x
+//   decode tok/s, steering active              vs unsteered                      goal >= 0.97x
+//   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
+//
+// On a SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, ffn 1536, vocab 49152),
+// built by the test fixture generator. A/B runs are interleaved and medians compared, so machine
+// load drifts affect both sides alike. Writes build/bench.json.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../src/io/atomic.js';
+import { loadModel } from '../src/model/load.js';
+import { generate } from '../src/generation/generate.js';
+import type { SteerableModel } from '../src/model/steerableModel.js';
+import { makeFixture } from '../test/fixtures/index.js';
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
+const quick = args.has('quick');
+const SMOL = { numLayers: 30, hiddenSize: 576, numHeads: 9, numKvHeads: 3, intermediateSize: 1536, vocabSize: 49152, maxPositions: 2048 };
+const config = quick ? { numLayers: 4, hiddenSize: 128, numHeads: 4, numKvHeads: 2, intermediateSize: 256, vocabSize: 2048 } : SMOL;
+const PREFILL = { batch: 1, seq: quick ? 64 : 256 };
+const DECODE_TOKENS = quick ? 16 : 48;
+const REPS = quick ? 3 : 7;
+const threads = Number(args.get('threads') ?? 2);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function log(msg: string) {
+  process.stderr.write(msg + '\n');
+}
+
+async function timePrefill(model: SteerableModel, ids: number[][], hidden: 'all' | 'none'): Promise<number> {
+  const t0 = performance.now();
+  await model.forward({ inputIds: ids, hiddenLayers: hidden, useCache: false });
+  return performance.now() - t0;
+}
+
+async function main() {
+  log(`building ${quick ? 'quick' : 'SmolLM2-135M-shaped'} random model ...`);
+  const fx = await makeFixture('llama', { seed: 7, config });
+  const plain = await loadModel(fx.dir, { prepare: false, threads });
+  log('instrumenting ...');
+  const steered = await loadModel(fx.dir, { threads });
+
+  const ids = Array.from({ length: PREFILL.batch }, (_, b) => Array.from({ length: PREFILL.seq }, (_, t) => 3 + ((b * 131 + t * 17) % (config.vocabSize - 3))));
+  // Warm-up: first runs allocate arenas and pick kernels.
+  await timePrefill(plain, ids, 'none');
+  await timePrefill(steered, ids, 'all');
+
+  log(`prefill ${PREFILL.batch}x${PREFILL.seq}, ${REPS} interleaved reps ...`);
+  const prefillPlain: number[] = [];
+  const prefillHidden: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    prefillPlain.push(await timePrefill(plain, ids, 'none'));
+    prefillHidden.push(await timePrefill(steered, ids, 'all'));
+  }
+  const tokens = PREFILL.batch * PREFILL.seq;
+  const prefillPlainTps = tokens / (median(prefillPlain) / 1000);
+  const prefillHiddenTps = tokens / (median(prefillHidden) / 1000);
+
+  log(`decode ${DECODE_TOKENS} tokens, steering on/off interleaved ...`);
+  const layer = Math.floor(config.numLayers / 2);
+  const vector = Float32Array.from({ length: config.hiddenSize }, (_, i) => Math.sin(i));
+  const prompt = [ids[0]!.slice(0, 32)];
+  const run = (steer: boolean) =>
+    generate(steered, prompt, {
+      maxNewTokens: DECODE_TOKENS,
+      stopIds: [],
+      steering: steer ? [{ layer, vector, coeff: 4, positions: 'all' }] : undefined,
+    });
+  await run(false);
+  await run(true);
+  const decodeOff: number[] = [];
+  const decodeOn: number[] = [];
+  const loopShare: number[] = [];
+  const loopMsPerToken: number[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const off = await run(false);
+    const on = await run(true);
+    decodeOff.push(off.timings.totalMs / DECODE_TOKENS);
+    decodeOn.push(on.timings.totalMs / DECODE_TOKENS);
+    for (const g of [off, on]) {
+      loopShare.push((g.timings.totalMs - g.timings.runMs) / g.timings.totalMs);
+      loopMsPerToken.push((g.timings.totalMs - g.timings.runMs) / DECODE_TOKENS);
+    }
+  }
+  const decodeOffTps = 1000 / median(decodeOff);
+  const decodeOnTps = 1000 / median(decodeOn);
+
+  const rows = [
+    { metric: 'prefill tok/s (all hidden states) / uninstrumented', a: prefillHiddenTps, b: prefillPlainTps, ratio: prefillHiddenTps / prefillPlainTps, goal: '>= 0.90', ok: prefillHiddenTps / prefillPlainTps >= 0.9 },
+    { metric: 'decode tok/s steered / unsteered', a: decodeOnTps, b: decodeOffTps, ratio: decodeOnTps / decodeOffTps, goal: '>= 0.97', ok: decodeOnTps / decodeOffTps >= 0.97 },
+    { metric: 'loop ms/token beyond session.run (share)', a: median(loopMsPerToken), b: median(decodeOff), ratio: median(loopShare), goal: '<= 0.05', ok: median(loopShare) <= 0.05 },
+  ];
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
+  console.log(pad('metric', 54) + pad('measured', 12) + pad('baseline', 12) + pad('ratio', 9) + pad('goal', 9) + 'met');
+  for (const r of rows) {
+    console.log(pad(r.metric, 54) + pad(r.a.toFixed(2), 12) + pad(r.b.toFixed(2), 12) + pad(r.ratio.toFixed(3), 9) + pad(r.goal, 9) + (r.ok ? 'yes' : 'NO'));
+  }
+  mkdirSync('build', { recursive: true });
+  const out = join('build', quick ? 'bench-quick.json' : 'bench.json');
+  writeJsonAtomic(out, {
+    date: new Date().toISOString(),
+    node: process.version,
+    threads,
+    model: { ...config, params: 'random, fixture llama' },
+    prefill: { batch: PREFILL.batch, seq: PREFILL.seq, msPlain: prefillPlain, msHidden: prefillHidden },
+    decode: { tokens: DECODE_TOKENS, msPerTokenOff: decodeOff, msPerTokenOn: decodeOn, loopShare, loopMsPerToken },
+    results: rows,
+  });
+  console.log(`\nwrote ${out}`);
+  await plain.dispose();
+  await steered.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

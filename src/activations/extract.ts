@@ -1,0 +1,95 @@
+// Run prompt+response sequences through the model in padded batches and reduce the hidden states
+// of each layer at the requested positions (see positions.ts). Layer indices follow the model:
+// 0 = embeddings, k = after decoder block k.
+
+import { steeringPlan, type Steering } from '../interventions/steering.js';
+import type { SteerableModel } from '../model/steerableModel.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';
+
+/** A chat prompt with its response text, or already-tokenized ids. */
+export type ExtractExample = { messages: ChatMessage[]; response: string } | { promptIds: number[]; responseIds: number[] };
+
+export interface ExtractOptions {
+  /** Default 'all' (0..L, so `vectors[k]` is layer k). */
+  layers?: number[] | 'all';
+  positions: PositionSpec[];
+  /** Sequences per forward call; default 8. */
+  batchSize?: number;
+  /** Also return every token's hidden state ([length, H] per layer). */
+  keepTokens?: boolean;
+  /** Steer while reading (positions relative to each example's prompt). */
+  steering?: Steering;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ExampleActivations {
+  ids: number[];
+  promptLength: number;
+  /** The layers read, in order; `at[key][j]` and `tokens[j]` belong to layers[j]. */
+  layers: number[];
+  /** positionKey(spec) -> one Float32Array[H] per layer. */
+  at: Record<string, Float32Array[]>;
+  /** With keepTokens: one [length, H] block per layer. */
+  tokens?: Float32Array[];
+}
+
+export function tokenizeExamples(model: SteerableModel, examples: ExtractExample[]): TokenizedExample[] {
+  return examples.map((ex, i) => {
+    if ('promptIds' in ex) {
+      if (!ex.promptIds.length) throw new Error(`example ${i}: empty prompt`);
+      return { ids: [...ex.promptIds, ...ex.responseIds], promptLength: ex.promptIds.length };
+    }
+    return tokenizeExample(model.tokenizer, ex.messages, ex.response);
+  });
+}
+
+export async function extractActivations(
+  model: SteerableModel,
+  examples: ExtractExample[],
+  opts: ExtractOptions,
+): Promise<ExampleActivations[]> {
+  const H = model.hiddenSize;
+  const layers = opts.layers === undefined || opts.layers === 'all' ? model.hiddenLayers : opts.layers;
+  if (!layers.length) throw new Error('extractActivations: the model has no hidden_states outputs; load it with prepare: true');
+  if (!opts.positions.length) throw new Error('extractActivations: no positions requested');
+  const batchSize = opts.batchSize ?? 8;
+  const seqs = tokenizeExamples(model, examples);
+  // Check every position against every example before spending time on the model.
+  seqs.forEach((s, i) => {
+    for (const p of opts.positions)
+      try {
+        positionRange(p, s.promptLength, s.ids.length);
+      } catch (e) {
+        throw new Error(`example ${i}: ${(e as Error).message}`);
+      }
+  });
+
+  // Similar lengths share a batch, so little compute goes to padding; results keep input order.
+  const order = seqs.map((_, i) => i).sort((a, b) => seqs[a]!.ids.length - seqs[b]!.ids.length);
+  const results: ExampleActivations[] = new Array(seqs.length);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const idx = order.slice(start, start + batchSize);
+    const rows = idx.map((i) => seqs[i]!);
+    const steer = opts.steering?.length
+      ? steeringPlan(model, opts.steering, rows.map((r) => r.promptLength))
+      : undefined;
+    const r = await model.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, useCache: false });
+    const S = r.seq;
+    rows.forEach((row, b) => {
+      const len = row.ids.length;
+      const offset = b * S + (S - len); // first real token of row b (left padding)
+      const at: Record<string, Float32Array[]> = {};
+      for (const p of opts.positions) {
+        const [s0, s1] = positionRange(p, row.promptLength, len);
+        at[positionKey(p)] = layers.map((l) => meanRows(r.hidden.get(l)!, H, offset, s0, s1));
+      }
+      const tokens = opts.keepTokens
+        ? layers.map((l) => r.hidden.get(l)!.slice(offset * H, (offset + len) * H))
+        : undefined;
+      results[idx[b]!] = { ids: row.ids, promptLength: row.promptLength, layers, at, ...(tokens ? { tokens } : {}) };
+    });
+    opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
+  }
+  return results;
+}

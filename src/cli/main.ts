@@ -1,0 +1,27 @@
+// `persona`: a thin command-line layer over the same API scripts import (src/index.ts).
+// Each command lives in ./commands/ and only parses flags, calls the API, and prints.
+
+import { Command } from 'commander';
+import { registerModelCommands } from './commands/model.js';
+import { registerGenerateCommand } from './commands/generate.js';
+
+export function buildCli(): Command {
+  const program = new Command('persona')
+    .description('Persona vectors, probes and activation steering for local ONNX decoder models')
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerModelCommands(program);
+  registerGenerateCommand(program);
+  return program;
+}
+
+// Run when executed directly (bin/persona.js or `tsx src/cli/main.ts`), not when imported by tests.
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('main.ts') || invoked.endsWith('persona.js') || invoked.endsWith('persona')) {
+  buildCli()
+    .parseAsync(process.argv)
+    .catch((e: unknown) => {
+      console.error(`persona: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,40 @@
+// Small helpers shared by CLI commands: number lists, progress lines on stderr.
+
+export function parseIntList(s: string, what: string): number[] {
+  // "3", "2,4,6", "2-6", "2-10:2"
+  const out: number[] = [];
+  for (const part of s.split(',')) {
+    const m = /^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?::\s*(\d+))?)?\s*$/.exec(part);
+    if (!m) throw new Error(`${what}: cannot read '${part}' (use e.g. 4 or 2,4,6 or 2-8 or 2-8:2)`);
+    const a = Number(m[1]);
+    if (m[2] === undefined) out.push(a);
+    else for (let x = a; x <= Number(m[2]); x += Number(m[3] ?? 1)) out.push(x);
+  }
+  return out;
+}
+
+export function parseFloatList(s: string, what: string): number[] {
+  return s.split(',').map((p) => {
+    const v = Number(p.trim());
+    if (!Number.isFinite(v)) throw new Error(`${what}: '${p}' is not a number`);
+    return v;
+  });
+}
+
+/** A progress line that rewrites itself on a terminal and prints plain lines elsewhere (CI logs). */
+export function progress(label: string): (done: number, total: number, note?: string) => void {
+  const tty = process.stderr.isTTY;
+  let last = -1;
+  const t0 = Date.now();
+  return (done, total, note = '') => {
+    const pct = total ? Math.floor((100 * done) / total) : 100;
+    if (!tty && pct === last) return;
+    if (!tty && pct % 10 !== 0 && done !== total) return;
+    last = pct;
+    const secs = (Date.now() - t0) / 1000;
+    const eta = done > 0 && done < total ? ` eta ${Math.round((secs / done) * (total - done))}s` : '';
+    const line = `${label} ${done}/${total} (${pct}%)${eta}${note ? ' ' + note : ''}`;
+    if (tty) process.stderr.write(`\r\x1b[2K${line}${done === total ? '\n' : ''}`);
+    else process.stderr.write(line + '\n');
+  };
+}

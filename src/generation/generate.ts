@@ -1,0 +1,154 @@
+// Our own generation loop: prefill the (left-padded) prompts, then one token per step through the
+// KV cache, with steering, ablation, streaming and optional per-step hidden-state capture.
+// `fullRecompute` reruns the whole sequence every step instead (slow; the tests use it to prove
+// the cache path computes the same thing).
+
+import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../interventions/steering.js';
+import type { KVCache, SteerableModel } from '../model/steerableModel.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
+
+export interface GenerateOptions {
+  /** Default 64. */
+  maxNewTokens?: number;
+  /** Absent = greedy. */
+  sampling?: SamplingOptions;
+  /** Tokens that end a row; default the model's eos ids. The stop token is not returned. */
+  stopIds?: number[];
+  steering?: Steering;
+  ablation?: Ablation[];
+  /**
+   * Layers whose hidden state to record at every step, at the position being fed: step 0 = the
+   * last prompt token (what monitoring projects), step t = generated token t-1.
+   */
+  captureLayers?: number[];
+  /** Called after every step with each row's new token (-1 for rows already finished). */
+  onToken?: (e: { step: number; tokens: number[] }) => void;
+  /** No cache: rerun prompt + generated tokens every step. */
+  fullRecompute?: boolean;
+  /** Keep each step's next-token logits ([batch, vocab] per step). */
+  keepLogits?: boolean;
+}
+
+export interface StepTiming {
+  /** Milliseconds of the whole step (forward, sampling, bookkeeping; not the onToken callback). */
+  totalMs: number;
+  /** Milliseconds inside session.run. */
+  runMs: number;
+}
+
+export interface GenerateResult {
+  /** Generated token ids per row, stop token excluded. */
+  tokens: number[][];
+  text: string[];
+  finishReason: ('stop' | 'length')[];
+  /** layer -> one [batch, hidden] block per step (see captureLayers). */
+  hidden: Map<number, Float32Array[]>;
+  /** With keepLogits: one [batch, vocab] block per step. */
+  logits: Float32Array[];
+  timings: { steps: StepTiming[]; totalMs: number; runMs: number };
+}
+
+export async function generate(model: SteerableModel, prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  const batch = prompts.length;
+  if (!batch) throw new Error('generate: no prompts');
+  prompts.forEach((p, b) => {
+    if (!p.length) throw new Error(`generate: prompt ${b} is empty`);
+  });
+  const maxNew = opts.maxNewTokens ?? 64;
+  if (!Number.isInteger(maxNew) || maxNew < 0) throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  if (opts.sampling) validateSampling(opts.sampling);
+  const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
+  const H = model.hiddenSize;
+
+  const steer = opts.steering?.length ? steeringPlan(model, opts.steering, prompts.map((p) => p.length)) : undefined;
+  const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
+  const capture = opts.captureLayers ?? [];
+  const seed = opts.sampling?.seed ?? 0;
+  const rowSeeds = opts.sampling?.rowSeeds;
+  if (rowSeeds && rowSeeds.length !== batch) throw new Error(`generate: sampling.rowSeeds has ${rowSeeds.length} seeds for ${batch} prompts`);
+  const rngs = prompts.map((_, b) => createRng(rowSeeds?.[b] ?? (seed + Math.imul(b, 0x9e3779b1)) >>> 0));
+  const penalty = (opts.sampling?.repetitionPenalty ?? 1) !== 1;
+  const seen = penalty ? prompts.map((p) => new Set(p)) : [];
+  let scratch: Float32Array | undefined;
+
+  const tokens: number[][] = prompts.map(() => []);
+  const fed: number[][] = prompts.map(() => []); // everything fed after the prompt (recompute path)
+  const done: boolean[] = prompts.map(() => false);
+  const finishReason: ('stop' | 'length')[] = prompts.map(() => 'length');
+  const hidden = new Map<number, Float32Array[]>(capture.map((l) => [l, []]));
+  const logits: Float32Array[] = [];
+  const steps: StepTiming[] = [];
+
+  let cache: KVCache | undefined;
+  let feed: number[][] = prompts;
+  const start = performance.now();
+  for (let step = 0; step < maxNew; step++) {
+    const t0 = performance.now();
+    const r = opts.fullRecompute
+      ? await model.forward({
+          inputIds: prompts.map((p, b) => p.concat(fed[b]!)),
+          steer,
+          ablate,
+          hiddenLayers: capture,
+          lastLogitsOnly: true,
+          useCache: false,
+        })
+      : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true });
+    cache = r.cache;
+    for (const l of capture) hidden.get(l)!.push(lastColumn(r.hidden.get(l)!, batch, r.seq, H));
+    if (opts.keepLogits) logits.push(r.logits);
+
+    const V = r.vocab;
+    scratch ??= new Float32Array(V);
+    const next: number[] = new Array(batch);
+    for (let b = 0; b < batch; b++) {
+      if (done[b]) {
+        next[b] = -1;
+        continue;
+      }
+      const row = r.logits.subarray(b * V, (b + 1) * V);
+      const tok = sampleToken(row, opts.sampling, rngs[b]!, penalty ? seen[b] : undefined, scratch);
+      next[b] = tok;
+      if (stop.has(tok)) {
+        done[b] = true;
+        finishReason[b] = 'stop';
+      } else {
+        tokens[b]!.push(tok);
+        if (penalty) seen[b]!.add(tok);
+      }
+    }
+    // Finished rows keep receiving a (masked-in, ignored) filler so the batch stays rectangular.
+    feed = next.map((t) => [t < 0 ? model.padId : t]);
+    for (let b = 0; b < batch; b++) fed[b]!.push(feed[b]![0]!);
+    steps.push({ totalMs: performance.now() - t0, runMs: r.runMs });
+    opts.onToken?.({ step, tokens: next });
+    if (done.every(Boolean)) break;
+  }
+  const totalMs = performance.now() - start;
+  return {
+    tokens,
+    text: tokens.map((t) => model.tokenizer.decode(t)),
+    finishReason,
+    hidden,
+    logits,
+    timings: { steps, totalMs, runMs: steps.reduce((a, s) => a + s.runMs, 0) },
+  };
+}
+
+/** Chat-template each conversation (with the assistant header) and generate the replies. */
+export async function generateChat(
+  model: SteerableModel,
+  conversations: ChatMessage[][],
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
+  const prompts = conversations.map((c) => model.tokenizer.encodeChat(c, { addGenerationPrompt: true }));
+  return generate(model, prompts, opts);
+}
+
+/** [batch, seq, H] -> [batch, H] at the last column. */
+function lastColumn(x: Float32Array, batch: number, seq: number, H: number): Float32Array {
+  const out = new Float32Array(batch * H);
+  for (let b = 0; b < batch; b++) out.set(x.subarray((b * seq + seq - 1) * H, (b * seq + seq) * H), b * H);
+  return out;
+}

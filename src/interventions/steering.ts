@@ -1,0 +1,185 @@
+// Steering specs and the per-call steer.k / ablate.k tensors they become.
+//
+// Layer convention: layer k = the residual stream output of decoder block k (1-based, k = 1..L);
+// layer 0 = the embedding output. This is HF `output_hidden_states` indexing: steering layer k
+// changes hidden_states[k] and everything after it, and a persona vector extracted from
+// hidden_states[k] is applied at layer k.
+//
+// Positions are token indices within each row's own sequence (left pads not counted):
+//   'all'      every token, at prefill and while decoding
+//   'prompt'   prompt tokens only: the prefill, nothing while decoding
+//   'response' the last prompt token and every generated token (the persona-vectors paper's choice)
+//   number[]   exactly these token indices
+
+import type { AblateTensors, SteerTensors, TokenPositions } from '../model/steerableModel.js';
+
+export type SteerPositions = 'all' | 'prompt' | 'response' | number[];
+
+export interface SteeringVector {
+  layer: number;
+  vector: Float32Array;
+  /** h_k <- h_k + coeff * vector. */
+  coeff: number;
+  /** Default 'all'. */
+  positions?: SteerPositions;
+}
+
+/** Several vectors at once; vectors at the same layer and position are summed. */
+export type Steering = SteeringVector[];
+
+/** Directional ablation: h <- h - (h . d) d with d = direction / |direction|. */
+export interface Ablation {
+  layer: number | 'all';
+  direction: Float32Array;
+}
+
+/** What a plan needs to know about the model (a SteerableModel fits). */
+export interface SteerTarget {
+  hiddenSize: number;
+  numLayers: number;
+  steerableLayers: number[];
+}
+
+export interface AblateTarget {
+  hiddenSize: number;
+  numLayers: number;
+  ablatableLayers: number[];
+}
+
+export function validateSteering(model: SteerTarget, steering: Steering): void {
+  steering.forEach((s, i) => {
+    const what = `steering[${i}] (layer ${s.layer})`;
+    if (!Number.isInteger(s.layer) || s.layer < 0 || s.layer > model.numLayers)
+      throw new Error(`${what}: layer out of range; layers are 0 (embeddings) .. ${model.numLayers} (after the last block)`);
+    if (!model.steerableLayers.includes(s.layer))
+      throw new Error(
+        model.steerableLayers.length
+          ? `${what}: the model has no steer input there (steerable layers: ${model.steerableLayers.join(', ')})`
+          : `${what}: the model has no steer inputs; load it with prepare: true`,
+      );
+    if (!(s.vector instanceof Float32Array) || s.vector.length !== model.hiddenSize)
+      throw new Error(`${what}: vector has ${s.vector?.length} values, the model's hidden size is ${model.hiddenSize}`);
+    if (!Number.isFinite(s.coeff)) throw new Error(`${what}: coeff must be a finite number, got ${s.coeff}`);
+    const p = s.positions ?? 'all';
+    if (Array.isArray(p)) {
+      if (p.some((x) => !Number.isInteger(x) || x < 0))
+        throw new Error(`${what}: positions must be non-negative token indices, got [${p.join(', ')}]`);
+    } else if (p !== 'all' && p !== 'prompt' && p !== 'response') throw new Error(`${what}: unknown positions "${String(p)}"`);
+  });
+}
+
+/**
+ * A steering plan for forward(): given where a call's tokens sit, the steer.k tensors to feed.
+ * `promptLengths[b]` = prompt tokens of row b (needed by 'prompt' and 'response').
+ * Shapes shrink to what the call needs: [1, 1, H] when every token gets the same sum (every
+ * decode step of 'all' / 'response'), [1, seq, H] when rows agree, [batch, seq, H] otherwise.
+ */
+export function steeringPlan(
+  model: SteerTarget,
+  steering: Steering,
+  promptLengths?: number[],
+): (at: TokenPositions) => SteerTensors {
+  validateSteering(model, steering);
+  const needsPrompt = steering.some((s) => s.positions === 'prompt' || s.positions === 'response');
+  if (needsPrompt && !promptLengths) throw new Error("steering positions 'prompt' / 'response' need the prompt lengths");
+  const H = model.hiddenSize;
+  const byLayer = new Map<number, SteeringVector[]>();
+  for (const s of steering) byLayer.set(s.layer, [...(byLayer.get(s.layer) ?? []), s]);
+  for (const [layer, items] of byLayer)
+    if (items.length > 30) throw new Error(`steering: ${items.length} vectors at layer ${layer}; at most 30 per layer`);
+  const sets = steering.map((s) => (Array.isArray(s.positions) ? new Set(s.positions) : undefined));
+  // Summed vector per (layer, set of active items), reused across decode steps.
+  const sums = new Map<string, Float32Array>();
+
+  const active = (item: SteeringVector, set: Set<number> | undefined, pos: number, b: number): boolean => {
+    const p = item.positions ?? 'all';
+    if (p === 'all') return true;
+    if (set) return set.has(pos);
+    const P = promptLengths![b]!;
+    return p === 'prompt' ? pos < P : pos >= P - 1;
+  };
+
+  return (at) => {
+    const { batch, seq, positionIds, mask } = at;
+    if (promptLengths && promptLengths.length !== batch)
+      throw new Error(`steering: ${promptLengths.length} prompt lengths for ${batch} rows`);
+    const out: SteerTensors = new Map();
+    for (const [layer, items] of byLayer) {
+      const idx = items.map((it) => steering.indexOf(it));
+      // sig[b*seq+s] = bitmask of active items, -1 for pads (which may take any value: masked out).
+      const sig = new Int32Array(batch * seq);
+      for (let i = 0; i < sig.length; i++) {
+        if (!mask[i]) {
+          sig[i] = -1;
+          continue;
+        }
+        let bits = 0;
+        const b = Math.floor(i / seq);
+        items.forEach((it, j) => {
+          if (active(it, sets[idx[j]!], positionIds[i]!, b)) bits |= 1 << j;
+        });
+        sig[i] = bits;
+      }
+      const sum = (bits: number): Float32Array => {
+        const key = `${layer}:${bits}`;
+        let v = sums.get(key);
+        if (!v) {
+          v = new Float32Array(H);
+          items.forEach((it, j) => {
+            if (bits & (1 << j)) for (let h = 0; h < H; h++) v![h]! += it.coeff * it.vector[h]!;
+          });
+          sums.set(key, v);
+        }
+        return v;
+      };
+      const distinct = new Set(sig);
+      distinct.delete(-1);
+      if (distinct.size === 0 || (distinct.size === 1 && distinct.has(0))) continue; // nothing here
+      if (distinct.size === 1) {
+        out.set(layer, { data: sum([...distinct][0]!), dims: [1, 1, H] });
+        continue;
+      }
+      // Per column: one signature shared by all real tokens of that column?
+      const col = new Int32Array(seq).fill(-1);
+      let rowsAgree = true;
+      for (let i = 0; i < sig.length && rowsAgree; i++) {
+        const s = i % seq;
+        if (sig[i] === -1) continue;
+        if (col[s] === -1) col[s] = sig[i]!;
+        else if (col[s] !== sig[i]) rowsAgree = false;
+      }
+      const rows = rowsAgree ? 1 : batch;
+      const data = new Float32Array(rows * seq * H);
+      for (let i = 0; i < rows * seq; i++) {
+        const bits = rowsAgree ? col[i]! : sig[i]!;
+        if (bits > 0) data.set(sum(bits), i * H);
+      }
+      out.set(layer, { data, dims: [rows, seq, H] });
+    }
+    return out;
+  };
+}
+
+/** Unit directions for the ablate.k inputs ('all' = every layer the model can ablate). */
+export function ablationTensors(model: AblateTarget, ablations: Ablation[]): AblateTensors {
+  const out: AblateTensors = new Map();
+  for (const [i, a] of ablations.entries()) {
+    const what = `ablation[${i}] (layer ${a.layer})`;
+    if (!(a.direction instanceof Float32Array) || a.direction.length !== model.hiddenSize)
+      throw new Error(`${what}: direction has ${a.direction?.length} values, the model's hidden size is ${model.hiddenSize}`);
+    let n = 0;
+    for (const x of a.direction) n += x * x;
+    n = Math.sqrt(n);
+    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${what}: direction has zero or non-finite norm`);
+    const unit = a.direction.map((x) => x / n);
+    const layers = a.layer === 'all' ? model.ablatableLayers : [a.layer];
+    if (!model.ablatableLayers.length) throw new Error(`${what}: the model has no ablate inputs; load it with ablation: true`);
+    for (const l of layers) {
+      if (!model.ablatableLayers.includes(l))
+        throw new Error(`${what}: layer out of range; ablatable layers are ${model.ablatableLayers.join(', ')}`);
+      if (out.has(l)) throw new Error(`${what}: layer ${l} already has an ablation direction (one per layer)`);
+      out.set(l, { data: unit, dims: [1, 1, model.hiddenSize] });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,124 @@
+// config.json + generation_config.json of a Hugging Face model folder, normalised to one shape.
+// Architectures spell the same numbers differently (llama: num_hidden_layers, gpt2: n_layer, ...);
+// everything downstream reads ModelConfig only.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ModelConfig {
+  /** config.json `model_type` (llama, qwen2, gemma, phi3, gpt2, ...). */
+  modelType: string;
+  /** L, the number of decoder blocks; hidden states are indexed 0..L. */
+  numLayers: number;
+  /** H, the width of the residual stream. */
+  hiddenSize: number;
+  numHeads: number;
+  /** Key/value heads (GQA); equals numHeads for plain multi-head attention. */
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  /** Every id that ends a turn: config.json and generation_config.json merged. */
+  eosTokenIds: number[];
+  bosTokenId?: number;
+  padTokenId?: number;
+  maxPositions?: number;
+  /** The parsed config.json, for fields we do not normalise. */
+  raw: Record<string, unknown>;
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Json;
+  } catch (e) {
+    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Multimodal / nested configs (gemma3, some phi exports) keep the decoder under text_config. */
+function decoderSection(cfg: Json): Json {
+  const text = cfg['text_config'];
+  return typeof text === 'object' && text !== null ? { ...cfg, ...(text as Json) } : cfg;
+}
+
+function firstInt(cfg: Json, file: string, names: string[], required: true): number;
+function firstInt(cfg: Json, file: string, names: string[], required: false): number | undefined;
+function firstInt(cfg: Json, file: string, names: string[], required: boolean): number | undefined {
+  for (const n of names) {
+    const v = cfg[n];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new Error(`${file}: field "${n}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  if (required) throw new Error(`${file}: missing field ${names.map((n) => `"${n}"`).join(' / ')}`);
+  return undefined;
+}
+
+/** eos_token_id may be a number or a list (llama 3 ends turns with several ids). */
+function idList(cfg: Json, file: string, name: string): number[] {
+  const v = cfg[name];
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  for (const x of list)
+    if (typeof x !== 'number' || !Number.isInteger(x))
+      throw new Error(`${file}: field "${name}" must be an integer or a list of integers, got ${JSON.stringify(v)}`);
+  return list as number[];
+}
+
+export function parseModelConfig(
+  config: Json,
+  generation: Json = {},
+  where = 'config.json',
+  gen = 'generation_config.json',
+): ModelConfig {
+  const c = decoderSection(config);
+  const numLayers = firstInt(c, where, ['num_hidden_layers', 'n_layer', 'num_layers'], true);
+  const hiddenSize = firstInt(c, where, ['hidden_size', 'n_embd', 'd_model'], true);
+  const numHeads = firstInt(c, where, ['num_attention_heads', 'n_head', 'num_heads'], true);
+  const numKvHeads = firstInt(c, where, ['num_key_value_heads', 'num_kv_heads', 'multi_query_group_num'], false) ?? numHeads;
+  const headDim = firstInt(c, where, ['head_dim'], false) ?? hiddenSize / numHeads;
+  const vocabSize = firstInt(c, where, ['vocab_size'], true);
+  if (numLayers < 1) throw new Error(`${where}: number of layers must be >= 1, got ${numLayers}`);
+  if (!Number.isInteger(headDim))
+    throw new Error(`${where}: hidden size ${hiddenSize} is not divisible by ${numHeads} heads and no "head_dim" is given`);
+  if (numKvHeads === 0 || numHeads % numKvHeads !== 0)
+    throw new Error(`${where}: ${numHeads} attention heads are not divisible by ${numKvHeads} key/value heads`);
+
+  // generation_config.json wins where both define a field (it is what HF generate() uses).
+  const eos = [...new Set([...idList(generation, gen, 'eos_token_id'), ...idList(c, where, 'eos_token_id')])];
+  const bos = firstInt(generation, gen, ['bos_token_id'], false) ?? firstInt(c, where, ['bos_token_id'], false);
+  const pad = firstInt(generation, gen, ['pad_token_id'], false) ?? firstInt(c, where, ['pad_token_id'], false);
+  return {
+    modelType: String(c['model_type'] ?? 'unknown'),
+    numLayers,
+    hiddenSize,
+    numHeads,
+    numKvHeads,
+    headDim,
+    vocabSize,
+    eosTokenIds: eos,
+    bosTokenId: bos,
+    padTokenId: pad,
+    maxPositions: firstInt(c, where, ['max_position_embeddings', 'n_positions', 'n_ctx'], false),
+    raw: config,
+  };
+}
+
+/** Read `<dir>/config.json` and, when present, `<dir>/generation_config.json`. */
+export function loadModelConfig(dir: string): ModelConfig {
+  const cfgPath = join(dir, 'config.json');
+  if (!existsSync(cfgPath)) throw new Error(`no config.json in model folder ${dir}`);
+  const genPath = join(dir, 'generation_config.json');
+  const gen = existsSync(genPath) ? readJson(genPath) : {};
+  return parseModelConfig(readJson(cfgPath), gen, cfgPath, genPath);
+}

@@ -1,0 +1,261 @@
+// Apply a ResidualPlan to the model's protobuf bytes: per layer k, insert
+//   [ablate.k: h <- h - (h.u) u]  ->  h + steer.k  ->  everything downstream, and Identity -> hidden_states.k.
+// Only the node that makes each residual tensor is re-emitted (one output or input renamed, maybe
+// the fused sum output appended); every other node, initializer and unknown field is copied byte
+// for byte (../../onnx/wire.ts `rewrite`), and external-data references are left as they were.
+
+import { node, valueInfo, type Dim } from '../../onnx/build.js';
+import type { GraphView, ModelView, NodeView } from '../../onnx/read.js';
+import { AttrF, DType, GraphF, ModelF, NodeF } from '../../onnx/schema.js';
+import { Msg, readFields, rewrite } from '../../onnx/wire.js';
+import { InstrumentError } from './errors.js';
+import { GraphIndex } from './graphIndex.js';
+import type { ResidualDtype, ResidualPlan, ResidualPoint } from './residual.js';
+
+export interface PortSpec {
+  name: string;
+  dtype: ResidualDtype;
+  shape: Dim[];
+}
+
+export interface EditResult {
+  /** The new model; `msg.parts` can be streamed to disk, `msg.finish()` gives one buffer. */
+  msg: Msg;
+  inputsAdded: PortSpec[];
+  outputsAdded: PortSpec[];
+}
+
+export interface EditOptions {
+  /** Add `ablate.k` inputs (unit vector u; zeros = identity). */
+  ablation?: boolean;
+  source?: string;
+}
+
+export const steerName = (k: number) => `steer.${k}`;
+export const ablateName = (k: number) => `ablate.${k}`;
+export const hiddenName = (k: number) => `hidden_states.${k}`;
+
+/** How one existing node is re-emitted. */
+interface NodeEdit {
+  inputs: Map<number, string>;
+  outputs: Map<number, string>;
+  /** Output names appended after the existing ones ('' skips an optional output). */
+  appendOutputs: string[];
+  /** Attribute name -> replacement subgraph payload. */
+  graphs: Map<string, Msg>;
+  before: Msg[];
+  after: Msg[];
+}
+
+function newEdit(): NodeEdit {
+  return { inputs: new Map(), outputs: new Map(), appendOutputs: [], graphs: new Map(), before: [], after: [] };
+}
+
+function editNode(buf: Uint8Array, n: NodeView, e: NodeEdit): Msg {
+  let inIdx = 0;
+  let outIdx = 0;
+  const lastOut = n.fields.reduce((acc, f, i) => (f.no === NodeF.output ? i : acc), -1);
+  const out = new Msg();
+  n.fields.forEach((f, i) => {
+    if (f.no === NodeF.input) {
+      const r = e.inputs.get(inIdx++);
+      if (r !== undefined) out.string(NodeF.input, r);
+      else out.field(buf, f);
+    } else if (f.no === NodeF.output) {
+      const r = e.outputs.get(outIdx++);
+      if (r !== undefined) out.string(NodeF.output, r);
+      else out.field(buf, f);
+    } else if (f.no === NodeF.attribute && e.graphs.size) {
+      const attr = [...n.attrs.values()].find((a) => a.field.start === f.start);
+      const g = attr && e.graphs.get(attr.name);
+      if (!g) out.field(buf, f);
+      else {
+        const afs = readFields(buf, f.dataStart, f.dataEnd);
+        out.message(NodeF.attribute, rewrite(buf, afs, (af) => (af.no === AttrF.g ? new Msg().message(AttrF.g, g) : undefined)));
+      }
+    } else out.field(buf, f);
+    if (i === lastOut) for (const o of e.appendOutputs) out.string(NodeF.output, o);
+  });
+  return out;
+}
+
+/** Re-emit a graph: edited nodes with their new neighbours, extra inputs/outputs after the last ones. */
+function editGraph(g: GraphView, edits: Map<number, NodeEdit>, newInputs: Msg[], newOutputs: Msg[]): Msg {
+  const buf = g.buf;
+  const byStart = new Map(g.nodes.map((n) => [n.field.start, n]));
+  const lastOf = (no: number) => g.fields.reduce((acc, f, i) => (f.no === no ? i : acc), -1);
+  const lastIn = lastOf(GraphF.input);
+  const lastOut = lastOf(GraphF.output);
+  const fieldIndex = new Map(g.fields.map((f, i) => [f.start, i]));
+  const out = rewrite(buf, g.fields, (f) => {
+    const i = fieldIndex.get(f.start)!;
+    const m = new Msg();
+    const n = f.no === GraphF.node ? byStart.get(f.start) : undefined;
+    const e = n && edits.get(n.index);
+    if (n && e) {
+      for (const b of e.before) m.message(GraphF.node, b);
+      m.message(GraphF.node, editNode(buf, n, e));
+      for (const a of e.after) m.message(GraphF.node, a);
+    } else m.field(buf, f);
+    if (i === lastIn) for (const x of newInputs) m.message(GraphF.input, x);
+    if (i === lastOut) for (const x of newOutputs) m.message(GraphF.output, x);
+    return m;
+  });
+  if (lastIn < 0) for (const x of newInputs) out.message(GraphF.input, x);
+  if (lastOut < 0) for (const x of newOutputs) out.message(GraphF.output, x);
+  return out;
+}
+
+/** Fresh tensor/node names under a prefix that no exporter uses. */
+class Names {
+  constructor(private readonly taken: Set<string>) {}
+  fresh(base: string): string {
+    let name = base;
+    for (let i = 1; this.taken.has(name); i++) name = `${base}_${i}`;
+    this.taken.add(name);
+    return name;
+  }
+}
+
+interface PointCtx {
+  prefix: string;
+  ablation: boolean;
+  names: Names;
+}
+
+/** h - (h.u) u with u = ablate.k of shape [ab, 1, H]: MatMul against u^T gives h.u per position. */
+function ablateNodes(h: string, k: number, c: PointCtx, nodes: Msg[]): string {
+  const p = `${c.prefix}L${k}/ablate`;
+  const uT = c.names.fresh(`${p}/uT`);
+  const proj = c.names.fresh(`${p}/proj`);
+  const delta = c.names.fresh(`${p}/delta`);
+  const out = c.names.fresh(`${p}/out`);
+  nodes.push(
+    node({ op: 'Transpose', inputs: [ablateName(k)], outputs: [uT], name: uT, attrs: { perm: [0, 2, 1] } }),
+    node({ op: 'MatMul', inputs: [h, uT], outputs: [proj], name: proj }),
+    node({ op: 'Mul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
+    node({ op: 'Sub', inputs: [h, delta], outputs: [out], name: out }),
+  );
+  return out;
+}
+
+/** Nodes for one residual point; `hidden` is the name its Identity copy is exposed under. */
+function pointEdit(n: NodeView, pt: ResidualPoint, c: PointCtx, e: NodeEdit, hidden: string): void {
+  const k = pt.layer;
+  const p = `${c.prefix}L${k}`;
+  if (pt.steerVia === 'rename-output') {
+    let cur = c.names.fresh(`${p}/pre`);
+    e.outputs.set(pt.producer.index, cur);
+    if (c.ablation) cur = ablateNodes(cur, k, c, e.after);
+    e.after.push(node({ op: 'Add', inputs: [cur, steerName(k)], outputs: [pt.tensor], name: c.names.fresh(`${p}/steer`) }));
+  } else if (pt.steerVia === 'fused-input') {
+    const f = pt.fused!;
+    let cur = n.inputs[f.steerInput]!;
+    if (c.ablation) {
+      // The fused node computes h = input + skip (+ bias) internally; recompute it to get h.u, and
+      // subtract (h.u)u from the steered input so the node's sum becomes h - (h.u)u + steer.
+      let h = n.inputs[f.sumInputs[0]!]!;
+      for (const j of f.sumInputs.slice(1)) {
+        const s = c.names.fresh(`${p}/sum`);
+        e.before.push(node({ op: 'Add', inputs: [h, n.inputs[j]!], outputs: [s], name: s }));
+        h = s;
+      }
+      const uT = c.names.fresh(`${p}/ablate/uT`);
+      const proj = c.names.fresh(`${p}/ablate/proj`);
+      const delta = c.names.fresh(`${p}/ablate/delta`);
+      const out = c.names.fresh(`${p}/ablate/out`);
+      e.before.push(
+        node({ op: 'Transpose', inputs: [ablateName(k)], outputs: [uT], name: uT, attrs: { perm: [0, 2, 1] } }),
+        node({ op: 'MatMul', inputs: [h, uT], outputs: [proj], name: proj }),
+        node({ op: 'Mul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
+        node({ op: 'Sub', inputs: [cur, delta], outputs: [out], name: out }),
+      );
+      cur = out;
+    }
+    const steered = c.names.fresh(`${p}/steered_input`);
+    e.before.push(node({ op: 'Add', inputs: [cur, steerName(k)], outputs: [steered], name: steered }));
+    e.inputs.set(f.steerInput, steered);
+  }
+  if (pt.addOutput) {
+    // Optional outputs before it that the exporter left out are written as '' (ONNX convention);
+    // a slot written as '' is filled in place.
+    const i = pt.producer.index;
+    if (i < n.outputs.length) e.outputs.set(i, pt.tensor);
+    else e.appendOutputs.push(...Array<string>(i - n.outputs.length).fill(''), pt.tensor);
+  }
+  e.after.push(node({ op: 'Identity', inputs: [pt.tensor], outputs: [hidden], name: c.names.fresh(`${p}/hidden`) }));
+}
+
+function planEdits(
+  g: GraphView,
+  points: ResidualPoint[],
+  c: PointCtx,
+  outName: (k: number) => string,
+): { edits: Map<number, NodeEdit>; hidden: string[] } {
+  const edits = new Map<number, NodeEdit>();
+  const hidden: string[] = [];
+  for (const pt of points) {
+    const n = g.nodes[pt.producer.node]!;
+    if (edits.has(n.index)) throw new InstrumentError(`two residual points on one node ${n.name}`);
+    const e = newEdit();
+    edits.set(n.index, e);
+    const hid = outName(pt.layer);
+    pointEdit(n, pt, c, e, hid);
+    hidden.push(hid);
+  }
+  return { edits, hidden };
+}
+
+export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOptions = {}): EditResult {
+  const source = opts.source ?? '<model>';
+  const ablation = !!opts.ablation;
+  const g = model.graph;
+  const H = plan.hiddenSize;
+  const elem = plan.dtype === 'float16' ? DType.FLOAT16 : DType.FLOAT;
+  const gi = new GraphIndex(g);
+  const taken = gi.allNames();
+  for (const n of g.nodes) for (const a of n.attrs.values()) if (a.g) for (const x of new GraphIndex(a.g).allNames()) taken.add(x);
+  const existing = [...taken].find((x) => /^(steer|ablate|hidden_states)\.\d+$/.test(x));
+  if (existing) throw new InstrumentError(`${source}: already has '${existing}' (instrumented twice?)`);
+  const names = new Names(taken);
+
+  const steerable = plan.points.filter((p) => p.steerVia !== 'none').map((p) => p.layer);
+  const inputsAdded: PortSpec[] = steerable.map((k) => ({ name: steerName(k), dtype: plan.dtype, shape: ['steer_batch', 'steer_seq', H] }));
+  if (ablation)
+    inputsAdded.push(...steerable.map((k) => ({ name: ablateName(k), dtype: plan.dtype, shape: ['ablate_batch', 1, H] as Dim[] })));
+  const outputsAdded: PortSpec[] = plan.points.map((p) => ({
+    name: hiddenName(p.layer),
+    dtype: plan.dtype,
+    shape: [plan.dims[0], plan.dims[1], H],
+  }));
+  const port = (s: PortSpec) => valueInfo(s.name, elem, s.shape);
+
+  let graphMsg: Msg;
+  if (!plan.branches) {
+    const { edits } = planEdits(g, plan.points, { prefix: 'persona/', ablation, names }, (k) => hiddenName(k));
+    graphMsg = editGraph(g, edits, inputsAdded.map(port), outputsAdded.map(port));
+  } else {
+    const ifNode = g.nodes[plan.branches[0]!.ifNode]!;
+    const ifEdit = newEdit();
+    for (const b of plan.branches) {
+      const sub = ifNode.attrs.get(b.attr)?.g;
+      if (!sub) throw new InstrumentError(`${source}: If node lost its ${b.attr}`);
+      const c = { prefix: `persona/${b.attr}/`, ablation, names };
+      // Branch outputs get their own names; the If node's outputs carry hidden_states.k.
+      const { edits, hidden } = planEdits(sub, b.points, c, (k) => names.fresh(`${c.prefix}${hiddenName(k)}`));
+      const branchOuts = hidden.map((h, i) => valueInfo(h, elem, outputsAdded[i]!.shape));
+      ifEdit.graphs.set(b.attr, editGraph(sub, edits, [], branchOuts));
+    }
+    ifEdit.appendOutputs.push(...outputsAdded.map((o) => o.name));
+    graphMsg = editGraph(g, new Map([[ifNode.index, ifEdit]]), inputsAdded.map(port), outputsAdded.map(port));
+  }
+  const msg = rewrite(model.buf, model.fields, (f) =>
+    f === model.graphField ? new Msg().message(ModelF.graph, graphMsg) : undefined,
+  );
+  return { msg, inputsAdded, outputsAdded };
+}
+
+/** applyPlan, as one buffer. */
+export function instrumentBytes(model: ModelView, plan: ResidualPlan, opts: EditOptions = {}): Uint8Array {
+  return applyPlan(model, plan, opts).msg.finish();
+}

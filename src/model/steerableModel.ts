@@ -1,0 +1,282 @@
+// The steerable model: one ONNX session plus config and tokenizer, and `forward`, the single
+// low-level call everything else (generation, extraction, monitoring) is built on.
+//
+// Layer convention (same as HF output_hidden_states): layer 0 = embedding output, layer k
+// (1..L) = residual stream after decoder block k. `steer.k` is added to the residual after
+// block k, so hidden_states[k] and every later layer see it.
+
+import * as ort from 'onnxruntime-node';
+import type { ModelConfig } from './config.js';
+import type { Manifest } from './instrument/prepare.js';
+import { floatToHalf, halfToFloat } from './fp16.js';
+import { batchInputs } from './inputs.js';
+import type { ModelSession } from './session.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** A dense float32 block added to (steer) or projected out of (ablate) the residual at one layer. */
+export interface LayerTensor {
+  /** Row-major values; dims[0] * dims[1] * dims[2] of them. */
+  data: Float32Array;
+  /** steer: [1 | batch, 1 | seq, hidden] (1 = broadcast); ablate: [1 | batch, 1, hidden]. */
+  dims: [number, number, number];
+}
+/** layer -> what to add to its residual output in this call. */
+export type SteerTensors = Map<number, LayerTensor>;
+/** layer -> unit direction to project out (see interventions/steering.ts). */
+export type AblateTensors = Map<number, LayerTensor>;
+
+/** Where the tokens of one call sit, so a steering plan can choose its positions. */
+export interface TokenPositions {
+  batch: number;
+  seq: number;
+  /** [batch, seq] index of each token in its row's own sequence (pads excluded). */
+  positionIds: Int32Array;
+  /** [batch, seq] 1 = real token, 0 = pad. */
+  mask: Uint8Array;
+}
+/** Fixed tensors, or a plan that builds them once the call's positions are known. */
+export type SteerInput = SteerTensors | ((at: TokenPositions) => SteerTensors);
+
+/** The key/value cache after some forward calls; pass it back to continue the sequences. */
+export interface KVCache {
+  batch: number;
+  /** Columns already in the cache, pads included. */
+  length: number;
+  /** [batch, length] attention mask of the cached columns. */
+  mask: Uint8Array;
+  /** Real tokens per row (the next position id). */
+  tokens: Int32Array;
+  /** One tensor per `past_key_values.*` input, in session.pastInputs order. */
+  past: ort.Tensor[];
+}
+
+export interface ForwardInput {
+  /** Token ids per row; ragged rows are left-padded and masked. */
+  inputIds: number[][];
+  /** Per-row mask for inputIds (before padding); default all ones. */
+  attentionMask?: number[][];
+  /** Continue from this cache (its rows must match inputIds' rows). */
+  cache?: KVCache;
+  /** Which `hidden_states.k` to fetch; default 'none'. Unfetched layers are never copied out. */
+  hiddenLayers?: number[] | 'all' | 'none';
+  steer?: SteerInput;
+  ablate?: AblateTensors;
+  /** Return only the last column's logits ([batch, 1, vocab]); what a decode step needs. */
+  lastLogitsOnly?: boolean;
+  /** Fetch the updated cache (default true); extraction switches it off to skip the copies. */
+  useCache?: boolean;
+}
+
+export interface ForwardResult {
+  batch: number;
+  seq: number;
+  vocab: number;
+  /** [batch, lastLogitsOnly ? 1 : seq, vocab] */
+  logits: Float32Array;
+  /** layer -> [batch, seq, hidden] */
+  hidden: Map<number, Float32Array>;
+  cache?: KVCache;
+  /** [batch, past + seq] */
+  attentionMask: Uint8Array;
+  /** [batch, seq] */
+  positionIds: Int32Array;
+  /** Milliseconds inside session.run. */
+  runMs: number;
+}
+
+export interface LoadedParts {
+  dir: string;
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  session: ModelSession;
+  /** The instrumentation manifest, when the model was prepared. */
+  manifest?: Manifest;
+}
+
+export class SteerableModel {
+  readonly dir: string;
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly session: ModelSession;
+  readonly manifest?: Manifest;
+  /** Filler for left padding: pad id, else first eos id, else 0 (masked out either way). */
+  readonly padId: number;
+  readonly numLayers: number;
+  readonly hiddenSize: number;
+
+  // Reused every call: zero steer/ablate input and the use_cache_branch flags.
+  private readonly zeroLayer: ort.Tensor;
+  private readonly branch: { on: ort.Tensor; off: ort.Tensor };
+
+  constructor(parts: LoadedParts) {
+    this.dir = parts.dir;
+    this.config = parts.config;
+    this.tokenizer = parts.tokenizer;
+    this.session = parts.session;
+    this.manifest = parts.manifest;
+    this.numLayers = parts.config.numLayers;
+    this.hiddenSize = parts.config.hiddenSize;
+    this.padId = parts.config.padTokenId ?? parts.config.eosTokenIds[0] ?? 0;
+    this.zeroLayer = this.floatTensor(new Float32Array(this.hiddenSize), [1, 1, this.hiddenSize]);
+    this.branch = { on: new ort.Tensor('bool', [true], [1]), off: new ort.Tensor('bool', [false], [1]) };
+    const maxHidden = Math.max(-1, ...this.session.hiddenOutputs.keys());
+    if (maxHidden > this.numLayers)
+      throw new Error(`${this.session.path} has hidden_states.${maxHidden} but config says ${this.numLayers} layers`);
+  }
+
+  /** Layers with a steer input (empty on an un-instrumented model). */
+  get steerableLayers(): number[] {
+    return [...this.session.steerInputs.keys()];
+  }
+  get ablatableLayers(): number[] {
+    return [...this.session.ablateInputs.keys()];
+  }
+  get hiddenLayers(): number[] {
+    return [...this.session.hiddenOutputs.keys()];
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardResult> {
+    const s = this.session;
+    const cache = input.cache;
+    const x = batchInputs(input.inputIds, this.padId, cache?.tokens, input.attentionMask);
+    const { batch, seq } = x;
+    const past = cache?.length ?? 0;
+    const total = past + seq;
+
+    // Attention mask over past + new columns.
+    const mask = new Uint8Array(batch * total);
+    const maskI64 = new BigInt64Array(batch * total);
+    for (let b = 0; b < batch; b++) {
+      if (cache) mask.set(cache.mask.subarray(b * past, (b + 1) * past), b * total);
+      mask.set(x.mask.subarray(b * seq, (b + 1) * seq), b * total + past);
+    }
+    for (let i = 0; i < mask.length; i++) if (mask[i]) maskI64[i] = 1n;
+
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', x.ids, [batch, seq]),
+      attention_mask: new ort.Tensor('int64', maskI64, [batch, total]),
+    };
+    if (s.hasPositionIds) feeds['position_ids'] = new ort.Tensor('int64', BigInt64Array.from(x.positionIds, BigInt), [batch, seq]);
+    if (s.hasUseCacheBranch) feeds['use_cache_branch'] = past > 0 ? this.branch.on : this.branch.off;
+    if (cache) {
+      if (cache.batch !== batch) throw new Error(`forward: cache has ${cache.batch} rows, inputIds has ${batch}`);
+      s.pastInputs.forEach((name, i) => (feeds[name] = cache.past[i]!));
+    } else if (s.pastInputs.length) {
+      // Prefill: zero-length past, as Optimum / transformers.js feed it.
+      const [heads, dim] = s.kvDims ?? [this.config.numKvHeads, this.config.headDim];
+      const empty = this.floatTensor(new Float32Array(0), [batch, heads, 0, dim]);
+      for (const name of s.pastInputs) feeds[name] = empty;
+    }
+    this.feedLayerInputs(feeds, 'steer', s.steerInputs, this.steerTensors(input.steer, x), batch, seq);
+    this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, 1);
+
+    const useCache = input.useCache ?? true;
+    const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
+    const fetches = ['logits'];
+    if (useCache) for (const p of s.pastInputs) fetches.push(s.presentOf.get(p)!);
+    for (const l of hiddenLayers) fetches.push(s.hiddenOutputs.get(l)!);
+
+    const t0 = performance.now();
+    const out = await s.session.run(feeds, fetches);
+    const runMs = performance.now() - t0;
+
+    const logitsT = out['logits']!;
+    const vocab = logitsT.dims[2]!;
+    const logits = input.lastLogitsOnly
+      ? this.toFloat32(logitsT, seq, vocab, true)
+      : this.toFloat32(logitsT, seq, vocab, false);
+    const hidden = new Map<number, Float32Array>();
+    for (const l of hiddenLayers) hidden.set(l, this.toFloat32(out[s.hiddenOutputs.get(l)!]!, seq, this.hiddenSize, false));
+
+    let next: KVCache | undefined;
+    if (useCache) {
+      const tokens = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) tokens[b] = (cache?.tokens[b] ?? 0) + countRow(x.mask, b, seq);
+      next = { batch, length: total, mask, tokens, past: s.pastInputs.map((p) => out[s.presentOf.get(p)!]!) };
+    }
+    return { batch, seq, vocab, logits, hidden, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
+  }
+
+  /** Release the ONNX Runtime session. */
+  async dispose(): Promise<void> {
+    await this.session.session.release();
+  }
+
+  private resolveHiddenLayers(req: ForwardInput['hiddenLayers']): number[] {
+    if (req === undefined || req === 'none') return [];
+    const available = this.session.hiddenOutputs;
+    if (req === 'all') {
+      if (!available.size) throw new Error(`${this.session.path} has no hidden_states outputs: load it with prepare: true`);
+      return [...available.keys()];
+    }
+    for (const l of req)
+      if (!available.has(l))
+        throw new Error(
+          available.size
+            ? `hidden layer ${l} out of range: this model has hidden_states.0..${this.numLayers} (0 = embeddings, k = after block k)`
+            : `${this.session.path} has no hidden_states outputs: load it with prepare: true`,
+        );
+    return req;
+  }
+
+  private steerTensors(steer: SteerInput | undefined, x: ReturnType<typeof batchInputs>): SteerTensors | undefined {
+    if (!steer) return undefined;
+    return typeof steer === 'function' ? steer({ batch: x.batch, seq: x.seq, positionIds: x.positionIds, mask: x.mask }) : steer;
+  }
+
+  /** Every steer.k / ablate.k input gets a tensor: the caller's, else the shared zero. */
+  private feedLayerInputs(
+    feeds: Record<string, ort.Tensor>,
+    kind: 'steer' | 'ablate',
+    inputs: Map<number, string>,
+    given: Map<number, LayerTensor> | undefined,
+    batch: number,
+    seq: number,
+  ): void {
+    if (given)
+      for (const [layer, t] of given) {
+        const name = inputs.get(layer);
+        if (!name) {
+          const have = [...inputs.keys()];
+          throw new Error(
+            have.length
+              ? `no ${kind} input for layer ${layer}: this model has ${kind}.${have[0]}..${have[have.length - 1]}`
+              : `${this.session.path} has no ${kind} inputs: load it with prepare: true${kind === 'ablate' ? ' and ablation: true' : ''}`,
+          );
+        }
+        const [d0, d1, d2] = t.dims;
+        if ((d0 !== 1 && d0 !== batch) || (d1 !== 1 && d1 !== seq) || d2 !== this.hiddenSize || t.data.length !== d0 * d1 * d2)
+          throw new Error(
+            `${kind}.${layer}: tensor dims [${t.dims}] (${t.data.length} values) do not fit [1|${batch}, 1|${seq}, ${this.hiddenSize}]`,
+          );
+        feeds[name] = this.floatTensor(t.data, t.dims);
+      }
+    for (const name of inputs.values()) feeds[name] ??= this.zeroLayer;
+  }
+
+  /** A tensor of the model's float type from float32 values. */
+  private floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
+    return this.session.floatType === 'float16'
+      ? new ort.Tensor('float16', floatToHalf(data), dims)
+      : new ort.Tensor('float32', data, dims);
+  }
+
+  /** [batch, seq, width] output as float32; lastOnly keeps the last column. */
+  private toFloat32(t: ort.Tensor, seq: number, width: number, lastOnly: boolean): Float32Array {
+    const data = t.data as Float32Array | Uint16Array;
+    const batch = t.dims[0]!;
+    if (!lastOnly) return data instanceof Float32Array ? data : halfToFloat(data);
+    const out = new Float32Array(batch * width);
+    for (let b = 0; b < batch; b++) {
+      const start = (b * seq + seq - 1) * width;
+      out.set(data instanceof Float32Array ? data.subarray(start, start + width) : halfToFloat(data, start, start + width), b * width);
+    }
+    return out;
+  }
+}
+
+function countRow(mask: Uint8Array, b: number, seq: number): number {
+  let c = 0;
+  for (let s = 0; s < seq; s++) c += mask[b * seq + s]!;
+  return c;
+}

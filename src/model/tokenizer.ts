@@ -1,0 +1,75 @@
+// Tokenizer and chat template of a local model folder, via transformers.js, strictly offline:
+// remote loading is switched off and the folder is passed as an absolute path, so transformers.js
+// treats it as a directory rather than a Hub model id.
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+export interface ChatTemplateOptions {
+  /** Append the assistant header so the model continues as the assistant. Default false. */
+  addGenerationPrompt?: boolean;
+}
+
+export class Tokenizer {
+  constructor(readonly inner: PreTrainedTokenizer) {}
+
+  /** Chat-templated text. */
+  applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
+    if (!this.inner.chat_template) throw new Error('tokenizer_config.json has no chat_template');
+    return this.inner.apply_chat_template(messages, {
+      tokenize: false,
+      add_generation_prompt: opts.addGenerationPrompt ?? false,
+    }) as string;
+  }
+
+  /**
+   * Token ids of `text`. Special tokens (BOS) are not added by default: chat templates already
+   * write them, and adding them again would double the BOS (HF apply_chat_template does the same).
+   */
+  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    return this.inner.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false });
+  }
+
+  /** Template + encode in one step. */
+  encodeChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): number[] {
+    return this.encode(this.applyChatTemplate(messages, opts));
+  }
+
+  decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    return this.inner.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
+  }
+
+  get eosTokenId(): number | undefined {
+    return this.inner.eos_token_id ?? undefined;
+  }
+  get padTokenId(): number | undefined {
+    return this.inner.pad_token_id ?? undefined;
+  }
+  get bosTokenId(): number | undefined {
+    return this.inner.bos_token_id ?? undefined;
+  }
+  /** Id of a single token string (e.g. "<|im_end|>"), or undefined when it is not one token. */
+  tokenId(token: string): number | undefined {
+    const ids = this.encode(token);
+    return ids.length === 1 ? ids[0] : undefined;
+  }
+}
+
+/** Load tokenizer.json + tokenizer_config.json from `dir` without touching the network. */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const abs = resolve(dir);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    if (!existsSync(join(abs, f))) throw new Error(`no ${f} in model folder ${abs}`);
+  // Global switch: this project never downloads models, so refusing remote loads everywhere is
+  // the safe default, not a side effect.
+  env.allowRemoteModels = false;
+  env.allowLocalModels = true;
+  const inner = await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
+  return new Tokenizer(inner);
+}
