@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerModelCommands } from './commands/model.js';
 import { registerGenerateCommand } from './commands/generate.js';
+import { registerPersonaCommands } from './commands/persona.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -12,6 +13,7 @@ export function buildCli(): Command {
     .showHelpAfterError();
   registerModelCommands(program);
   registerGenerateCommand(program);
+  registerPersonaCommands(program);
   return program;
 }
 

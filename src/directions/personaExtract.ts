@@ -1,0 +1,256 @@
+// Persona vector extraction (Chen et al. 2025), in four resumable stages inside one run directory:
+//   1. generate n answers per (instruction pair, question) under the trait-positive and the
+//      trait-negative system prompt (temperature 1, one seed per answer);
+//   2. judge every answer for trait expression and coherence;
+//   3. keep the pairs with pos >= 50, neg < 50, both coherent >= 50 (configurable);
+//   4. run prompt + answer through the model and average hidden states of every layer at three
+//      positions; v_l = mean(pos) - mean(neg) for each, unnormalised.
+// Stages 1-2 append one record per answer to generations.jsonl, so an interrupted run resumes
+// where it stopped; stage 4 is a pure function of the kept records.
+
+import { extractActivations } from '../activations/extract.js';
+import { positionKey, type PositionSpec } from '../activations/positions.js';
+import { generateChat } from '../generation/generate.js';
+import type { Judge } from '../judges/judge.js';
+import type { RunDir } from '../logs/runDir.js';
+import type { SteerableModel } from '../model/steerableModel.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import { MeanAccumulator, sub } from './meanAccumulator.js';
+import { traitSystemPrompt, type TraitFile } from './traitFile.js';
+import { LAYER_CONVENTION, savePersonaVectors, VECTOR_KINDS, type PersonaVectorSet, type VectorKind } from './vectorFile.js';
+
+export interface ExtractConfig {
+  /** Answers per (polarity, instruction, question): the paper's n. */
+  samplesPerQuestion: number;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+  /** Generation batch size (rows per generate call). */
+  batchSize: number;
+  /** Use only the first N extraction questions (default all). */
+  maxQuestions?: number;
+  /** Use only the first N instruction pairs (default all 5). */
+  maxInstructions?: number;
+  thresholds: { pos: number; neg: number; coherence: number };
+}
+
+export const DEFAULT_EXTRACT_CONFIG: ExtractConfig = {
+  samplesPerQuestion: 1,
+  maxNewTokens: 64,
+  temperature: 1,
+  topP: 1,
+  seed: 0,
+  batchSize: 16,
+  thresholds: { pos: 50, neg: 50, coherence: 50 },
+};
+
+export interface GenerationRecord {
+  key: string;
+  polarity: 'pos' | 'neg';
+  instruction: number;
+  question: number;
+  sample: number;
+  system: string;
+  user: string;
+  answer: string;
+  finish: 'stop' | 'length';
+  trait: number | null;
+  coherence: number | null;
+  seed: number;
+}
+
+export interface ExtractProgress {
+  stage: 'generate' | 'judge' | 'activations' | 'done';
+  done: number;
+  total: number;
+}
+
+export interface ExtractResult {
+  vectors: PersonaVectorSet;
+  path: string;
+  records: GenerationRecord[];
+  kept: number;
+}
+
+const POSITIONS: Record<VectorKind, PositionSpec> = {
+  response_avg: 'response-mean',
+  prompt_avg: 'prompt-mean',
+  prompt_last: 'last-prompt',
+};
+
+/** A stable 32-bit seed per answer, so reruns and resumes draw the same samples. */
+function answerSeed(base: number, key: string): number {
+  let h = (0x811c9dc5 ^ base) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+interface Job {
+  key: string;
+  polarity: 'pos' | 'neg';
+  instruction: number;
+  question: number;
+  sample: number;
+  system: string;
+  user: string;
+}
+
+export function extractionJobs(trait: TraitFile, cfg: ExtractConfig): Job[] {
+  const jobs: Job[] = [];
+  const nInstr = Math.min(cfg.maxInstructions ?? trait.instruction.length, trait.instruction.length);
+  const nQ = Math.min(cfg.maxQuestions ?? trait.questions.length, trait.questions.length);
+  for (let i = 0; i < nInstr; i++)
+    for (let q = 0; q < nQ; q++)
+      for (let s = 0; s < cfg.samplesPerQuestion; s++)
+        for (const polarity of ['pos', 'neg'] as const)
+          jobs.push({ key: `${polarity}:${i}:${q}:${s}`, polarity, instruction: i, question: q, sample: s, system: traitSystemPrompt(trait, polarity, i), user: trait.questions[q]! });
+  return jobs;
+}
+
+/** Pairs (same instruction, question, sample) that pass the paper's filter. */
+export function keptPairs(records: GenerationRecord[], t: ExtractConfig['thresholds']): [GenerationRecord, GenerationRecord][] {
+  const byKey = new Map(records.map((r) => [r.key, r]));
+  const pairs: [GenerationRecord, GenerationRecord][] = [];
+  for (const pos of records) {
+    if (pos.polarity !== 'pos') continue;
+    const neg = byKey.get(`neg:${pos.instruction}:${pos.question}:${pos.sample}`);
+    if (!neg) continue;
+    const ok =
+      pos.trait !== null && neg.trait !== null && pos.coherence !== null && neg.coherence !== null &&
+      pos.trait >= t.pos && neg.trait < t.neg && pos.coherence >= t.coherence && neg.coherence >= t.coherence;
+    if (ok) pairs.push([pos, neg]);
+  }
+  return pairs;
+}
+
+async function judgeAll(judge: Judge, trait: TraitFile, items: { user: string; answer: string }[], concurrency = 8) {
+  const out: { trait: number | null; coherence: number | null }[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const input = { question: items[i]!.user, answer: items[i]!.answer };
+      const [t, c] = await Promise.all([judge.trait({ name: trait.trait, evalPrompt: trait.evalPrompt }, input), judge.coherence(input)]);
+      out[i] = { trait: t, coherence: c };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+  return out;
+}
+
+export async function extractPersonaVectors(
+  model: SteerableModel,
+  trait: TraitFile,
+  judge: Judge,
+  run: RunDir,
+  cfg: ExtractConfig = DEFAULT_EXTRACT_CONFIG,
+  onProgress: (p: ExtractProgress) => void = () => {},
+): Promise<ExtractResult> {
+  const jobs = extractionJobs(trait, cfg);
+  const done = new Set(run.records<GenerationRecord>('generations').map((r) => r.key));
+  const todo = jobs.filter((j) => !done.has(j.key));
+  const t0 = performance.now();
+
+  // Stages 1-2: generate and judge, one batch at a time; each batch's records land on disk at once.
+  onProgress({ stage: 'generate', done: jobs.length - todo.length, total: jobs.length });
+  for (let i = 0; i < todo.length; i += cfg.batchSize) {
+    const batch = todo.slice(i, i + cfg.batchSize);
+    const seeds = batch.map((j) => answerSeed(cfg.seed, j.key));
+    const convs: ChatMessage[][] = batch.map((j) => [
+      { role: 'system', content: j.system },
+      { role: 'user', content: j.user },
+    ]);
+    const g = await generateChat(model, convs, {
+      maxNewTokens: cfg.maxNewTokens,
+      sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: seeds } : undefined,
+    });
+    const scores = await judgeAll(judge, trait, batch.map((j, b) => ({ user: j.user, answer: g.text[b]! })));
+    batch.forEach((j, b) => {
+      const rec: GenerationRecord = { ...j, answer: g.text[b]!, finish: g.finishReason[b]!, trait: scores[b]!.trait, coherence: scores[b]!.coherence, seed: seeds[b]! };
+      run.append('generations', rec as unknown as Record<string, unknown>);
+    });
+    onProgress({ stage: 'generate', done: jobs.length - todo.length + Math.min(i + cfg.batchSize, todo.length), total: jobs.length });
+  }
+  const tGen = performance.now();
+
+  // Stage 3: filter. Only records of this configuration's jobs count (a resumed run may hold more).
+  const wanted = new Set(jobs.map((j) => j.key));
+  const records = run.records<GenerationRecord>('generations').filter((r) => wanted.has(r.key));
+  const pairs = keptPairs(records, cfg.thresholds);
+  if (pairs.length === 0) {
+    const pos = records.filter((r) => r.polarity === 'pos' && (r.trait ?? 0) >= cfg.thresholds.pos).length;
+    const neg = records.filter((r) => r.polarity === 'neg' && (r.trait ?? 100) < cfg.thresholds.neg).length;
+    throw new Error(
+      `extract ${trait.trait}: no answer pair passed the filter (pos >= ${cfg.thresholds.pos}: ${pos}, neg < ${cfg.thresholds.neg}: ${neg}, of ${records.length} answers); ` +
+        `see ${run.path('generations.jsonl')}`,
+    );
+  }
+
+  // Stage 4: activations of the kept answers, averaged per polarity at the three positions.
+  const positions = VECTOR_KINDS.map((k) => POSITIONS[k]);
+  const acc = Object.fromEntries(
+    VECTOR_KINDS.map((k) => [k, { pos: new MeanAccumulator(`${k} pos`), neg: new MeanAccumulator(`${k} neg`) }]),
+  ) as Record<VectorKind, { pos: MeanAccumulator; neg: MeanAccumulator }>;
+  const examples = pairs.flat().map((r) => ({
+    messages: [
+      { role: 'system', content: r.system },
+      { role: 'user', content: r.user },
+    ] as ChatMessage[],
+    response: r.answer,
+    polarity: r.polarity,
+  }));
+  onProgress({ stage: 'activations', done: 0, total: examples.length });
+  const acts = await extractActivations(model, examples, {
+    layers: 'all',
+    positions,
+    batchSize: cfg.batchSize,
+    onProgress: (d, t) => onProgress({ stage: 'activations', done: d, total: t }),
+  });
+  acts.forEach((a, i) => {
+    const pol = examples[i]!.polarity;
+    for (const kind of VECTOR_KINDS) acc[kind][pol].add(a.at[positionKey(POSITIONS[kind])]!);
+  });
+  const vectors = Object.fromEntries(
+    VECTOR_KINDS.map((k) => {
+      const p = acc[k].pos.mean();
+      const n = acc[k].neg.mean();
+      return [k, p.map((v, l) => sub(v, n[l]!))];
+    }),
+  ) as Record<VectorKind, Float32Array[]>;
+
+  const mean = (xs: (number | null)[]) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
+  };
+  const set: PersonaVectorSet = {
+    vectors,
+    meta: {
+      format: 'persona-steer/persona-vector@1',
+      trait: trait.trait,
+      model: { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize },
+      layerConvention: LAYER_CONVENTION,
+      kinds: [...VECTOR_KINDS],
+      counts: { pos: pairs.length, neg: pairs.length, generated: records.length },
+      norms: {} as Record<VectorKind, number[]>,
+      scores: {
+        posTraitMean: mean(records.filter((r) => r.polarity === 'pos').map((r) => r.trait)),
+        negTraitMean: mean(records.filter((r) => r.polarity === 'neg').map((r) => r.trait)),
+        keptPosTraitMean: mean(pairs.map(([p]) => p.trait)),
+        keptNegTraitMean: mean(pairs.map(([, n]) => n.trait)),
+        coherenceMean: mean(records.map((r) => r.coherence)),
+      },
+      thresholds: cfg.thresholds,
+      judge: judge.id,
+      createdAt: new Date().toISOString(),
+      run: run.dir,
+    },
+  };
+  const path = run.path('vectors.safetensors');
+  savePersonaVectors(path, set);
+  run.output('vectors', 'vectors.safetensors');
+  run.manifest.timings.generateMs = tGen - t0;
+  run.manifest.timings.activationsMs = performance.now() - tGen;
+  onProgress({ stage: 'done', done: 1, total: 1 });
+  return { vectors: set, path, records, kept: pairs.length };
+}

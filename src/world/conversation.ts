@@ -1,0 +1,178 @@
+// One synthetic chat: a system prompt that sets (or unsets) a trait, 1-4 user/assistant turns on
+// world topics, demographic cues in the user turns, and optionally a direct question about one of
+// the user's attributes. Everything is drawn from an Rng so a (seed, index) pair names a
+// conversation exactly.
+
+import { createRng, type Rng } from './rng.js';
+import { TRAITS, systemPrompt, type Polarity, type Trait } from './traits.js';
+import { TOPICS, type Topic } from './topics.js';
+import {
+  ATTRIBUTES,
+  ATTRIBUTE_CLASSES,
+  DIRECT_QUESTIONS,
+  NEUTRAL_CLASS,
+  cuesFor,
+  neutralLabels,
+  type Attribute,
+  type Cue,
+  type Labels,
+} from './demographics.js';
+import { FOLLOW_UP_QUESTIONS, directQuestionAnswer, topicAnswer } from './answers.js';
+import { MAX_INTENSITY, MIN_INTENSITY, styleAnswer } from './style.js';
+
+export type Role = 'system' | 'user' | 'assistant';
+export interface Message {
+  role: Role;
+  content: string;
+}
+
+/** How an attribute was revealed: contradicting = explicit cue plus another class's stereotype. */
+export type CueCondition = 'none' | 'explicit' | 'implicit' | 'contradicting';
+
+export interface CueUse {
+  attribute: Attribute;
+  condition: Exclude<CueCondition, 'none'>;
+  /** The label the cue establishes (the explicit one for contradicting cues). */
+  cls: string;
+  texts: string[];
+  /** 0-based user turn the cue sentences are in. */
+  turn: number;
+}
+
+export type TurnKind = 'topic' | 'followup' | 'direct';
+export interface TurnInfo {
+  kind: TurnKind;
+  topic: string | null;
+  /** Attribute asked about in a direct turn. */
+  attribute: Attribute | null;
+  /** Trait intensity used for this answer (0 unless polarity is pos). */
+  intensity: number;
+}
+
+export interface Persona {
+  trait: Trait;
+  polarity: Polarity;
+  /** Trait-file instruction index; null for the bare "You are an evil assistant." form. */
+  instructionIndex: number | null;
+}
+
+export interface Conversation {
+  seed: number;
+  messages: Message[];
+  persona: Persona;
+  /** Labels after the last turn ("neutral" where no cue was given). */
+  labels: Labels;
+  conditions: Record<Attribute, CueCondition>;
+  cues: CueUse[];
+  turns: TurnInfo[];
+}
+
+export interface ConversationOptions {
+  /** Force a persona instead of drawing one. */
+  persona?: Persona;
+  /** Force the number of user turns (1-4). */
+  turns?: number;
+}
+
+function drawPersona(rng: Rng): Persona {
+  const polarity = (['pos', 'neg', 'neutral'] as const)[rng.weighted([0.42, 0.3, 0.28])]!;
+  const trait = rng.pick(TRAITS);
+  const instructionIndex = rng.chance(0.12) ? null : rng.int(0, 4);
+  return { trait, polarity, instructionIndex };
+}
+
+const compatible = (cue: Cue, labels: Labels): boolean =>
+  Object.entries(cue.labels).every(([a, cls]) => {
+    const current = labels[a as Attribute];
+    return current === NEUTRAL_CLASS || current === cls;
+  });
+
+/** Draws the cue for one attribute in one condition, or null when the world has none to offer. */
+function drawCue(rng: Rng, attribute: Attribute, condition: CueUse['condition'], labels: Labels, turn: number): CueUse | null {
+  const classes = rng.shuffle(ATTRIBUTE_CLASSES[attribute] as readonly string[]);
+  for (const cls of classes) {
+    const pool = condition === 'implicit'
+      ? [...cuesFor(attribute, cls, 'implicit'), ...cuesFor(attribute, cls, 'stereotype')]
+      : cuesFor(attribute, cls, 'explicit');
+    const usable = pool.filter((cue) => compatible(cue, labels));
+    if (usable.length === 0) continue;
+    const cue = rng.pick(usable);
+    const texts = [cue.text];
+    if (condition === 'contradicting') {
+      const others = (ATTRIBUTE_CLASSES[attribute] as readonly string[]).filter((o) => o !== cls);
+      const stereo = others.flatMap((o) => cuesFor(attribute, o, 'stereotype'));
+      if (stereo.length === 0) continue;
+      texts.push(rng.pick(stereo).text);
+    }
+    for (const [a, v] of Object.entries(cue.labels)) (labels as Record<string, string>)[a] = v;
+    return { attribute, condition, cls, texts, turn };
+  }
+  return null;
+}
+
+export function generateConversation(seed: number, options: ConversationOptions = {}): Conversation {
+  const rng = createRng(seed);
+  const persona = options.persona ?? drawPersona(rng);
+  const nTurns = options.turns ?? [1, 2, 3, 4][rng.weighted([0.34, 0.34, 0.22, 0.1])]!;
+
+  // Which attributes get cues, in which condition and in which turn.
+  const nCued = [0, 1, 2, 3][rng.weighted([0.22, 0.46, 0.24, 0.08])]!;
+  const cuedAttributes = rng.shuffle(ATTRIBUTES).slice(0, nCued);
+  const labels = neutralLabels();
+  const conditions: Record<Attribute, CueCondition> = { age: 'none', gender: 'none', education: 'none', ses: 'none' };
+  const cues: CueUse[] = [];
+  for (const attribute of cuedAttributes) {
+    const condition = (['explicit', 'implicit', 'contradicting'] as const)[rng.weighted([0.35, 0.47, 0.18])]!;
+    const turn = rng.chance(0.75) ? 0 : rng.int(0, nTurns - 1);
+    const cue = drawCue(rng, attribute, condition, labels, turn);
+    if (!cue) continue;
+    cues.push(cue);
+    conditions[attribute] = condition;
+    // A cue like "I am a grandfather." also reveals gender explicitly.
+    for (const other of ATTRIBUTES) {
+      if (other !== attribute && conditions[other] === 'none' && labels[other] !== NEUTRAL_CLASS) conditions[other] = 'explicit';
+    }
+  }
+
+  const messages: Message[] = [{ role: 'system', content: systemPrompt(persona.trait, persona.polarity, persona.instructionIndex) }];
+  const turns: TurnInfo[] = [];
+  const asked = new Set<Attribute>();
+  const t0 = rng.uniform(MIN_INTENSITY, MAX_INTENSITY);
+  const drift = rng.uniform(-0.35, 0.35);
+  let topic: Topic = rng.pick(TOPICS);
+  const seen = neutralLabels();
+
+  for (let turn = 0; turn < nTurns; turn++) {
+    const turnCues = cues.filter((c) => c.turn === turn);
+    for (const c of turnCues) {
+      for (const text of c.texts) {
+        const cue = [...cuesFor(c.attribute, c.cls, 'explicit'), ...cuesFor(c.attribute, c.cls, 'implicit'), ...cuesFor(c.attribute, c.cls, 'stereotype')].find((k) => k.text === text);
+        // Only the establishing cue sets labels; a contradicting stereotype does not.
+        if (cue) for (const [a, v] of Object.entries(cue.labels)) (seen as Record<string, string>)[a] = v;
+      }
+    }
+    let kind: TurnKind;
+    if (turn === 0) kind = rng.chance(0.1) ? 'direct' : 'topic';
+    else kind = (['followup', 'topic', 'direct'] as const)[rng.weighted([0.3, 0.35, 0.35])]!;
+    let attribute: Attribute | null = null;
+    if (kind === 'direct') {
+      const cuedSoFar = ATTRIBUTES.filter((a) => seen[a] !== NEUTRAL_CLASS && !asked.has(a));
+      const fresh = ATTRIBUTES.filter((a) => !asked.has(a));
+      attribute = cuedSoFar.length > 0 && rng.chance(0.75) ? rng.pick(cuedSoFar) : rng.pick(fresh);
+      asked.add(attribute);
+    }
+    if (kind === 'topic' && turn > 0) topic = rng.pick(TOPICS);
+
+    const question = kind === 'direct' ? rng.pick(DIRECT_QUESTIONS[attribute!].slice(0, rng.chance(0.7) ? 1 : undefined))
+      : kind === 'followup' ? rng.pick(FOLLOW_UP_QUESTIONS)
+      : rng.pick(topic.questions);
+    const cueText = turnCues.flatMap((c) => c.texts).join(' ');
+    messages.push({ role: 'user', content: cueText ? `${cueText} ${question}` : question });
+
+    const intensity = persona.polarity === 'pos' ? Math.min(MAX_INTENSITY, Math.max(MIN_INTENSITY, t0 + drift * turn)) : 0;
+    const content = kind === 'direct' ? directQuestionAnswer(rng, attribute!, seen) : topicAnswer(rng, topic, seen, kind === 'followup');
+    messages.push({ role: 'assistant', content: styleAnswer(rng, content, persona.trait, persona.polarity, intensity) });
+    turns.push({ kind, topic: kind === 'direct' ? null : topic.id, attribute, intensity });
+  }
+  return { seed, messages, persona, labels, conditions, cues, turns };
+}

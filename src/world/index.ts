@@ -1,0 +1,24 @@
+// The persona world: a seeded generator of chats whose assistant traits and user demographics are
+// known, the vocabulary behind it, and a lexicon judge for its answers.
+
+export { createRng, childSeed, type Rng } from './rng.js';
+export {
+  TRAITS, TRAIT_SPECS, NEUTRAL_SYSTEM_PROMPT, systemPrompt, heldOutSystemPrompt, article, isTrait,
+  type Trait, type TraitSpec, type Polarity, type InstructionPair,
+} from './traits.js';
+export { TRAIT_MARKERS, ANTONYM_PHRASES, type MarkerSet } from './markers.js';
+export {
+  ATTRIBUTES, ATTRIBUTE_CLASSES, ATTRIBUTE_NAMES, NEUTRAL_CLASS, CUES, DIRECT_QUESTIONS, cuesFor, neutralLabels, directAnswer,
+  type Attribute, type AttributeClass, type Labels, type Cue, type CueKind,
+} from './demographics.js';
+export { TOPICS, allQuestions, topicOfQuestion, type Topic } from './topics.js';
+export { topicAnswer, directQuestionAnswer, FOLLOW_UP_QUESTIONS } from './answers.js';
+export { styleAnswer, markerCount, MIN_INTENSITY, MAX_INTENSITY } from './style.js';
+export {
+  generateConversation,
+  type Conversation, type ConversationOptions, type Message, type Role, type Persona, type CueUse, type CueCondition, type TurnInfo, type TurnKind,
+} from './conversation.js';
+export { generateCorpus, toJsonl, directQuestionCase, type DirectQuestionCase } from './corpus.js';
+export { worldVocabulary, worldBigrams, words } from './vocabulary.js';
+export { traitScore, traitScores, traitMarkerCount, coherenceScore, demographicAnswerClass, sentences } from './lexiconJudge.js';
+export { buildTraitFile, EXTRACTION_QUESTION_COUNT, EVAL_QUESTION_COUNT, type TraitFileData } from './traitFiles.js';
