@@ -130,3 +130,22 @@ describe('KV-cache generation', () => {
     }
   });
 });
+
+describe('per-row sampling seeds', () => {
+  it('a row samples the same tokens whatever else shares its batch', async () => {
+    const { model } = await fixtureModel('llama');
+    try {
+      const a = [5, 9, 14, 3, 7];
+      const b = [11, 4, 8];
+      const sampling = { temperature: 1.5, topP: 0.95 };
+      const alone = await generate(model, [a], { maxNewTokens: 12, stopIds: [], sampling: { ...sampling, rowSeeds: [1234] } });
+      const paired = await generate(model, [b, a], { maxNewTokens: 12, stopIds: [], sampling: { ...sampling, rowSeeds: [99, 1234] } });
+      expect(paired.tokens[1]).toEqual(alone.tokens[0]);
+      const other = await generate(model, [a], { maxNewTokens: 12, stopIds: [], sampling: { ...sampling, rowSeeds: [1235] } });
+      expect(other.tokens[0]).not.toEqual(alone.tokens[0]);
+      await expect(generate(model, [a, b], { sampling: { ...sampling, rowSeeds: [1] } })).rejects.toThrow(/rowSeeds has 1 seeds for 2 prompts/);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
