@@ -1,0 +1,56 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { makeFixture } from '../fixtures/index.js';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/persona.js');
+
+async function persona(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('persona CLI', () => {
+  it('inspect prints the residual tensor chosen per layer', async () => {
+    const fx = await makeFixture('llama');
+    const r = await persona('inspect', fx.dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/layers\s+3, hidden 64, float32/);
+    expect(r.stdout).toContain('/model/layers.2/Add_1');
+    const j = JSON.parse((await persona('inspect', fx.dir, '--json')).stdout);
+    expect(j.points.map((p: { layer: number }) => p.layer)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('prepare writes the instrumented model next to the source, then generate runs on it', async () => {
+    const fx = await makeFixture('qwen2');
+    const dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    cpSync(fx.dir, dir, { recursive: true });
+    const r = await persona('prepare', dir);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(join(dir, 'onnx', 'model.persona.onnx'));
+    const g = await persona('generate', dir, '-p', 'hello', '-n', '5');
+    expect(g.code).toBe(0);
+  });
+
+  it('fails with a message naming the file at fault', async () => {
+    const fx = await makeFixture('llama');
+    const dir = mkdtempSync(join(tmpdir(), 'cli-bad-'));
+    cpSync(fx.dir, dir, { recursive: true });
+    writeFileSync(join(dir, 'onnx', 'model.onnx'), Buffer.from([0x0a, 0xff, 0xff]));
+    const r = await persona('prepare', dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^persona: .*model\.onnx/m);
+    const missing = await persona('inspect', join(dir, 'nope'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nope/);
+  });
+});
