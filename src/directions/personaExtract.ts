@@ -11,6 +11,7 @@
 import { extractActivations } from '../activations/extract.js';
 import { positionKey, type PositionSpec } from '../activations/positions.js';
 import { generateChat } from '../generation/generate.js';
+import { seedFromKey } from '../generation/sampling.js';
 import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
@@ -45,7 +46,8 @@ export const DEFAULT_EXTRACT_CONFIG: ExtractConfig = {
   thresholds: { pos: 50, neg: 50, coherence: 50 },
 };
 
-export interface GenerationRecord {
+/** One answer to generate: which polarity, instruction pair, question and sample. */
+export interface Job {
   key: string;
   polarity: 'pos' | 'neg';
   instruction: number;
@@ -53,6 +55,9 @@ export interface GenerationRecord {
   sample: number;
   system: string;
   user: string;
+}
+
+export interface GenerationRecord extends Job {
   answer: string;
   finish: 'stop' | 'length';
   trait: number | null;
@@ -78,23 +83,6 @@ const POSITIONS: Record<VectorKind, PositionSpec> = {
   prompt_avg: 'prompt-mean',
   prompt_last: 'last-prompt',
 };
-
-/** A stable 32-bit seed per answer, so reruns and resumes draw the same samples. */
-function answerSeed(base: number, key: string): number {
-  let h = (0x811c9dc5 ^ base) >>> 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-interface Job {
-  key: string;
-  polarity: 'pos' | 'neg';
-  instruction: number;
-  question: number;
-  sample: number;
-  system: string;
-  user: string;
-}
 
 export function extractionJobs(trait: TraitFile, cfg: ExtractConfig): Job[] {
   const jobs: Job[] = [];
@@ -156,7 +144,7 @@ export async function extractPersonaVectors(
   onProgress({ stage: 'generate', done: jobs.length - todo.length, total: jobs.length });
   for (let i = 0; i < todo.length; i += cfg.batchSize) {
     const batch = todo.slice(i, i + cfg.batchSize);
-    const seeds = batch.map((j) => answerSeed(cfg.seed, j.key));
+    const seeds = batch.map((j) => seedFromKey(cfg.seed, j.key));
     const convs: ChatMessage[][] = batch.map((j) => [
       { role: 'system', content: j.system },
       { role: 'user', content: j.user },

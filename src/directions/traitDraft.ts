@@ -7,6 +7,7 @@
 import { writeJsonAtomic } from '../io/atomic.js';
 import { chatCompletion, type OpenAIEndpoint } from '../judges/openaiJudge.js';
 import { parseTraitFile, TraitFileError } from './traitFile.js';
+import { createRng } from '../world/rng.js';
 
 /** The on-disk layout of data/traits/<trait>.json (the paper's public format, plus antonym). */
 export interface TraitFileJson {
@@ -149,7 +150,7 @@ export function traitFileFromReply(
   const needed = Math.max(4, Math.ceil(nQuestions * 0.75));
   if (pool.length < needed) fail('questions', `must have at least ${needed} distinct questions of the ${nQuestions} asked for (has ${pool.length})`);
 
-  const shuffled = seededShuffle(pool, opts.seed ?? 0);
+  const shuffled = createRng(opts.seed ?? 0).shuffle(pool);
   const nEval = Math.floor(pool.length / 2);
   const json: TraitFileJson = {
     antonym: (o.antonym as string).trim(),
@@ -206,23 +207,6 @@ function distinct(questions: string[]): string[] {
   return out;
 }
 
-/** Fisher-Yates with mulberry32, so a seed always gives the same split. */
-function seededShuffle<T>(items: readonly T[], seed: number): T[] {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = items.slice();
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 /** A one-line snippet of the reply, centred on `"field"` when the reply mentions it. */
 function quote(reply: string, field?: string): string {

@@ -48,6 +48,16 @@ export function createRng(seed: number): Rng {
   };
 }
 
+/**
+ * A stable 32-bit seed for one named sample (FNV-1a of the key, mixed with a base seed), so a
+ * run's answers are the same however they are batched, resumed or reordered.
+ */
+export function seedFromKey(base: number, key: string): number {
+  let h = (0x811c9dc5 ^ base) >>> 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;

@@ -3,6 +3,7 @@
 // evaluation resumes, and each answer draws from its own seed so batching never changes it.
 
 import { generateChat } from '../generation/generate.js';
+import { seedFromKey } from '../generation/sampling.js';
 import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
@@ -45,12 +46,6 @@ export function meanOf(xs: (number | null)[]): number | null {
   return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
 }
 
-function seedFor(base: number, key: string): number {
-  let h = (0x811c9dc5 ^ base) >>> 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
 export async function evaluateSteering(
   model: SteerableModel,
   traitName: string,
@@ -79,7 +74,7 @@ export async function evaluateSteering(
       ablation: opts.ablation,
       // The seed depends on question and sample only, not on the cell: every cell of a sweep
       // answers with the same random draws, so differences between cells come from steering.
-      sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: batch.map((j) => seedFor(cfg.seed, j.key.slice(cell.length))) } : undefined,
+      sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: batch.map((j) => seedFromKey(cfg.seed, j.key.slice(cell.length))) } : undefined,
     });
     const scored = await Promise.all(
       batch.map(async (j, b) => {
