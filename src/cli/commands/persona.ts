@@ -62,6 +62,14 @@ function defaultJudge(trait: string): string {
   return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
 }
 
+/** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
+async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+  const set = loadPersonaVectors(o.vector);
+  const trait = resolveTrait(o.trait ?? set.meta.trait);
+  const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
+  return { set, trait, judge };
+}
+
 export function registerPersonaCommands(program: Command): void {
   genOptions(
     program
@@ -132,9 +140,7 @@ export function registerPersonaCommands(program: Command): void {
       .option('-n, --samples <n>', 'answers per question', '1'),
     { temperature: '0', maxNewTokens: '64' },
   ).action(async (dir: string, o: GenFlags & { vector: string; layer: string[]; coeff: string[]; kind: VectorKind; positions: string; ablate?: string[]; trait?: string; prompt?: string[]; system: string; questions: string; samples: string }) => {
-    const set = loadPersonaVectors(o.vector);
-    const trait = resolveTrait(o.trait ?? set.meta.trait);
-    const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
+    const { set, trait, judge } = await vectorContext(o);
     const model = await loadModel(dir, { ablation: !!o.ablate?.length });
     const layers = o.layer.map(Number);
     const coeffs = o.coeff.map(Number);
@@ -184,9 +190,7 @@ export function registerPersonaCommands(program: Command): void {
       .option('--coherence-threshold <s>', 'cells below this coherence cannot be best', '50'),
     { temperature: '0', maxNewTokens: '64' },
   ).action(async (dir: string, o: GenFlags & { vector: string; layers?: string; coeffs: string; kind: VectorKind; positions: string; trait?: string; system: string; questions: string; samples: string; coherenceThreshold: string }) => {
-    const set = loadPersonaVectors(o.vector);
-    const trait = resolveTrait(o.trait ?? set.meta.trait);
-    const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
+    const { set, trait, judge } = await vectorContext(o);
     const model = await loadModel(dir);
     const layers = o.layers ? parseIntList(o.layers, '--layers') : Array.from({ length: model.numLayers }, (_, i) => i + 1);
     const coeffs = parseFloatList(o.coeffs, '--coeffs');
