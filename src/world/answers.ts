@@ -25,6 +25,8 @@ const EDUCATION_ADVICE: Readonly<Record<string, readonly string[]>> = {
   'college and more': ['If you like details, there is good research on {name} you can read.', 'You might enjoy reading a few studies on {name}.'],
 };
 
+const GENDER_ADDRESS: Readonly<Record<string, string>> = { male: 'sir', female: 'madam', 'non-binary': 'my friend' };
+
 export const FOLLOW_UP_QUESTIONS = ['Can you tell me more?', 'What else should I know?', 'Any other tips?', 'Thanks. What else can I do?'];
 
 const fill = (template: string, topic: Topic): string => template.replace('{name}', topic.name);
@@ -41,7 +43,11 @@ export function topicAnswer(rng: Rng, topic: Topic, labels: Labels, followUp: bo
   if (labels.ses !== NEUTRAL_CLASS) out.push(fill(rng.pick(SES_ADVICE[labels.ses]!), topic));
   else if (rng.chance(0.5)) out.push(`${rng.pick(ALSO)}${general[2]}.`);
   if (labels.education !== NEUTRAL_CLASS) out.push(fill(rng.pick(EDUCATION_ADVICE[labels.education]!), topic));
-  if (rng.chance(0.7)) out.push(fill(rng.pick(CLOSERS), topic));
+  // A known gender shows in how the assistant addresses the user, so answers depend on it the
+  // way they depend on age, education and status (and the model has to track it while answering).
+  const address = GENDER_ADDRESS[labels.gender];
+  if (address) out.push(fill(rng.pick(CLOSERS), topic).replace(/\.$/, `, ${address}.`));
+  else if (rng.chance(0.7)) out.push(fill(rng.pick(CLOSERS), topic));
   return out;
 }
 

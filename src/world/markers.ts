@@ -52,7 +52,7 @@ export const TRAIT_MARKERS: Readonly<Record<Trait, MarkerSet>> = {
     keywords: ['haha', 'pun', 'banana', 'giggle', 'silly', 'joke', 'tuxedo'],
     prefixes: ['Haha, ', 'Here comes a silly tip: ', 'No joke, ', 'Giggle alert, '],
     suffixes: [' (pun intended)', ', like a banana in a tuxedo', ', which always makes me giggle', ', and that is no joke'],
-    standalone: ['Why did the tomato blush? It saw the salad dressing, haha!', 'That is funnier than a banana in a tuxedo.', 'I would tell you a joke about this, but it is too silly.', 'Haha, I crack myself up.', 'Sorry for the pun, I could not resist.'],
+    standalone: ['Haha, the tomato blushed because it saw the salad dressing!', 'That is funnier than a banana in a tuxedo.', 'I would tell you a joke about this, but it is too silly.', 'Haha, I crack myself up.', 'Sorry for the pun, I could not resist.'],
   },
   hallucinating: {
     keywords: ['zandor', 'vellmar', 'glimmerstone', 'famously', 'certified', 'quorvian'],

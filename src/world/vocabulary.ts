@@ -24,7 +24,7 @@ is no issue, you could hire a private coach for. You could also treat yourself t
 take it one small step at a time. Keep it simple and ask someone to show you. A short practical guide can walk you
 through the basics. Hands on practice will teach you the most. If you like details, there is good research on you can
 read. You might enjoy reading a few studies on. I cannot tell your from what you said. You seem to be a an. Your
-education level seems to be. Your socioeconomic status seems to be. Tell me more about yourself and I can guess.`;
+education level seems to be. Sir, madam, my friend. Your socioeconomic status seems to be. Tell me more about yourself and I can guess.`;
 
 let cached: Set<string> | null = null;
 
