@@ -50,7 +50,7 @@ async function main() {
   const questions = trait.evalQuestions.slice(0, 6);
   const sweepCfg = {
     questions, system: NEUTRAL_SYSTEM_PROMPT, samples: 1, maxNewTokens: 48, temperature: 0, topP: 1, seed: 0, batchSize: 16,
-    layers: Array.from({ length: model.numLayers }, (_, i) => i + 1), coeffs: [0, 2, 4, 6, 8], positions: 'response' as const, coherenceThreshold: 50,
+    layers: Array.from({ length: model.numLayers }, (_, i) => i + 1), coeffs: [0, 1, 2, 3, 4, 5, 6, 8], positions: 'response' as const, coherenceThreshold: 70,
   };
   const swRun = RunDir.open(join(OUT, `sweep-${TRAIT}`), 'sweep', { model: resolve(MODEL), trait: TRAIT, judge: judge.id, vector: ex.path, ...sweepCfg });
   const bar = progress('      cells');

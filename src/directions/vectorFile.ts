@@ -53,8 +53,10 @@ export function savePersonaVectors(path: string, set: PersonaVectorSet): void {
     tensors[kind] = { data: flat, shape: [layers.length, H] };
     norms[kind] = layers.map((v) => norm(v));
   }
+  // Norms are derived data: recomputed on every save so the sidecar can never disagree with the tensors.
+  set.meta.norms = norms;
   writeSafetensors(path, tensors, { format: set.meta.format, trait: set.meta.trait });
-  writeJsonAtomic(sidecarPath(path), { ...set.meta, norms });
+  writeJsonAtomic(sidecarPath(path), set.meta);
 }
 
 export function loadPersonaVectors(path: string): PersonaVectorSet {

@@ -3,7 +3,7 @@
 // appended as it completes) and any outputs. Later commands and reports read it back; a run that was
 // interrupted resumes by skipping the records already written.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 
@@ -70,9 +70,17 @@ export class RunDir {
     writeJsonAtomic(join(this.dir, 'manifest.json'), this.manifest);
   }
 
+  private repaired = new Set<string>();
+
   /** Append one record. A crash mid-write leaves at most a partial last line, which readers skip. */
   append(stream: string, record: Record<string, unknown>): void {
-    appendFileSync(join(this.dir, `${stream}.jsonl`), JSON.stringify(record) + '\n');
+    const path = join(this.dir, `${stream}.jsonl`);
+    if (!this.repaired.has(stream)) {
+      // Resuming after a crash: cut the half-written last line so the next record starts clean.
+      dropPartialLine(path);
+      this.repaired.add(stream);
+    }
+    appendFileSync(path, JSON.stringify(record) + '\n');
   }
 
   records<T = Record<string, unknown>>(stream: string): T[] {
@@ -95,6 +103,13 @@ export class RunDir {
     this.manifest.error = err instanceof Error ? err.message : String(err);
     this.save();
   }
+}
+
+function dropPartialLine(path: string): void {
+  if (!existsSync(path)) return;
+  const bytes = readFileSync(path);
+  if (bytes.length === 0 || bytes[bytes.length - 1] === 0x0a) return;
+  truncateSync(path, bytes.lastIndexOf(0x0a) + 1);
 }
 
 export function readRecords<T = Record<string, unknown>>(path: string): T[] {

@@ -74,6 +74,11 @@ export interface ConversationOptions {
   turns?: number;
 }
 
+/** Relative weight of each cued attribute when a direct question picks what to ask about. */
+const DIRECT_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 1, education: 2.5, ses: 2.5 };
+/** Relative weight of each attribute when drawing which attributes a conversation cues. */
+const CUE_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 1, education: 1.5, ses: 1.5 };
+
 function drawPersona(rng: Rng): Persona {
   const polarity = (['pos', 'neg', 'neutral'] as const)[rng.weighted([0.42, 0.3, 0.28])]!;
   const trait = rng.pick(TRAITS);
@@ -117,7 +122,10 @@ export function generateConversation(seed: number, options: ConversationOptions 
 
   // Which attributes get cues, in which condition and in which turn.
   const nCued = [0, 1, 2, 3][rng.weighted([0.22, 0.46, 0.24, 0.08])]!;
-  const cuedAttributes = rng.shuffle(ATTRIBUTES).slice(0, nCued);
+  // Weighted draw without replacement: education and status are cued a little more often.
+  const pool: Attribute[] = [...ATTRIBUTES];
+  const cuedAttributes: Attribute[] = [];
+  while (cuedAttributes.length < nCued) cuedAttributes.push(pool.splice(rng.weighted(pool.map((a) => CUE_WEIGHT[a])), 1)[0]!);
   const labels = neutralLabels();
   const conditions: Record<Attribute, CueCondition> = { age: 'none', gender: 'none', education: 'none', ses: 'none' };
   const cues: CueUse[] = [];
@@ -153,12 +161,19 @@ export function generateConversation(seed: number, options: ConversationOptions 
     }
     let kind: TurnKind;
     if (turn === 0) kind = rng.chance(0.1) ? 'direct' : 'topic';
-    else kind = (['followup', 'topic', 'direct'] as const)[rng.weighted([0.3, 0.35, 0.35])]!;
+    else {
+      const eduOrSes = (['education', 'ses'] as const).some((a) => seen[a] !== NEUTRAL_CLASS && !asked.has(a));
+      kind = (['followup', 'topic', 'direct'] as const)[rng.weighted(eduOrSes ? [0.2, 0.25, 0.55] : [0.3, 0.35, 0.35])]!;
+    }
     let attribute: Attribute | null = null;
     if (kind === 'direct') {
       const cuedSoFar = ATTRIBUTES.filter((a) => seen[a] !== NEUTRAL_CLASS && !asked.has(a));
       const fresh = ATTRIBUTES.filter((a) => !asked.has(a));
-      attribute = cuedSoFar.length > 0 && rng.chance(0.75) ? rng.pick(cuedSoFar) : rng.pick(fresh);
+      // Education and status are asked about more often: naming their class from a cue is what a
+      // small model learns last (age and gender also show in every tailored answer's wording).
+      attribute = cuedSoFar.length > 0 && rng.chance(0.85)
+        ? cuedSoFar[rng.weighted(cuedSoFar.map((a) => DIRECT_WEIGHT[a]))]!
+        : rng.pick(fresh);
       asked.add(attribute);
     }
     if (kind === 'topic' && turn > 0) topic = rng.pick(TOPICS);
