@@ -23,6 +23,9 @@ export interface TraitFile {
   evalPrompt: string;
   /** Opposite adjective for the negative system prompt; "helpful" when the file has none. */
   antonym: string;
+  /** Adjective for the positive system prompt (our extension, for traits named by a noun such as
+   * "openness"); the trait name when the file has none, as in the paper's files. */
+  adjective: string;
 }
 
 export class TraitFileError extends Error {
@@ -59,10 +62,16 @@ export function parseTraitFile(json: unknown, where: string, trait = basename(wh
   for (const slot of ['{question}', '{answer}']) {
     if (!o.eval_prompt.includes(slot)) throw new TraitFileError(`${where}: eval_prompt must contain ${slot}`);
   }
-  if (o.antonym !== undefined && (typeof o.antonym !== 'string' || o.antonym.trim() === '')) {
-    throw new TraitFileError(`${where}: antonym must be a non-empty string`);
+  for (const field of ['antonym', 'adjective']) {
+    if (o[field] !== undefined && (typeof o[field] !== 'string' || (o[field] as string).trim() === '')) {
+      throw new TraitFileError(`${where}: ${field} must be a non-empty string`);
+    }
   }
-  return { trait, instruction, questions, evalQuestions, evalPrompt: o.eval_prompt, antonym: (o.antonym as string | undefined) ?? 'helpful' };
+  return {
+    trait, instruction, questions, evalQuestions, evalPrompt: o.eval_prompt,
+    antonym: (o.antonym as string | undefined) ?? 'helpful',
+    adjective: (o.adjective as string | undefined) ?? trait,
+  };
 }
 
 /** Reads and validates data/traits/<trait>.json (or any path). */
@@ -86,6 +95,6 @@ export function loadTraitFile(path: string): TraitFile {
 export function traitSystemPrompt(file: TraitFile, polarity: 'pos' | 'neg', index: number): string {
   const pair = file.instruction[index];
   if (!pair) throw new TraitFileError(`${file.trait}: no instruction[${index}] (has ${file.instruction.length})`);
-  const adjective = polarity === 'pos' ? file.trait : file.antonym;
+  const adjective = polarity === 'pos' ? file.adjective : file.antonym;
   return `You are ${/^[aeiou]/i.test(adjective) ? 'an' : 'a'} ${adjective} assistant. ${pair[polarity]}`;
 }
