@@ -11,6 +11,7 @@ import { loadPersonaVectors, savePersonaVectors, vectorFor, type VectorKind } fr
 import { endpointFromEnv, makeJudge } from '../../judges/index.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel } from '../../model/load.js';
+import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../interventions/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
@@ -62,6 +63,18 @@ function defaultJudge(trait: string): string {
   return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
 }
 
+/** Run a command's body, marking the run failed on error and always releasing the model. */
+async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (e) {
+    run.fail(e);
+    throw e;
+  } finally {
+    await model.dispose();
+  }
+}
+
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
 async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
   const set = loadPersonaVectors(o.vector);
@@ -103,7 +116,7 @@ export function registerPersonaCommands(program: Command): void {
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { model: resolve(dir), trait: trait.trait, judge: judge.id, ...cfg });
     const model = await loadModel(dir);
     const bars: Record<string, ReturnType<typeof progress>> = {};
-    try {
+    await inRun(run, model, async () => {
       const r = await extractPersonaVectors(model, trait, judge, run, cfg, (p) => {
         if (p.stage === 'done') return;
         (bars[p.stage] ??= progress(p.stage))(p.done, p.total);
@@ -114,12 +127,7 @@ export function registerPersonaCommands(program: Command): void {
       console.log(`run ${run.dir}`);
       console.log(`kept ${r.kept} pairs of ${r.records.length / 2}; vectors ${o.out ?? r.path}`);
       console.log(`response_avg norms by layer: ${(norms as Record<string, number[]>).response_avg?.map((x) => x.toFixed(2)).join(' ')}`);
-    } catch (e) {
-      run.fail(e);
-      throw e;
-    } finally {
-      await model.dispose();
-    }
+    });
   });
 
   genOptions(
@@ -157,7 +165,7 @@ export function registerPersonaCommands(program: Command): void {
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'steer', trait.trait), 'steer', {
       model: resolve(dir), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, layers, coeffs, kind: o.kind, positions, ablate: o.ablate ?? [], ...cfg,
     });
-    try {
+    await inRun(run, model, async () => {
       const bar = progress('answers');
       let n = 0;
       const total = questions.length * cfg.samples;
@@ -165,12 +173,7 @@ export function registerPersonaCommands(program: Command): void {
       for (const rec of r.records) console.log(`Q: ${rec.question}\nA: ${rec.answer}\n   [${trait.trait} ${rec.trait?.toFixed(1)} | coherence ${rec.coherence?.toFixed(1)}]\n`);
       console.log(`mean ${trait.trait} ${r.traitMean?.toFixed(1)}, coherence ${r.coherenceMean?.toFixed(1)}; run ${run.dir}`);
       run.finish({ traitMean: r.traitMean, coherenceMean: r.coherenceMean });
-    } catch (e) {
-      run.fail(e);
-      throw e;
-    } finally {
-      await model.dispose();
-    }
+    });
   });
 
   genOptions(
@@ -200,7 +203,7 @@ export function registerPersonaCommands(program: Command): void {
       layers, coeffs, positions: parsePositions(o.positions), coherenceThreshold: Number(o.coherenceThreshold),
     };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'sweep', trait.trait), 'sweep', { model: resolve(dir), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, kind: o.kind, ...cfg });
-    try {
+    await inRun(run, model, async () => {
       const bar = progress('cells');
       const r = await sweepSteering(model, { name: trait.trait, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize, o.kind, o.vector), cfg, run, (d, t, note) => bar(d, t, note));
       console.log(['layer', ...coeffs.map((c) => `c=${c}`)].join('\t'));
@@ -208,12 +211,7 @@ export function registerPersonaCommands(program: Command): void {
       console.log(r.best ? `best layer ${r.best.layer} (coeff ${r.best.coeff}: ${trait.trait} ${r.best.trait.toFixed(1)}, coherence ${r.best.coherence.toFixed(1)})` : 'no cell kept coherence');
       console.log(`report ${run.path('sweep.html')}`);
       run.finish({ best: r.best, monotone: r.monotone });
-    } catch (e) {
-      run.fail(e);
-      throw e;
-    } finally {
-      await model.dispose();
-    }
+    });
   });
 
   const trait = program.command('trait').description('trait files');

@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { readRecords } from '../../src/logs/runDir.js';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/persona.js');
+
+async function persona(...args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 180_000 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+describe('persona extract / steer / sweep on the embedded model', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-persona-'));
+  const vec = join(dir, 'evil.safetensors');
+
+  it('extract writes a run directory and the vectors with their sidecar', async () => {
+    const r = await persona('extract', '--trait', 'evil', '--questions', '4', '--max-new-tokens', '48', '--run', join(dir, 'ex'), '-o', vec);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/kept \d+ pairs of 20/);
+    const manifest = JSON.parse(readFileSync(join(dir, 'ex', 'manifest.json'), 'utf8'));
+    expect(manifest.status).toBe('done');
+    expect(manifest.config.judge).toBe('lexicon');
+    expect(readRecords(join(dir, 'ex', 'generations.jsonl'))).toHaveLength(40);
+    expect(existsSync(vec) && existsSync(join(dir, 'evil.json'))).toBe(true);
+  });
+
+  it('steer logs answers with scores; sweep writes the table and heatmap report', async () => {
+    const s = await persona('steer', '--vector', vec, '--layer', '2', '--coeff', '4', '--questions', '3', '--run', join(dir, 'st'));
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/mean evil \d+\.\d, coherence \d+\.\d/);
+    const recs = readRecords<{ steering: { layer: number; coeff: number }[]; trait: number }>(join(dir, 'st', 'steer.jsonl'));
+    expect(recs).toHaveLength(3);
+    expect(recs[0]!.steering).toEqual([{ layer: 2, coeff: 4, positions: 'response' }]);
+
+    const w = await persona('sweep', '--vector', vec, '--layers', '1-2', '--coeffs', '0,4', '--questions', '2', '--run', join(dir, 'sw'));
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stdout).toMatch(/best layer|no cell kept coherence/);
+    expect(readFileSync(join(dir, 'sw', 'sweep.csv'), 'utf8').trim().split('\n')).toHaveLength(5);
+    expect(readFileSync(join(dir, 'sw', 'sweep.html'), 'utf8')).toContain('Steering sweep: evil');
+  });
+
+  it('bad trait files and vectors fail with the file and field named', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ instruction: [{ pos: 'x' }], questions: ['q'], eval_prompt: '{question}{answer}' }));
+    const r = await persona('extract', '--trait', bad, '--run', join(dir, 'bad'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${bad}: instruction[0].neg must be a string`);
+    const v = await persona('steer', '--vector', join(dir, 'missing.safetensors'));
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/missing\.safetensors: vector file not found/);
+  });
+});
