@@ -1,5 +1,5 @@
 // Public API of persona-steer. The pipeline, in order: model -> generation -> activations ->
-// directions -> interventions -> monitoring -> logs / reports.
+// directions -> interventions -> judges -> logs / reports. The CLI (src/cli) uses exactly these.
 
 // model: config, tokenizer, the steerable session
 export { loadModel, findOnnxFile, type LoadOptions } from './model/load.js';
@@ -43,3 +43,43 @@ export {
   type SteerPositions,
   type Ablation,
 } from './interventions/steering.js';
+
+// directions: trait files, persona vectors
+export { loadTraitFile, parseTraitFile, traitSystemPrompt, TraitFileError, type TraitFile, type TraitInstruction } from './directions/traitFile.js';
+export { draftTraitFile, writeTraitFile, type TraitFileJson } from './directions/traitDraft.js';
+export {
+  extractPersonaVectors,
+  extractionJobs,
+  keptPairs,
+  DEFAULT_EXTRACT_CONFIG,
+  type ExtractConfig,
+  type ExtractResult,
+  type GenerationRecord,
+} from './directions/personaExtract.js';
+export {
+  loadPersonaVectors,
+  savePersonaVectors,
+  vectorFor,
+  LAYER_CONVENTION,
+  VECTOR_KINDS,
+  type PersonaVectorSet,
+  type VectorKind,
+  type VectorSidecar,
+} from './directions/vectorFile.js';
+export { MeanAccumulator, projection, cosine, dot, norm } from './directions/meanAccumulator.js';
+
+// interventions: evaluation and sweeps
+export { evaluateSteering, type SteerEvalConfig, type SteerRecord, type SteerEvalResult } from './interventions/steerEval.js';
+export { sweepSteering, pickBest, monotoneByLayer, type SweepConfig, type SweepCell, type SweepResult } from './interventions/sweep.js';
+
+// judges
+export { makeJudge, LexiconJudge, OnnxJudge, OpenAIJudge, scoreFromTopLogprobs, type Judge, type JudgeInput, type TraitRubric } from './judges/index.js';
+
+// logs and reports
+export { RunDir, readRecords, readManifest, type RunManifest } from './logs/runDir.js';
+export { writeReport, renderReport, heatmap, lines, type Report, type Figure, type Section } from './reports/html.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';
+export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
+
+// instrumentation (what `persona prepare` / `persona inspect` use)
+export { prepareModel, describeModel, formatInspection, InstrumentError, type Manifest, type PreparedModel } from './model/instrument/index.js';
