@@ -75,9 +75,9 @@ export interface ConversationOptions {
 }
 
 /** Relative weight of each cued attribute when a direct question picks what to ask about. */
-const DIRECT_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 1, education: 2.5, ses: 2.5 };
+const DIRECT_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 2, education: 2.5, ses: 2.5 };
 /** Relative weight of each attribute when drawing which attributes a conversation cues. */
-const CUE_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 1, education: 1.5, ses: 1.5 };
+const CUE_WEIGHT: Readonly<Record<Attribute, number>> = { age: 1, gender: 1.2, education: 1.3, ses: 1.3 };
 
 function drawPersona(rng: Rng): Persona {
   const polarity = (['pos', 'neg', 'neutral'] as const)[rng.weighted([0.42, 0.3, 0.28])]!;
