@@ -13,7 +13,7 @@ import { evaluateSteering } from '../src/interventions/steerEval.js';
 import { sweepSteering } from '../src/interventions/sweep.js';
 import { LexiconJudge } from '../src/judges/lexiconJudge.js';
 import { RunDir } from '../src/logs/runDir.js';
-import { loadModel } from '../src/model/load.js';
+import { loadModel, modelIdentity } from '../src/model/load.js';
 import { writeReport } from '../src/reports/html.js';
 import { NEUTRAL_SYSTEM_PROMPT } from '../src/world/index.js';
 import { progress } from '../src/cli/util.js';
@@ -37,7 +37,7 @@ async function main() {
 
   console.log(`[2/4] extracting the '${TRAIT}' persona vector`);
   const cfg = { ...DEFAULT_EXTRACT_CONFIG, samplesPerQuestion: 1, maxQuestions: 10, maxNewTokens: 48, batchSize: 25 };
-  const exRun = RunDir.open(join(OUT, `extract-${TRAIT}`), 'extract', { model: resolve(MODEL), trait: TRAIT, judge: judge.id, ...cfg });
+  const exRun = RunDir.open(join(OUT, `extract-${TRAIT}`), 'extract', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, ...cfg });
   const bars: Record<string, ReturnType<typeof progress>> = {};
   const ex = await extractPersonaVectors(model, trait, judge, exRun, cfg, (p) => {
     if (p.stage !== 'done') (bars[p.stage] ??= progress(`      ${p.stage}`))(p.done, p.total);
@@ -52,7 +52,7 @@ async function main() {
     questions, system: NEUTRAL_SYSTEM_PROMPT, samples: 1, maxNewTokens: 48, temperature: 0, topP: 1, seed: 0, batchSize: 16,
     layers: Array.from({ length: model.numLayers }, (_, i) => i + 1), coeffs: [0, 1, 2, 3, 4, 5, 6, 8], positions: 'response' as const, coherenceThreshold: 70,
   };
-  const swRun = RunDir.open(join(OUT, `sweep-${TRAIT}`), 'sweep', { model: resolve(MODEL), trait: TRAIT, judge: judge.id, vector: ex.path, ...sweepCfg });
+  const swRun = RunDir.open(join(OUT, `sweep-${TRAIT}`), 'sweep', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, vector: ex.path, ...sweepCfg });
   const bar = progress('      cells');
   const sw = await sweepSteering(model, { name: TRAIT, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(ex.vectors, l, model.hiddenSize), sweepCfg, swRun, (d, t) => bar(d, t));
   swRun.finish({ best: sw.best, monotone: sw.monotone });

@@ -35,6 +35,9 @@ export class RunDir {
     if (existsSync(mpath)) {
       const m = JSON.parse(readFileSync(mpath, 'utf8')) as RunManifest;
       if (m.command !== command) throw new Error(`${mpath}: run directory belongs to '${m.command}', not '${command}'`);
+      // Resuming with other settings (or another model) would mix records of two experiments.
+      const differs = configDifference(m.config, config);
+      if (differs) throw new Error(`${mpath}: cannot resume, the run was made with a different ${differs}; use a fresh run directory`);
       const run = new RunDir(dir, { ...m, status: 'running', updatedAt: new Date().toISOString() });
       run.save();
       return run;
@@ -103,6 +106,18 @@ export class RunDir {
     this.manifest.error = err instanceof Error ? err.message : String(err);
     this.save();
   }
+}
+
+/** The first config field whose value differs, described; null when they agree. */
+export function configDifference(a: Record<string, unknown>, b: Record<string, unknown>): string | null {
+  // JSON round trip: compare what the manifest stores (undefined fields vanish, numbers normalise).
+  const x = JSON.parse(JSON.stringify(a)) as Record<string, unknown>;
+  const y = JSON.parse(JSON.stringify(b)) as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+    const [u, v] = [JSON.stringify(x[k]), JSON.stringify(y[k])];
+    if (u !== v) return `'${k}' (${u ?? 'unset'} then, ${v ?? 'unset'} now)`;
+  }
+  return null;
 }
 
 function dropPartialLine(path: string): void {

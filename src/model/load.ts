@@ -51,3 +51,8 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<St
   const [tokenizer, session] = await Promise.all([loadTokenizer(abs), openSession(onnxPath, { threads: opts.threads })]);
   return new SteerableModel({ dir: abs, config, tokenizer, session, manifest });
 }
+
+/** What a run directory records to know which model made its records (path and source hash). */
+export function modelIdentity(model: SteerableModel): { model: string; modelSha256: string | null } {
+  return { model: model.dir, modelSha256: model.manifest?.source.sha256 ?? null };
+}

@@ -10,7 +10,7 @@ import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, vectorFor, type VectorKind } from '../../directions/vectorFile.js';
 import { endpointFromEnv, makeJudge } from '../../judges/index.js';
 import { RunDir } from '../../logs/runDir.js';
-import { loadModel } from '../../model/load.js';
+import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../interventions/steering.js';
@@ -113,8 +113,8 @@ export function registerPersonaCommands(program: Command): void {
       maxInstructions: o.instructions ? Number(o.instructions) : undefined,
       thresholds: { pos: Number(o.posThreshold), neg: Number(o.negThreshold), coherence: Number(o.coherenceThreshold) },
     };
-    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { model: resolve(dir), trait: trait.trait, judge: judge.id, ...cfg });
     const model = await loadModel(dir);
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg });
     const bars: Record<string, ReturnType<typeof progress>> = {};
     await inRun(run, model, async () => {
       const r = await extractPersonaVectors(model, trait, judge, run, cfg, (p) => {
@@ -163,7 +163,7 @@ export function registerPersonaCommands(program: Command): void {
     const questions = o.prompt ?? (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, Number(o.questions));
     const cfg = { questions, system: o.system, samples: Number(o.samples), maxNewTokens: Number(o.maxNewTokens), temperature: Number(o.temperature), topP: Number(o.topP), seed: Number(o.seed), batchSize: Number(o.batchSize) };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'steer', trait.trait), 'steer', {
-      model: resolve(dir), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, layers, coeffs, kind: o.kind, positions, ablate: o.ablate ?? [], ...cfg,
+      ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, layers, coeffs, kind: o.kind, positions, ablate: o.ablate ?? [], ...cfg,
     });
     await inRun(run, model, async () => {
       const bar = progress('answers');
@@ -202,7 +202,7 @@ export function registerPersonaCommands(program: Command): void {
       questions, system: o.system, samples: Number(o.samples), maxNewTokens: Number(o.maxNewTokens), temperature: Number(o.temperature), topP: Number(o.topP), seed: Number(o.seed), batchSize: Number(o.batchSize),
       layers, coeffs, positions: parsePositions(o.positions), coherenceThreshold: Number(o.coherenceThreshold),
     };
-    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'sweep', trait.trait), 'sweep', { model: resolve(dir), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, kind: o.kind, ...cfg });
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'sweep', trait.trait), 'sweep', { ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, kind: o.kind, ...cfg });
     await inRun(run, model, async () => {
       const bar = progress('cells');
       const r = await sweepSteering(model, { name: trait.trait, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize, o.kind, o.vector), cfg, run, (d, t, note) => bar(d, t, note));
