@@ -5,6 +5,7 @@
 //   4. show answers before and after steering at that layer.
 // Everything lands in one run folder (default runs/demo) with HTML reports; rerunning resumes.
 
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors } from '../src/directions/personaExtract.js';
 import { loadTraitFile } from '../src/directions/traitFile.js';
@@ -27,6 +28,18 @@ const MODEL = arg('model', 'models/persona-tiny');
 const TRAIT = arg('trait', 'evil');
 const OUT = resolve(arg('out', 'runs/demo'));
 
+/** The demo resumes its own runs; a run made by another model or settings is replaced, not mixed in. */
+function openRun(dir: string, command: string, config: Record<string, unknown>): RunDir {
+  try {
+    return RunDir.open(dir, command, config);
+  } catch (e) {
+    if (!/cannot resume/.test((e as Error).message)) throw e;
+    console.log(`      (${dir} was made with other settings or another model: starting it again)`);
+    rmSync(dir, { recursive: true, force: true });
+    return RunDir.open(dir, command, config);
+  }
+}
+
 async function main() {
   const t0 = Date.now();
   console.log(`[1/4] loading and instrumenting ${MODEL}`);
@@ -37,7 +50,7 @@ async function main() {
 
   console.log(`[2/4] extracting the '${TRAIT}' persona vector`);
   const cfg = { ...DEFAULT_EXTRACT_CONFIG, samplesPerQuestion: 1, maxQuestions: 10, maxNewTokens: 48, batchSize: 25 };
-  const exRun = RunDir.open(join(OUT, `extract-${TRAIT}`), 'extract', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, ...cfg });
+  const exRun = openRun(join(OUT, `extract-${TRAIT}`), 'extract', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, ...cfg });
   const bars: Record<string, ReturnType<typeof progress>> = {};
   const ex = await extractPersonaVectors(model, trait, judge, exRun, cfg, (p) => {
     if (p.stage !== 'done') (bars[p.stage] ??= progress(`      ${p.stage}`))(p.done, p.total);
@@ -52,7 +65,7 @@ async function main() {
     questions, system: NEUTRAL_SYSTEM_PROMPT, samples: 1, maxNewTokens: 48, temperature: 0, topP: 1, seed: 0, batchSize: 16,
     layers: Array.from({ length: model.numLayers }, (_, i) => i + 1), coeffs: [0, 1, 2, 3, 4, 5, 6, 8], positions: 'response' as const, coherenceThreshold: 70,
   };
-  const swRun = RunDir.open(join(OUT, `sweep-${TRAIT}`), 'sweep', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, vector: ex.path, ...sweepCfg });
+  const swRun = openRun(join(OUT, `sweep-${TRAIT}`), 'sweep', { ...modelIdentity(model), trait: TRAIT, judge: judge.id, vector: ex.path, ...sweepCfg });
   const bar = progress('      cells');
   const sw = await sweepSteering(model, { name: TRAIT, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(ex.vectors, l, model.hiddenSize), sweepCfg, swRun, (d, t) => bar(d, t));
   swRun.finish({ best: sw.best, monotone: sw.monotone });
