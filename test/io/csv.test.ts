@@ -27,10 +27,10 @@ describe('csv', () => {
 
   it('names file and line of a malformed record, a duplicate column, an empty cell', async () => {
     const p = file('b.csv', 'prompt,answer\nx,y\nbad\n');
-    expect(() => readCsv(p)).toThrow(`${p}:4`);
+    expect(() => readCsv(p)).toThrow(`${p}:3`);
     await expect(async () => {
       for await (const _ of iterateCsv(p));
-    }).rejects.toThrow(`${p}:4`);
+    }).rejects.toThrow(`${p}:3`);
     expect(() => readCsv(file('c.csv', 'a,a\n1,2\n'))).toThrow("column 'a' appears twice");
     const q = file('d.csv', 'prompt,answer\n ,y\n');
     expect(() => requireColumn(q, readCsv(q).rows[0]!, 'prompt')).toThrow(`${q}:2: column 'prompt' is empty`);
