@@ -27,11 +27,12 @@ export interface SteeringVector {
 /** Several vectors at once; vectors at the same layer and position are summed. */
 export type Steering = SteeringVector[];
 
-/** Directional ablation: h <- h - (h . d) d with d = direction / |direction|. */
-export interface Ablation {
-  layer: number | 'all';
-  direction: Float32Array;
-}
+/**
+ * Directional ablation: h <- h - (h . d) d with d = direction / |direction|. Several directions
+ * at one layer (or `span`) remove the whole subspace they span: h <- h - (h U^T) U, U an
+ * orthonormal basis of it. Erasing an attribute = ablating the span of its class directions.
+ */
+export type Ablation = { layer: number | 'all'; direction: Float32Array } | { layer: number | 'all'; span: Float32Array[] };
 
 /** What a plan needs to know about the model (a SteerableModel fits). */
 export interface SteerTarget {
@@ -160,26 +161,58 @@ export function steeringPlan(
   };
 }
 
-/** Unit directions for the ablate.k inputs ('all' = every layer the model can ablate). */
+/** Orthonormal basis ([r, H] rows) for the ablate.k inputs ('all' = every layer the model can ablate). */
 export function ablationTensors(model: AblateTarget, ablations: Ablation[]): AblateTensors {
-  const out: AblateTensors = new Map();
+  if (ablations.length && !model.ablatableLayers.length)
+    throw new Error('ablation: the model has no ablate inputs; load it with ablation: true');
+  const byLayer = new Map<number, { what: string; vectors: Float32Array[] }>();
   for (const [i, a] of ablations.entries()) {
     const what = `ablation[${i}] (layer ${a.layer})`;
-    if (!(a.direction instanceof Float32Array) || a.direction.length !== model.hiddenSize)
-      throw new Error(`${what}: direction has ${a.direction?.length} values, the model's hidden size is ${model.hiddenSize}`);
-    let n = 0;
-    for (const x of a.direction) n += x * x;
-    n = Math.sqrt(n);
-    if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${what}: direction has zero or non-finite norm`);
-    const unit = a.direction.map((x) => x / n);
+    const vectors = 'span' in a ? a.span : [a.direction];
+    if (!Array.isArray(vectors) || !vectors.length) throw new Error(`${what}: span has no directions`);
+    vectors.forEach((v, j) => {
+      const name = 'span' in a ? `span[${j}]` : 'direction';
+      if (!(v instanceof Float32Array) || v.length !== model.hiddenSize)
+        throw new Error(`${what}: ${name} has ${v?.length} values, the model's hidden size is ${model.hiddenSize}`);
+      if (!v.every(Number.isFinite) || v.every((x) => x === 0)) throw new Error(`${what}: ${name} has zero or non-finite norm`);
+    });
     const layers = a.layer === 'all' ? model.ablatableLayers : [a.layer];
-    if (!model.ablatableLayers.length) throw new Error(`${what}: the model has no ablate inputs; load it with ablation: true`);
     for (const l of layers) {
       if (!model.ablatableLayers.includes(l))
         throw new Error(`${what}: layer out of range; ablatable layers are ${model.ablatableLayers.join(', ')}`);
-      if (out.has(l)) throw new Error(`${what}: layer ${l} already has an ablation direction (one per layer)`);
-      out.set(l, { data: unit, dims: [1, 1, model.hiddenSize] });
+      const entry = byLayer.get(l) ?? { what, vectors: [] };
+      entry.vectors.push(...vectors);
+      byLayer.set(l, entry);
     }
   }
+  const out: AblateTensors = new Map();
+  for (const [l, { what, vectors }] of byLayer) {
+    const basis = orthonormalBasis(vectors, model.hiddenSize);
+    if (!basis.length) throw new Error(`${what}: the directions at layer ${l} span nothing`);
+    const data = new Float32Array(basis.length * model.hiddenSize);
+    basis.forEach((b, r) => data.set(b, r * model.hiddenSize));
+    out.set(l, { data, dims: [1, basis.length, model.hiddenSize] });
+  }
   return out;
+}
+
+/**
+ * Modified Gram-Schmidt in float64, twice per vector (numerically orthogonal even for nearly
+ * dependent probe rows); a vector whose remainder is < 1e-6 of its norm adds no dimension.
+ */
+export function orthonormalBasis(vectors: Float32Array[], H: number): Float32Array[] {
+  const basis: Float64Array[] = [];
+  for (const v of vectors) {
+    const x = Float64Array.from(v);
+    const n0 = Math.hypot(...x);
+    for (let pass = 0; pass < 2; pass++)
+      for (const b of basis) {
+        let d = 0;
+        for (let h = 0; h < H; h++) d += x[h]! * b[h]!;
+        for (let h = 0; h < H; h++) x[h]! -= d * b[h]!;
+      }
+    const n = Math.hypot(...x);
+    if (n > 1e-6 * n0) basis.push(x.map((t) => t / n));
+  }
+  return basis.map((b) => Float32Array.from(b));
 }

@@ -17,12 +17,12 @@ import type { Tokenizer } from './tokenizer.js';
 export interface LayerTensor {
   /** Row-major values; dims[0] * dims[1] * dims[2] of them. */
   data: Float32Array;
-  /** steer: [1 | batch, 1 | seq, hidden] (1 = broadcast); ablate: [1 | batch, 1, hidden]. */
+  /** steer: [1 | batch, 1 | seq, hidden] (1 = broadcast); ablate: [1 | batch, rank, hidden] (orthonormal rows). */
   dims: [number, number, number];
 }
 /** layer -> what to add to its residual output in this call. */
 export type SteerTensors = Map<number, LayerTensor>;
-/** layer -> unit direction to project out (see interventions/steering.ts). */
+/** layer -> orthonormal directions to project out (see interventions/steering.ts). */
 export type AblateTensors = Map<number, LayerTensor>;
 
 /** Where the tokens of one call sit, so a steering plan can choose its positions. */
@@ -168,7 +168,7 @@ export class SteerableModel {
       for (const name of s.pastInputs) feeds[name] = empty;
     }
     this.feedLayerInputs(feeds, 'steer', s.steerInputs, this.steerTensors(input.steer, x), batch, seq);
-    this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, 1);
+    this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
 
     const useCache = input.useCache ?? true;
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
@@ -245,9 +245,11 @@ export class SteerableModel {
           );
         }
         const [d0, d1, d2] = t.dims;
-        if ((d0 !== 1 && d0 !== batch) || (d1 !== 1 && d1 !== seq) || d2 !== this.hiddenSize || t.data.length !== d0 * d1 * d2)
+        // steer broadcasts over positions (1 | seq); ablate's middle dim is the subspace rank.
+        const middleOk = kind === 'steer' ? d1 === 1 || d1 === seq : d1 >= 1 && d1 <= this.hiddenSize;
+        if ((d0 !== 1 && d0 !== batch) || !middleOk || d2 !== this.hiddenSize || t.data.length !== d0 * d1 * d2)
           throw new Error(
-            `${kind}.${layer}: tensor dims [${t.dims}] (${t.data.length} values) do not fit [1|${batch}, 1|${seq}, ${this.hiddenSize}]`,
+            `${kind}.${layer}: tensor dims [${t.dims}] (${t.data.length} values) do not fit [1|${batch}, ${kind === 'steer' ? `1|${seq}` : 'rank'}, ${this.hiddenSize}]`,
           );
         feeds[name] = this.floatTensor(t.data, t.dims);
       }

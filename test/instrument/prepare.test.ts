@@ -50,7 +50,7 @@ describe('prepareModel', () => {
     expect(stages[0]).toBe('read');
     expect(c.manifest.ablation).toBe(true);
     expect(c.manifest.inputsAdded.filter((i) => i.name.startsWith('ablate.'))).toHaveLength(4);
-    expect(c.manifest.inputsAdded.find((i) => i.name === 'ablate.1')!.shape).toEqual(['ablate_batch', 1, 64]);
+    expect(c.manifest.inputsAdded.find((i) => i.name === 'ablate.1')!.shape).toEqual(['ablate_batch', 'ablate_rank', 64]);
     stages.length = 0;
     await prepareModel(dir, { ablation: true, force: true, onProgress });
     expect(stages[0]).toBe('read');

@@ -113,6 +113,20 @@ describe('instrumented model', () => {
     }
   });
 
+  it('ablating several directions at a layer removes their span, as the reference does', async () => {
+    const { fx, model } = await fixtureModel('llama', { ablation: true });
+    const H = model.hiddenSize;
+    const [a, b, c] = [randomVector(H, 21), randomVector(H, 22), randomVector(H, 23)];
+    // Two entries at layer 1 merge into one rank-3 subspace; c is also given twice (no extra rank).
+    const ablate = ablationTensors(model, [{ layer: 1, span: [a, b] }, { layer: 1, span: [c, c.map((x) => -2 * x)] }, { layer: 2, direction: c }]);
+    expect(ablate.get(1)!.dims).toEqual([1, 3, H]);
+    const r = await model.forward({ inputIds: IDS, hiddenLayers: 'all', ablate });
+    const ref = fx.reference(IDS, { erase: [{ layer: 1, directions: [a, b, c] }, { layer: 2, directions: [c] }] });
+    for (const l of model.hiddenLayers) expect(relErr(r.hidden.get(l)!, ref.hidden[l]!), `layer ${l}`).toBeLessThan(1e-4);
+    expect(relErr(r.logits, ref.logits)).toBeLessThan(1e-4);
+    expect(() => ablationTensors(model, [{ layer: 1, span: [] }])).toThrow('span has no directions');
+  });
+
   it('a left-padded batch equals each row on its own', async () => {
     for (const kind of ['llama', 'gpt2'] as const) {
       const { model } = await fixtureModel(kind);

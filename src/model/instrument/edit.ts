@@ -1,5 +1,5 @@
 // Apply a ResidualPlan to the model's protobuf bytes: per layer k, insert
-//   [ablate.k: h <- h - (h.u) u]  ->  h + steer.k  ->  everything downstream, and Identity -> hidden_states.k.
+//   [ablate.k: h <- h - (h U^T) U]  ->  h + steer.k  ->  everything downstream, and Identity -> hidden_states.k.
 // Only the node that makes each residual tensor is re-emitted (one output or input renamed, maybe
 // the fused sum output appended); every other node, initializer and unknown field is copied byte
 // for byte (../../onnx/wire.ts `rewrite`), and external-data references are left as they were.
@@ -26,7 +26,7 @@ export interface EditResult {
 }
 
 export interface EditOptions {
-  /** Add `ablate.k` inputs (unit vector u; zeros = identity). */
+  /** Add `ablate.k` inputs (r orthonormal rows U, [ab, r, H]; zeros = identity). */
   ablation?: boolean;
   source?: string;
 }
@@ -123,7 +123,10 @@ interface PointCtx {
   names: Names;
 }
 
-/** h - (h.u) u with u = ablate.k of shape [ab, 1, H]: MatMul against u^T gives h.u per position. */
+/**
+ * h - (h U^T) U with U = ablate.k of shape [ab, r, H] (r orthonormal rows; r = 1 is one direction):
+ * h U^T gives the r coordinates per position, and MatMul back by U the part to remove.
+ */
 function ablateNodes(h: string, k: number, c: PointCtx, nodes: Msg[]): string {
   const p = `${c.prefix}L${k}/ablate`;
   const uT = c.names.fresh(`${p}/uT`);
@@ -133,7 +136,7 @@ function ablateNodes(h: string, k: number, c: PointCtx, nodes: Msg[]): string {
   nodes.push(
     node({ op: 'Transpose', inputs: [ablateName(k)], outputs: [uT], name: uT, attrs: { perm: [0, 2, 1] } }),
     node({ op: 'MatMul', inputs: [h, uT], outputs: [proj], name: proj }),
-    node({ op: 'Mul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
+    node({ op: 'MatMul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
     node({ op: 'Sub', inputs: [h, delta], outputs: [out], name: out }),
   );
   return out;
@@ -153,7 +156,7 @@ function pointEdit(n: NodeView, pt: ResidualPoint, c: PointCtx, e: NodeEdit, hid
     let cur = n.inputs[f.steerInput]!;
     if (c.ablation) {
       // The fused node computes h = input + skip (+ bias) internally; recompute it to get h.u, and
-      // subtract (h.u)u from the steered input so the node's sum becomes h - (h.u)u + steer.
+      // subtract (hU^T)U from the steered input so the node's sum becomes h - (hU^T)U + steer.
       let h = n.inputs[f.sumInputs[0]!]!;
       for (const j of f.sumInputs.slice(1)) {
         const s = c.names.fresh(`${p}/sum`);
@@ -167,7 +170,7 @@ function pointEdit(n: NodeView, pt: ResidualPoint, c: PointCtx, e: NodeEdit, hid
       e.before.push(
         node({ op: 'Transpose', inputs: [ablateName(k)], outputs: [uT], name: uT, attrs: { perm: [0, 2, 1] } }),
         node({ op: 'MatMul', inputs: [h, uT], outputs: [proj], name: proj }),
-        node({ op: 'Mul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
+        node({ op: 'MatMul', inputs: [proj, ablateName(k)], outputs: [delta], name: delta }),
         node({ op: 'Sub', inputs: [cur, delta], outputs: [out], name: out }),
       );
       cur = out;
@@ -222,7 +225,7 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
   const steerable = plan.points.filter((p) => p.steerVia !== 'none').map((p) => p.layer);
   const inputsAdded: PortSpec[] = steerable.map((k) => ({ name: steerName(k), dtype: plan.dtype, shape: ['steer_batch', 'steer_seq', H] }));
   if (ablation)
-    inputsAdded.push(...steerable.map((k) => ({ name: ablateName(k), dtype: plan.dtype, shape: ['ablate_batch', 1, H] as Dim[] })));
+    inputsAdded.push(...steerable.map((k) => ({ name: ablateName(k), dtype: plan.dtype, shape: ['ablate_batch', 'ablate_rank', H] as Dim[] })));
   const outputsAdded: PortSpec[] = plan.points.map((p) => ({
     name: hiddenName(p.layer),
     dtype: plan.dtype,

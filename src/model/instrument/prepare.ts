@@ -14,7 +14,7 @@ import { InstrumentError } from './errors.js';
 import { findResidualStream, type ResidualDtype, type ResidualPlan, type ResidualPoint, type ResidualStyle } from './residual.js';
 
 /** Bump when the edit changes, so cached .persona.onnx files are rebuilt. */
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2; // 2: ablate.k is a rank-r subspace [ab, r, H]
 const MB = 1 << 20;
 
 export interface SourceFingerprint {
