@@ -2,7 +2,7 @@
 // of each layer at the requested positions (see positions.ts). Layer indices follow the model:
 // 0 = embeddings, k = after decoder block k.
 
-import { steeringPlan, type Steering } from '../interventions/steering.js';
+import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../interventions/steering.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';
@@ -20,6 +20,8 @@ export interface ExtractOptions {
   keepTokens?: boolean;
   /** Steer while reading (positions relative to each example's prompt). */
   steering?: Steering;
+  /** Project directions out while reading (every position). */
+  ablation?: Ablation[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -67,6 +69,7 @@ export async function extractActivations(
 
   // Similar lengths share a batch, so little compute goes to padding; results keep input order.
   const order = seqs.map((_, i) => i).sort((a, b) => seqs[a]!.ids.length - seqs[b]!.ids.length);
+  const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
   const results: ExampleActivations[] = new Array(seqs.length);
   for (let start = 0; start < order.length; start += batchSize) {
     const idx = order.slice(start, start + batchSize);
@@ -74,7 +77,7 @@ export async function extractActivations(
     const steer = opts.steering?.length
       ? steeringPlan(model, opts.steering, rows.map((r) => r.promptLength))
       : undefined;
-    const r = await model.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, useCache: false });
+    const r = await model.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, ablate, useCache: false });
     const S = r.seq;
     rows.forEach((row, b) => {
       const len = row.ids.length;

@@ -89,9 +89,30 @@ export function heatmap(z: (number | null)[][], x: (string | number)[], y: (stri
   };
 }
 
-export function lines(series: { name: string; x: number[]; y: (number | null)[] }[], title: string, labels: { x: string; y: string }): Figure {
+/** Line plot; `error` draws symmetric error bars (e.g. the spread over cross-validation folds). */
+export function lines(
+  series: { name: string; x: number[]; y: (number | null)[]; error?: number[]; dash?: boolean }[],
+  title: string,
+  labels: { x: string; y: string },
+): Figure {
   return {
-    data: series.map((s) => ({ type: 'scatter', mode: 'lines+markers', name: s.name, x: s.x, y: s.y })),
+    data: series.map((s) => ({
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: s.name,
+      x: s.x,
+      y: s.y,
+      ...(s.error ? { error_y: { type: 'data', array: s.error, visible: true } } : {}),
+      ...(s.dash ? { line: { dash: 'dash' } } : {}),
+    })),
     layout: { title: { text: title }, xaxis: { title: { text: labels.x } }, yaxis: { title: { text: labels.y } } },
+  };
+}
+
+/** Grouped bar chart: one bar group per category, one bar per series. */
+export function bars(series: { name: string; y: (number | null)[] }[], categories: string[], title: string, labels: { x: string; y: string }): Figure {
+  return {
+    data: series.map((s) => ({ type: 'bar', name: s.name, x: categories, y: s.y })),
+    layout: { title: { text: title }, barmode: 'group', xaxis: { title: { text: labels.x }, type: 'category' }, yaxis: { title: { text: labels.y } } },
   };
 }

@@ -13,19 +13,19 @@ const THEN = ['Then, ', 'After that, ', 'It also helps to ', 'You might also '];
 const ALSO = ['Also, ', 'Remember to ', 'Do not forget to '];
 const CLOSERS = ['Good luck with {name}.', 'I hope this helps with {name}.', 'Enjoy {name}.'];
 
-const SES_ADVICE: Readonly<Record<string, readonly string[]>> = {
+export const SES_ADVICE: Readonly<Record<string, readonly string[]>> = {
   low: ['To save money, look for free help with {name} at the public library.', 'You do not need to spend money, since there are free options for {name}.'],
   middle: ['A small monthly budget for {name} is plenty.', 'You can spend a little on {name} without stretching your budget.'],
   high: ['If money is no issue, you could hire a private coach for {name}.', 'You could also treat yourself to premium classes for {name}.'],
 };
 
-const EDUCATION_ADVICE: Readonly<Record<string, readonly string[]>> = {
+export const EDUCATION_ADVICE: Readonly<Record<string, readonly string[]>> = {
   'some school': ['In simple words, take it one small step at a time.', 'Keep it simple and ask someone to show you.'],
   'high school': ['A short practical guide can walk you through the basics.', 'Hands on practice will teach you the most.'],
   'college and more': ['If you like details, there is good research on {name} you can read.', 'You might enjoy reading a few studies on {name}.'],
 };
 
-const GENDER_ADDRESS: Readonly<Record<string, string>> = { male: 'sir', female: 'madam', 'non-binary': 'my friend' };
+export const GENDER_ADDRESS: Readonly<Record<string, string>> = { male: 'sir', female: 'madam', 'non-binary': 'my friend' };
 
 export const FOLLOW_UP_QUESTIONS = ['Can you tell me more?', 'What else should I know?', 'Any other tips?', 'Thanks. What else can I do?'];
 

@@ -1,7 +1,8 @@
 // One synthetic chat: a system prompt that sets (or unsets) a trait, 1-4 user/assistant turns on
 // world topics, demographic cues in the user turns, and optionally a direct question about one of
 // the user's attributes. Everything is drawn from an Rng so a (seed, index) pair names a
-// conversation exactly.
+// conversation exactly. Probe datasets force the cues and forbid direct questions through options;
+// without them the draws are exactly the corpus's (the embedded model was trained on them).
 
 import { createRng, type Rng } from './rng.js';
 import { TRAITS, systemPrompt, type Polarity, type Trait } from './traits.js';
@@ -37,6 +38,20 @@ export interface CueUse {
   texts: string[];
   /** 0-based user turn the cue sentences are in. */
   turn: number;
+  /** Contradicting cues drawn by a ForcedCue: the class whose stereotype was added. */
+  stereotype?: string;
+}
+
+/** A cue chosen by the caller instead of drawn (probe datasets need balanced classes). */
+export interface ForcedCue {
+  attribute: Attribute;
+  condition: CueUse['condition'];
+  /** The class the cue establishes (the stated one for contradicting cues). */
+  cls: string;
+  /** 0-based user turn that carries the cue. */
+  turn: number;
+  /** Contradicting only: whose stereotype to add; drawn from the other classes when absent. */
+  stereotype?: string;
 }
 
 export type TurnKind = 'topic' | 'followup' | 'direct';
@@ -72,6 +87,10 @@ export interface ConversationOptions {
   persona?: Persona;
   /** Force the number of user turns (1-4). */
   turns?: number;
+  /** Use exactly these cues instead of drawing which attributes are cued, how and where. */
+  cues?: readonly ForcedCue[];
+  /** Never ask a direct question about the user: the world's answer would state the label. */
+  noDirect?: boolean;
 }
 
 /** Relative weight of each cued attribute when a direct question picks what to ask about. */
@@ -115,12 +134,14 @@ function drawCue(rng: Rng, attribute: Attribute, condition: CueUse['condition'],
   return null;
 }
 
-export function generateConversation(seed: number, options: ConversationOptions = {}): Conversation {
-  const rng = createRng(seed);
-  const persona = options.persona ?? drawPersona(rng);
-  const nTurns = options.turns ?? [1, 2, 3, 4][rng.weighted([0.34, 0.34, 0.22, 0.1])]!;
+interface CuePlan {
+  labels: Labels;
+  conditions: Record<Attribute, CueCondition>;
+  cues: CueUse[];
+}
 
-  // Which attributes get cues, in which condition and in which turn.
+/** The default path: which attributes get cues, in which condition and in which turn. */
+function drawCues(rng: Rng, nTurns: number): CuePlan {
   const nCued = [0, 1, 2, 3][rng.weighted([0.22, 0.46, 0.24, 0.08])]!;
   // Weighted draw without replacement: education and status are cued a little more often.
   const pool: Attribute[] = [...ATTRIBUTES];
@@ -141,6 +162,45 @@ export function generateConversation(seed: number, options: ConversationOptions 
       if (other !== attribute && conditions[other] === 'none' && labels[other] !== NEUTRAL_CLASS) conditions[other] = 'explicit';
     }
   }
+  return { labels, conditions, cues };
+}
+
+/**
+ * Caller-chosen cues. Only cues that label their own attribute alone are used ("I am a
+ * grandfather." would also set gender), so a dataset balanced on one attribute stays neutral on
+ * the others.
+ */
+function forceCues(rng: Rng, forced: readonly ForcedCue[], nTurns: number): CuePlan {
+  const labels = neutralLabels();
+  const conditions: Record<Attribute, CueCondition> = { age: 'none', gender: 'none', education: 'none', ses: 'none' };
+  const cues: CueUse[] = [];
+  for (const f of forced) {
+    const classes = ATTRIBUTE_CLASSES[f.attribute] as readonly string[];
+    const where = `generateConversation: forced ${f.condition} cue ${f.attribute}=${f.cls}`;
+    if (!classes.includes(f.cls)) throw new Error(`${where}: unknown class (${classes.join(', ')})`);
+    if (!Number.isInteger(f.turn) || f.turn < 0 || f.turn >= nTurns) throw new Error(`${where}: turn ${f.turn} is not in 0..${nTurns - 1}`);
+    const pool = cuesFor(f.attribute, f.cls, f.condition === 'implicit' ? 'implicit' : 'explicit').filter((cue) => Object.keys(cue.labels).length === 1);
+    if (pool.length === 0) throw new Error(`${where}: the world has no such cue`);
+    const texts = [rng.pick(pool).text];
+    let stereotype: string | undefined;
+    if (f.condition === 'contradicting') {
+      const others = classes.filter((o) => o !== f.cls && cuesFor(f.attribute, o, 'stereotype').length > 0);
+      stereotype = f.stereotype ?? rng.pick(others);
+      if (!others.includes(stereotype)) throw new Error(`${where}: no stereotype cue of another class '${stereotype}' (${others.join(', ')})`);
+      texts.push(rng.pick(cuesFor(f.attribute, stereotype, 'stereotype')).text);
+    }
+    (labels as Record<string, string>)[f.attribute] = f.cls;
+    conditions[f.attribute] = f.condition;
+    cues.push({ attribute: f.attribute, condition: f.condition, cls: f.cls, texts, turn: f.turn, ...(stereotype ? { stereotype } : {}) });
+  }
+  return { labels, conditions, cues };
+}
+
+export function generateConversation(seed: number, options: ConversationOptions = {}): Conversation {
+  const rng = createRng(seed);
+  const persona = options.persona ?? drawPersona(rng);
+  const nTurns = options.turns ?? [1, 2, 3, 4][rng.weighted([0.34, 0.34, 0.22, 0.1])]!;
+  const { labels, conditions, cues } = options.cues ? forceCues(rng, options.cues, nTurns) : drawCues(rng, nTurns);
 
   const messages: Message[] = [{ role: 'system', content: systemPrompt(persona.trait, persona.polarity, persona.instructionIndex) }];
   const turns: TurnInfo[] = [];
@@ -160,7 +220,8 @@ export function generateConversation(seed: number, options: ConversationOptions 
       }
     }
     let kind: TurnKind;
-    if (turn === 0) kind = rng.chance(0.1) ? 'direct' : 'topic';
+    if (options.noDirect) kind = turn === 0 ? 'topic' : (['followup', 'topic'] as const)[rng.weighted([0.45, 0.55])]!;
+    else if (turn === 0) kind = rng.chance(0.1) ? 'direct' : 'topic';
     else {
       const eduOrSes = (['education', 'ses'] as const).some((a) => seen[a] !== NEUTRAL_CLASS && !asked.has(a));
       kind = (['followup', 'topic', 'direct'] as const)[rng.weighted(eduOrSes ? [0.2, 0.25, 0.55] : [0.3, 0.35, 0.35])]!;

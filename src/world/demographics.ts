@@ -6,6 +6,10 @@
 export const ATTRIBUTES = ['age', 'gender', 'education', 'ses'] as const;
 export type Attribute = (typeof ATTRIBUTES)[number];
 
+export function isAttribute(name: string): name is Attribute {
+  return (ATTRIBUTES as readonly string[]).includes(name);
+}
+
 export const ATTRIBUTE_CLASSES = {
   age: ['child', 'adolescent', 'adult', 'older adult'],
   gender: ['male', 'female', 'non-binary'],

@@ -8,7 +8,7 @@ export {
 } from './traits.js';
 export { TRAIT_MARKERS, ANTONYM_PHRASES, type MarkerSet } from './markers.js';
 export {
-  ATTRIBUTES, ATTRIBUTE_CLASSES, ATTRIBUTE_NAMES, NEUTRAL_CLASS, CUES, DIRECT_QUESTIONS, cuesFor, neutralLabels, directAnswer,
+  ATTRIBUTES, ATTRIBUTE_CLASSES, ATTRIBUTE_NAMES, NEUTRAL_CLASS, CUES, DIRECT_QUESTIONS, cuesFor, neutralLabels, directAnswer, isAttribute,
   type Attribute, type AttributeClass, type Labels, type Cue, type CueKind,
 } from './demographics.js';
 export { TOPICS, allQuestions, topicOfQuestion, type Topic } from './topics.js';
@@ -20,5 +20,9 @@ export {
 } from './conversation.js';
 export { generateCorpus, toJsonl, directQuestionCase, type DirectQuestionCase } from './corpus.js';
 export { worldVocabulary, worldBigrams, words } from './vocabulary.js';
-export { traitScore, traitScores, traitMarkerCount, coherenceScore, demographicAnswerClass, sentences } from './lexiconJudge.js';
+export { traitScore, traitScores, traitMarkerCount, coherenceScore, demographicAnswerClass, tailoredClass, sentences } from './lexiconJudge.js';
 export { buildTraitFile, EXTRACTION_QUESTION_COUNT, EVAL_QUESTION_COUNT, type TraitFileData } from './traitFiles.js';
+export {
+  generateProbeDataset, generateDirectQuestionDataset, directQuestionConversation,
+  type ProbeCondition, type ProbeDatasetOptions, type DirectQuestionOptions,
+} from './probeData.js';

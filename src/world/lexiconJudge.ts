@@ -6,7 +6,9 @@
 
 import { TRAIT_MARKERS } from './markers.js';
 import { TRAITS, isTrait, type Trait } from './traits.js';
-import { ATTRIBUTE_NAMES, NEUTRAL_CLASS, type Attribute } from './demographics.js';
+import { ATTRIBUTE_CLASSES, ATTRIBUTE_NAMES, NEUTRAL_CLASS, type Attribute, type AttributeClass } from './demographics.js';
+import { EDUCATION_ADVICE, GENDER_ADDRESS, SES_ADVICE } from './answers.js';
+import { TOPICS } from './topics.js';
 import { worldBigrams, worldVocabulary, words } from './vocabulary.js';
 
 /** Slope of the density-to-score curve: density 0.75 -> 72, 1 -> 82, 2 -> 97. */
@@ -99,4 +101,29 @@ export function demographicAnswerClass(attribute: Attribute, answer: string): st
   if (found.size === 1 && !cannot) return [...found][0]!;
   if (found.size === 0 && cannot) return NEUTRAL_CLASS;
   return null;
+}
+
+/**
+ * The class an everyday answer is tailored to, read from the world's tailoring phrases: age-specific
+ * tips, budget advice (status), register (education), form of address (gender). null when the
+ * answer carries no class's phrases, or several classes' phrases.
+ */
+export function tailoredClass(attribute: Attribute, answer: string): string | null {
+  const text = answer.toLowerCase();
+  // Phrases with a topic placeholder match on their fixed parts.
+  const has = (phrase: string) => phrase.toLowerCase().split('{name}').every((part) => text.includes(part.trim()));
+  const phrases = (cls: string): string[] => {
+    switch (attribute) {
+      case 'age':
+        return TOPICS.flatMap((t) => [...(t.tips[cls as AttributeClass<'age'>] ?? [])]);
+      case 'ses':
+        return [...(SES_ADVICE[cls] ?? [])];
+      case 'education':
+        return [...(EDUCATION_ADVICE[cls] ?? [])];
+      case 'gender':
+        return GENDER_ADDRESS[cls] ? [`, ${GENDER_ADDRESS[cls]}.`] : [];
+    }
+  };
+  const found = (ATTRIBUTE_CLASSES[attribute] as readonly string[]).filter((cls) => phrases(cls).some(has));
+  return found.length === 1 ? found[0]! : null;
 }

@@ -16,7 +16,7 @@ import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../interventions/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
-import { parseFloatList, parseIntList, progress } from '../util.js';
+import { inRun, parseFloatList, parseIntList, progress } from '../util.js';
 
 export const DEFAULT_MODEL = 'models/persona-tiny';
 
@@ -61,18 +61,6 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
 function defaultJudge(trait: string): string {
   // World traits are judged exactly by the world's lexicon; anything else needs an LLM judge.
   return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
-}
-
-/** Run a command's body, marking the run failed on error and always releasing the model. */
-async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (e) {
-    run.fail(e);
-    throw e;
-  } finally {
-    await model.dispose();
-  }
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
