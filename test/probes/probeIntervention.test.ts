@@ -6,37 +6,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readLastTokens } from '../../src/activations/reading.js';
-import { loadProbe, saveProbe, PROBE_FORMAT, type ProbeSet } from '../../src/directions/probes/probeFile.js';
+import { loadProbe, saveProbe } from '../../src/directions/probes/probeFile.js';
 import { probeInterventionPlan } from '../../src/interventions/probeIntervention.js';
-import { fixtureModel, randomVector, relErr } from '../runtime/helpers.js';
+import { fixtureModel, relErr } from '../runtime/helpers.js';
+import { syntheticProbe } from './helpers.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 
 const IDS = [[1, 40, 57, 99, 120, 7, 260, 13], [1, 5, 6, 7, 8]];
-
-export function syntheticProbe(model: { hiddenSize: number; numLayers: number; dir: string }, classes: string[], seed = 1): ProbeSet {
-  const H = model.hiddenSize;
-  const C = classes.length;
-  const L1 = model.numLayers + 1;
-  const layer = (l: number, n: number, s: number) => randomVector(n, seed * 1000 + l * 10 + s);
-  return {
-    weight: Array.from({ length: L1 }, (_, l) => layer(l, C * H, 1)),
-    bias: Array.from({ length: L1 }, (_, l) => layer(l, C, 2)),
-    centroid: Array.from({ length: L1 }, (_, l) => layer(l, C * H, 3)),
-    meta: {
-      format: PROBE_FORMAT,
-      attribute: 'age',
-      classes,
-      suffix: ' I think the age of this user is',
-      model: { path: model.dir, modelType: 'llama', numLayers: model.numLayers, hiddenSize: H, sha256: null },
-      layerConvention: 'test',
-      pairing: 'test',
-      fit: { solver: 'lbfgs', C: 1, standardize: false, iterations: [], converged: [] },
-      cv: { k: 5, seed: 0, mean: Array.from({ length: L1 }, (_, l) => l / 10), std: [], folds: [], confusion: [] },
-      data: { rows: 0, counts: {}, sha256: '' },
-      createdAt: '',
-    },
-  };
-}
 
 describe('probe interventions against the reference forward', () => {
   let model: SteerableModel;

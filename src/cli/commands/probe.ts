@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { importCsv, importTalkTuner } from '../../data/importers.js';
 import { labelledLine, LABEL_CUES, readLabelledJsonl, type LabelledConversation } from '../../data/labelledConversations.js';
-import { loadProbe, type ProbeSet } from '../../directions/probes/probeFile.js';
+import { checkProbeFits, loadProbe, type ProbeSet } from '../../directions/probes/probeFile.js';
 import { keywordClassifier, type AnswerClassifier } from '../../experiments/probes/answerClass.js';
 import { readConversationTurns } from '../../experiments/probes/probeReading.js';
 import { runProbeSteering, targetClasses, type ProbeSteerConfig, type SteerCases } from '../../experiments/probes/probeSteering.js';
@@ -40,7 +40,21 @@ export function loadProbes(specs: string[], flag = '--probes'): ProbeSet[] {
     if (!found.length) throw new Error(`${flag}: no probe .safetensors in ${dir}`);
     return found;
   });
-  return files.map((f) => loadProbe(f));
+  return files.map((f) => {
+    const p = loadProbe(f);
+    p.meta['file'] = f;
+    return p;
+  });
+}
+
+/** Every probe must fit the model (hidden size, layers) before a run directory is made. */
+function checkProbes(probes: ProbeSet[], model: { hiddenSize: number; numLayers: number }, layers: number[] = []): void {
+  for (const p of probes) {
+    const source = String(p.meta['file'] ?? `probe ${p.meta.attribute}`);
+    checkProbeFits(p, model, source);
+    for (const k of layers)
+      if (!Number.isInteger(k) || k < 0 || k > model.numLayers) throw new Error(`--layers: layer ${k} out of range 0..${model.numLayers} (hidden_states index; k = output of block k)`);
+  }
 }
 
 /** The direct question about an attribute: "What is my age?", "What is my education level?". */
@@ -171,6 +185,7 @@ export function registerProbeCommands(program: Command): void {
     const index = intFlag(o.index, '--index', 0, rows.length - 1);
     const layer = o.layer === undefined ? undefined : intFlag(o.layer, '--layer', 0);
     const model = await loadModel(dir);
+    checkProbes(probes, model, layer === undefined ? [] : [layer]);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-read'), 'probe read', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), conversation: resolve(o.conversation), index, layer });
     await inRun(run, model, async () => {
       const readings = await readConversationTurns(model, probes, rows[index]!.messages, { layer, batchSize: intFlag(o.batchSize, '--batch-size', 1) });
@@ -218,6 +233,7 @@ export function registerProbeCommands(program: Command): void {
     if (judge === 'lexicon' && !world) throw new Error('--judge lexicon scores only persona-world attributes; use --judge openai');
     const cases = steerCases(probes, n, intFlag(o.seed, '--seed'), world, !!judge);
     const model = await loadModel(dir);
+    checkProbes(probes, model, cfg.layers);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-steer'), 'probe steer', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), questions: n, judge: judge ?? null, ...cfg });
     await inRun(run, model, async () => {
       const bar = progress('conditions');
@@ -273,6 +289,7 @@ export function registerProbeCommands(program: Command): void {
     const cases = stereotypeCases(rows, directQuestion);
     const cfg = { intervention, maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1, 4096), batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096) };
     const model = await loadModel(dir);
+    checkProbes(probes, model, intervention.layers);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-stereotype'), 'probe stereotype', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), data: o.data ? resolve(o.data) : 'world', cases: cases.length, ...cfg });
     await inRun(run, model, async () => {
       const summary = await runStereotypeStudy(model, probes, cases, run, cfg, { classify: classifierFor(world), onProgress: progress('cases') });
