@@ -3,6 +3,7 @@
 //   prefill tok/s, all hidden states fetched   vs the uninstrumented model      goal >= 0.90x
 //   decode tok/s, steering active              vs unsteered                      goal >= 0.97x
 //   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
+//   probe fits (CV accuracy, time)              vs scikit-learn, same folds       goal within 1 point, faster
 //
 // On a SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, ffn 1536, vocab 49152),
 // built by the test fixture generator. A/B runs are interleaved and medians compared, so machine
@@ -15,6 +16,7 @@ import { loadModel } from '../src/model/load.js';
 import { generate } from '../src/generation/generate.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
+import { benchProbes } from './bench-probes.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const quick = args.has('quick');
@@ -116,6 +118,7 @@ async function main() {
     prefill: { batch: PREFILL.batch, seq: PREFILL.seq, msPlain: prefillPlain, msHidden: prefillHidden },
     decode: { tokens: DECODE_TOKENS, msPerTokenOff: decodeOff, msPerTokenOn: decodeOn, loopShare, loopMsPerToken, sampledShare },
     results: rows,
+    probes: await benchProbes({ quick }),
   });
   console.log(`\nwrote ${out}`);
   await plain.dispose();

@@ -1,5 +1,5 @@
-// Public API of persona-steer. The pipeline, in order: model -> generation -> activations ->
-// directions -> interventions -> judges -> logs / reports. The CLI (src/cli) uses exactly these.
+// Public API of persona-steer. The pipeline, in order: data -> model -> generation -> activations ->
+// directions -> interventions -> experiments -> judges -> logs / reports. The CLI (src/cli) uses exactly these.
 
 // model: config, tokenizer, the steerable session
 export { loadModel, findOnnxFile, type LoadOptions } from './model/load.js';
@@ -33,9 +33,31 @@ export {
 } from './activations/extract.js';
 export { positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './activations/positions.js';
 
+// activations: reading the model's picture of the user, activation stores on disk
+export { DEFAULT_READING_SUFFIX, READING_NAMES, readingSuffix, readingIds, readLastTokens, readIntoStore, type ReadOptions } from './activations/reading.js';
+export { ActivationStore, type StoreHeader } from './activations/store.js';
+
+// data: labelled conversations (JSONL) and importers
+export {
+  readLabelledJsonl, iterateLabelledJsonl, labelledLine, validateLabelled, classesOf, conversationForReading, LabelledDataError,
+  LABEL_CUES, NEUTRAL_LABEL, type LabelledConversation, type LabelCue,
+} from './data/labelledConversations.js';
+export { importTalkTuner, importCsv, type TalkTunerOptions, type CsvImportOptions } from './data/importers.js';
+export { readCsv, iterateCsv, csvLine, CsvError, type CsvRow } from './io/csv.js';
+
+// directions: probes
+export { fitLogisticRegression, predictProba, predictClasses, type LogRegModel, type LogRegOptions } from './directions/probes/logisticRegression.js';
+export { crossValidate, stratifiedFolds, type CrossValidationResult } from './directions/probes/crossValidation.js';
+export { trainLayerProbes, type LayerProbe, type ProbeTrainOptions } from './directions/probes/trainProbes.js';
+export {
+  saveProbe, loadProbe, checkProbeFits, classIndex, classDirection, centroidDirection, PROBE_FORMAT, PROBE_PAIRING, type ProbeSet, type ProbeSidecar,
+} from './directions/probes/probeFile.js';
+
 // interventions
+export { probeInterventionPlan, type ProbeIntervention, type ProbeMode, type InterventionPlan } from './interventions/probeIntervention.js';
 export {
   steeringPlan,
+  orthonormalBasis,
   ablationTensors,
   validateSteering,
   type Steering,
@@ -72,12 +94,21 @@ export { MeanAccumulator, projection, cosine, dot, norm } from './directions/mea
 export { evaluateSteering, type SteerEvalConfig, type SteerRecord, type SteerEvalResult } from './interventions/steerEval.js';
 export { sweepSteering, pickBest, monotoneByLayer, type SweepConfig, type SweepCell, type SweepResult } from './interventions/sweep.js';
 
+// experiments: probe studies
+export { runProbeTraining, DEFAULT_PROBE_TRAINING, dataHash, type ProbeTrainingConfig, type AttributeProbes, type LayerAccuracy } from './experiments/probes/probeTraining.js';
+export { readConversationTurns, readWithProbes, classProbabilities, probeLayer, userTurnPrefixes, type TurnReading } from './experiments/probes/probeReading.js';
+export { runProbeSteering, targetClasses, type ProbeSteerConfig, type SteerCases, type SteerCell, type SteerRecord as ProbeSteerRecord, type TailoringScorer } from './experiments/probes/probeSteering.js';
+export { runStereotypeStudy, stereotypeCases, type StereotypeCase, type StereotypeSummary } from './experiments/probes/stereotypeStudy.js';
+export { answerClass, keywordClassifier, type AnswerClassifier } from './experiments/probes/answerClass.js';
+
 // judges
+export { pairwisePreference, PAIRWISE_PROMPT, type PairwiseInput } from './judges/pairwiseJudge.js';
 export { makeJudge, LexiconJudge, OnnxJudge, OpenAIJudge, scoreFromTopLogprobs, type Judge, type JudgeInput, type TraitRubric } from './judges/index.js';
 
 // logs and reports
 export { RunDir, readRecords, readManifest, type RunManifest } from './logs/runDir.js';
-export { writeReport, renderReport, heatmap, lines, type Report, type Figure, type Section } from './reports/html.js';
+export { writeReport, renderReport, heatmap, lines, bars, type Report, type Figure, type Section } from './reports/html.js';
+export { probeTrainingReport, probeSteeringReport, probeReadingReport, stereotypeReport } from './reports/probeReports.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
 
