@@ -1,23 +1,9 @@
-import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { persona } from './runCli.js';
 import { makeFixture } from '../fixtures/index.js';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/persona.js');
-
-async function persona(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('persona CLI', () => {
   it('inspect prints the residual tensor chosen per layer', async () => {
