@@ -49,6 +49,9 @@ export interface LogRegOptions {
   precondition?: 'diagonal' | 'whiten' | 'auto';
 }
 
+/** What prediction needs: any [C, H] weight and [C] bias (a fitted model, or one layer of a probe file). */
+export type LinearClassifier = Pick<LogRegModel, 'numClasses' | 'dim' | 'weight' | 'bias'>;
+
 export type StopReason = 'gradient' | 'no-progress' | 'max-iterations' | 'line-search';
 
 export interface LogRegModel {
@@ -166,7 +169,7 @@ export function fitRows(
 }
 
 /** Class probabilities [N, C] for X [N, dim]. */
-export function predictProba(m: LogRegModel, X: Float32Array, rows: Int32Array | null = null): Float32Array {
+export function predictProba(m: LinearClassifier, X: Float32Array, rows: Int32Array | null = null): Float32Array {
   const H = m.dim;
   const Cn = m.numClasses;
   if (X.length % H !== 0) throw new Error(`predictProba: X has ${X.length} values, not a multiple of the model's dim ${H}`);
@@ -193,7 +196,7 @@ export function predictProba(m: LogRegModel, X: Float32Array, rows: Int32Array |
 }
 
 /** Most likely class per row (ties: lower class index). */
-export function predictClasses(m: LogRegModel, X: Float32Array, rows: Int32Array | null = null): Int32Array {
+export function predictClasses(m: LinearClassifier, X: Float32Array, rows: Int32Array | null = null): Int32Array {
   const p = predictProba(m, X, rows);
   const Cn = m.numClasses;
   const out = new Int32Array(p.length / Cn);

@@ -35,8 +35,7 @@ export function classProbabilities(probe: ProbeSet, layer: number, readings: Flo
   const H = probe.meta.model.hiddenSize;
   const X = new Float32Array(readings.length * H);
   readings.forEach((r, i) => X.set(r, i * H));
-  const model = { numClasses: C, dim: H, weight: probe.weight[layer]!, bias: probe.bias[layer]! };
-  const p = predictProba(model as Parameters<typeof predictProba>[0], X);
+  const p = predictProba({ numClasses: C, dim: H, weight: probe.weight[layer]!, bias: probe.bias[layer]! }, X);
   return readings.map((_, i) => Array.from(p.subarray(i * C, (i + 1) * C)));
 }
 
