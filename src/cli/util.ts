@@ -69,9 +69,13 @@ export function choiceList<T extends string>(s: string, flag: string, allowed: r
 
 /** Run a command's body, marking the run failed on error and always releasing the model. */
 export async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
   try {
     await body();
+    run.manifest.timings['totalMs'] = performance.now() - t0;
+    run.save();
   } catch (e) {
+    run.manifest.timings['totalMs'] = performance.now() - t0;
     run.fail(e);
     throw e;
   } finally {

@@ -51,7 +51,15 @@ export function probeSteeringReport(cells: SteerCell[], subtitle: string): Repor
     sections.push({
       heading: kind === 'direct' ? 'Direct questions: the answer names the target class' : 'Tailoring: the answer is targeted to the target class',
       figures: [bars(['probe', 'random', 'none'].map((cond) => ({ name: cond === 'probe' ? 'toward target' : cond === 'random' ? 'random control' : 'no intervention', y: rate(cond) })), cats, `${kind}: success rate by attribute and target`, { x: 'attribute: target', y: '% of answers' })],
-      table: [['attribute', 'target', 'toward target %', 'random control %', 'no intervention %', 'n'], ...cats.map((cat, i) => [...cat.split(': '), rate('probe')[i] ?? '-', rate('random')[i] ?? '-', rate('none')[i] ?? '-', mine.find((c) => `${c.attribute}: ${c.target}` === cat)!.n])],
+      text: kind === 'direct' ? 'Selectivity: success toward the target minus how often the answer names the target when pushing toward the other classes of the attribute (a push that always lands on one default class has none).' : undefined,
+      table: [
+        ['attribute', 'target', 'toward target %', 'random control %', 'no intervention %', ...(kind === 'direct' ? ['selectivity'] : []), 'n'],
+        ...cats.map((cat, i) => {
+          const probe = mine.find((c) => `${c.attribute}: ${c.target}` === cat && c.condition === 'probe');
+          const sel = probe?.selectivity;
+          return [...cat.split(': '), rate('probe')[i] ?? '-', rate('random')[i] ?? '-', rate('none')[i] ?? '-', ...(kind === 'direct' ? [sel === null || sel === undefined ? '-' : pct(sel)!] : []), probe?.n ?? 0];
+        }),
+      ],
     });
   }
   return { title: 'Probe interventions: changing the model\'s picture of the user', subtitle, sections };

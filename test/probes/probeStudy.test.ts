@@ -108,6 +108,12 @@ describe('probes on persona-tiny', () => {
     };
     console.log(`direct-question success: toward ${mean('probe').toFixed(3)}, random ${mean('random').toFixed(3)}, none ${mean('none').toFixed(3)}`);
     for (const c of cells) console.log(`  ${c.attribute} -> ${c.target} ${c.condition}: ${c.successRate}`);
+    const probeCells = cells.filter((c) => c.condition === 'probe');
+    const selectivity = probeCells.reduce((a, c) => a + c.selectivity!, 0) / probeCells.length;
+    console.log(`mean selectivity ${selectivity.toFixed(3)}`);
+    for (const c of probeCells) expect(c.selectivity!).toBeLessThanOrEqual(c.successRate!);
+    // The push is partly specific: answers name the target more often than when pushing elsewhere.
+    expect(selectivity).toBeGreaterThan(0.1);
     expect(mean('probe')).toBeGreaterThan(0.4);
     expect(mean('random')).toBe(0);
     expect(mean('none')).toBe(0);

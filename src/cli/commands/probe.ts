@@ -211,9 +211,10 @@ export function registerProbeCommands(program: Command): void {
       .option('--questions <n>', 'conversations per attribute', '8')
       .option('--tailoring', 'also score how answers to everyday questions are tailored (world lexicon, or --judge openai)')
       .option('--judge <spec>', 'tailoring judge: lexicon (persona world) | openai[:MODEL] (pairwise rubric)')
-      .option('--max-new-tokens <n>', 'tokens per answer', '24')
+      .option('--max-new-tokens <n>', 'tokens per direct answer', '24')
+      .option('--tailoring-tokens <n>', 'tokens per everyday answer (tailoring shows in later sentences)', '80')
       .option('--seed <n>', 'conversation and random-control seed', '0'),
-  ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; seed: string }) => {
+  ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
     const cfg: ProbeSteerConfig = {
       layers: parseIntList(o.layers, '--layers'),
@@ -222,6 +223,7 @@ export function registerProbeCommands(program: Command): void {
       normalize: !!o.normalize,
       controlSeed: intFlag(o.seed, '--seed'),
       maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1, 4096),
+      tailoringTokens: intFlag(o.tailoringTokens, '--tailoring-tokens', 1, 4096),
       batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096),
     };
     const n = intFlag(o.questions, '--questions', 1);
@@ -253,7 +255,9 @@ export function registerProbeCommands(program: Command): void {
         for (const p of probes)
           for (const target of targetClasses(p)) {
             const get = (cond: string) => cells.find((c) => c.kind === kind && c.attribute === p.meta.attribute && c.target === target && c.condition === cond);
-            if (get('probe')) console.log(`${kind} ${p.meta.attribute} -> ${target}: toward ${rate(get('probe')!)}, random ${rate(get('random')!)}, none ${rate(get('none')!)}`);
+            const sel = get('probe')?.selectivity;
+            if (get('probe'))
+              console.log(`${kind} ${p.meta.attribute} -> ${target}: toward ${rate(get('probe')!)}, random ${rate(get('random')!)}, none ${rate(get('none')!)}${sel === undefined || sel === null ? '' : `, selectivity ${(100 * sel).toFixed(0)}`}`);
           }
       console.log(`report ${run.path('steer.html')}`);
       run.finish({ cells });

@@ -30,6 +30,8 @@ export interface ProbeSteerConfig {
   /** Seed of the random-direction control. */
   controlSeed: number;
   maxNewTokens: number;
+  /** Tokens for everyday answers (tailoring shows in later sentences); default maxNewTokens. */
+  tailoringTokens?: number;
   batchSize: number;
 }
 
@@ -64,6 +66,12 @@ export interface SteerCell {
   kind: 'direct' | 'tailoring';
   n: number;
   successRate: number | null;
+  /**
+   * Direct questions, probe condition: successRate minus how often the answer names this class
+   * when pushing toward the attribute's other classes. A push that makes every answer name one
+   * default class scores high success for that class but zero selectivity.
+   */
+  selectivity?: number | null;
 }
 
 export async function runProbeSteering(
@@ -105,6 +113,7 @@ export async function runProbeSteering(
           rec.answerClass = (opts.classify ?? keywordClassifier())(attribute, answer, probe.meta.classes);
           rec.success = rec.answerClass === target;
         } else {
+          rec.answerClass = null;
           const baseline = (await baselineAnswers(model, probe, convs, job, cfg, baselines))[i]!;
           rec.success = await opts.tailoring!({ attribute, target, question, answer, baseline });
         }
@@ -140,7 +149,7 @@ async function answersFor(
     direction: cfg.direction,
     ...(job.condition === 'random' ? { randomControl: { seed: cfg.controlSeed } } : {}),
   });
-  return generateAll(model, todo.map((i) => convs[i]!), cfg, plan.steering);
+  return generateAll(model, todo.map((i) => convs[i]!), tokensFor(job.kind, cfg), cfg.batchSize, plan.steering);
 }
 
 async function baselineAnswers(
@@ -152,14 +161,16 @@ async function baselineAnswers(
   baselines: Map<string, string[]>,
 ): Promise<string[]> {
   const k = `${probe.meta.attribute}/${job.kind}`;
-  if (!baselines.has(k)) baselines.set(k, await generateAll(model, convs, cfg, undefined));
+  if (!baselines.has(k)) baselines.set(k, await generateAll(model, convs, tokensFor(job.kind, cfg), cfg.batchSize, undefined));
   return baselines.get(k)!;
 }
 
-async function generateAll(model: SteerableModel, convs: ChatMessage[][], cfg: ProbeSteerConfig, steering: Steering | undefined): Promise<string[]> {
+const tokensFor = (kind: string, cfg: ProbeSteerConfig) => (kind === 'tailoring' ? cfg.tailoringTokens ?? cfg.maxNewTokens : cfg.maxNewTokens);
+
+async function generateAll(model: SteerableModel, convs: ChatMessage[][], maxNewTokens: number, batchSize: number, steering: Steering | undefined): Promise<string[]> {
   const out: string[] = [];
-  for (let s = 0; s < convs.length; s += cfg.batchSize) {
-    const r = await generateChat(model, convs.slice(s, s + cfg.batchSize), { maxNewTokens: cfg.maxNewTokens, steering });
+  for (let s = 0; s < convs.length; s += batchSize) {
+    const r = await generateChat(model, convs.slice(s, s + batchSize), { maxNewTokens, steering });
     out.push(...r.text);
   }
   return out;
@@ -182,5 +193,11 @@ export function summarize(records: SteerRecord[]): SteerCell[] {
     c.successRate = c.scored ? c.hits / c.scored : null;
     cells.set(k, c);
   }
-  return [...cells.values()].map(({ hits: _h, scored: _s, ...c }) => c);
+  const out = [...cells.values()].map(({ hits: _h, scored: _s, ...c }): SteerCell => c);
+  for (const c of out) {
+    if (c.kind !== 'direct' || c.condition !== 'probe' || c.successRate === null) continue;
+    const others = records.filter((r) => r.kind === 'direct' && r.condition === 'probe' && r.attribute === c.attribute && r.target !== c.target);
+    c.selectivity = others.length ? c.successRate - others.filter((r) => r.answerClass === c.target).length / others.length : null;
+  }
+  return out;
 }

@@ -63,7 +63,7 @@ export interface AttributeProbes {
   classes: string[];
   counts: Record<string, number>;
   rows: number;
-  /** 1 / number of classes: what a probe that learned nothing scores on balanced data. */
+  /** Share of the most frequent class: what a probe that learned nothing scores. */
   chance: number;
   layers: Record<ProbeKind, LayerAccuracy[]>;
   best: { layer: number; mean: number; std: number };
@@ -134,7 +134,7 @@ export async function runProbeTraining(
       classes,
       counts: Object.fromEntries(counted.map((c) => [c.cls, c.count])),
       rows: subset.length,
-      chance: 1 / classes.length,
+      chance: Math.max(...counted.map((c) => c.count)) / subset.length,
       layers: { reading: [], control: [] },
       best: { layer: 0, mean: 0, std: 0 },
       files: {},
