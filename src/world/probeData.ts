@@ -1,6 +1,6 @@
 // Labelled conversations from the persona world for demographic probes: balanced datasets (every
-// class of every attribute under every cue condition, plus neutral chats), direct-question
-// conversations for steering evaluations, and reading the class out of a world-style answer.
+// class of every attribute under every cue condition, plus neutral chats) and direct-question
+// conversations for steering evaluations (their answers are read by demographicAnswerClass).
 // The conversations are generateConversation's with forced cues and no direct questions, so the
 // assistant's answers are tailored to what the user has revealed so far, as in the training corpus.
 
@@ -31,6 +31,10 @@ function checkTurns(turns: readonly [number, number]): void {
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi > 4 || lo > hi) {
     throw new Error(`probe data: turns must be [min, max] with 1 <= min <= max <= 4 (got [${lo}, ${hi}])`);
   }
+}
+
+function checkPerClass(perClass: number): void {
+  if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`probe data: perClass must be a positive integer (got ${perClass})`);
 }
 
 /** One row: a conversation of nTurns user turns (drawn from `seed`) carrying the given cue. */
@@ -65,7 +69,7 @@ export function generateProbeDataset(options: ProbeDatasetOptions): LabelledConv
   const { perClass, conditions, turns, seed } = options;
   const attributes = options.attributes ?? ATTRIBUTES;
   checkTurns(turns);
-  if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`probe data: perClass must be a positive integer (got ${perClass})`);
+  checkPerClass(perClass);
   for (const a of attributes) if (!ATTRIBUTES.includes(a)) throw new Error(`probe data: unknown attribute '${a}' (${ATTRIBUTES.join(', ')})`);
   const rows: LabelledConversation[] = [];
   const next = (cue: Omit<ForcedCue, 'turn'> | null, condition: ProbeCondition): void => {
@@ -132,7 +136,7 @@ export function directQuestionConversation(options: DirectQuestionOptions): Labe
  */
 export function generateDirectQuestionDataset(options: Omit<ProbeDatasetOptions, 'conditions'> & { conditions: readonly Exclude<ProbeCondition, 'none' | 'contradicting'>[] }): LabelledConversation[] {
   const { perClass, turns, seed } = options;
-  if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`probe data: perClass must be a positive integer (got ${perClass})`);
+  checkPerClass(perClass);
   const rows: LabelledConversation[] = [];
   for (const attribute of options.attributes ?? ATTRIBUTES) {
     if (!ATTRIBUTES.includes(attribute)) throw new Error(`probe data: unknown attribute '${attribute}' (${ATTRIBUTES.join(', ')})`);
