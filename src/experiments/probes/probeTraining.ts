@@ -145,7 +145,7 @@ export async function runProbeTraining(
       const file = `probes/${attribute}${kind === 'control' ? '-control' : ''}.safetensors`;
       const cached = layers.map((l) => done.get(`${attribute}/${kind}/${l}`));
       if (cached.every(Boolean) && existsSync(run.path(file))) {
-        // Resumed run: this probe was fitted and saved before the interruption.
+        // Resumed run: this probe was fitted and saved before the interruption (loading checks the file is whole).
         loadProbe(run.path(file));
         result.layers[kind] = cached as LayerAccuracy[];
       } else {

@@ -52,9 +52,7 @@ export function stereotypeCases(rows: LabelledConversation[], directQuestion: (a
     const m = r.meta ?? {};
     if (r.cue !== 'contradicting' || typeof m['attribute'] !== 'string' || typeof m['stated'] !== 'string' || typeof m['stereotype'] !== 'string') return [];
     const messages = r.messages as ChatMessage[];
-    let end = messages.length;
-    while (end > 0 && messages[end - 1]!.role === 'assistant') end--;
-    // Ask after the model's own last reply, so the question follows the whole conversation.
+    // Ask after the conversation's last reply, so the question follows the whole conversation.
     return [{ attribute: m['attribute'], stated: m['stated'], stereotype: m['stereotype'], messages, asked: [...messages, { role: 'user', content: directQuestion(m['attribute']) }] }];
   });
 }
