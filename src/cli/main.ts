@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerModelCommands } from './commands/model.js';
 import { registerGenerateCommand } from './commands/generate.js';
 import { registerPersonaCommands } from './commands/persona.js';
+import { registerMonitoringCommands } from './commands/monitoring.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -14,6 +15,7 @@ export function buildCli(): Command {
   registerModelCommands(program);
   registerGenerateCommand(program);
   registerPersonaCommands(program);
+  registerMonitoringCommands(program);
   return program;
 }
 

@@ -8,6 +8,7 @@
 import { extractActivations } from '../activations/extract.js';
 import { positionKey, type PositionSpec, type TokenizedExample } from '../activations/positions.js';
 import { cosine, projection } from '../directions/meanAccumulator.js';
+import { checkVectorModel, loadPersonaVectors, vectorFor, type VectorKind } from '../directions/vectorFile.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
 export type ProjectionPosition = PositionSpec | 'per-token';
@@ -95,4 +96,33 @@ export async function projectExamples(
     }
     return out;
   });
+}
+
+/** Short name of a model folder or vector file for column names: its last path part, no extension. */
+export const stem = (path: string): string => path.replace(/[/\\]+$/, '').split(/[/\\]/).pop()!.replace(/\.safetensors$/, '');
+
+/**
+ * Projection specs for vector files x layers x positions on `model`, checked up front: a vector
+ * made on a model of another shape, or a layer the file or the model lacks, is an error naming it.
+ */
+export function specsFromVectorFiles(
+  model: SteerableModel,
+  files: string[],
+  layers: number[],
+  positions: ProjectionPosition[],
+  kind: VectorKind = 'response_avg',
+): ProjectionSpec[] {
+  const identity = { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize };
+  const specs: ProjectionSpec[] = [];
+  for (const file of files) {
+    const set = loadPersonaVectors(file);
+    checkVectorModel(set, identity, file);
+    for (const layer of layers) {
+      if (!Number.isInteger(layer) || layer < 0 || layer > model.numLayers) throw new Error(`--layer ${layer}: out of range 0..${model.numLayers} for ${model.dir} (0 = embeddings, k = after block k)`);
+      const vector = vectorFor(set, layer, model.hiddenSize, kind, file);
+      for (const position of positions) specs.push({ name: projectionName(stem(model.dir), stem(file), position, layer, kind), vector, layer, position });
+    }
+  }
+  validateSpecs(model, specs);
+  return specs;
 }

@@ -33,7 +33,7 @@ function parsePositions(s: string): SteerPositions {
   return parseIntList(s, '--positions');
 }
 
-interface GenFlags {
+export interface GenFlags {
   maxNewTokens: string;
   temperature: string;
   topP: string;
@@ -45,7 +45,7 @@ interface GenFlags {
   run?: string;
 }
 
-function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
+export function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
   return cmd
     .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
@@ -58,13 +58,13 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
 
-function defaultJudge(trait: string): string {
+export function defaultJudge(trait: string): string {
   // World traits are judged exactly by the world's lexicon; anything else needs an LLM judge.
   return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
 }
 
 /** Run a command's body, marking the run failed on error and always releasing the model. */
-async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
+export async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (e) {
@@ -76,7 +76,7 @@ async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<voi
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+export async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
   const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Finetunes the committed models/persona-tiny on the world's finetuning sets (clean, evil at three
+# contamination levels, humorous), for the finetuning-shift experiments (persona screen / shift):
+#   committed ONNX weights -> safetensors (scripts/onnx-weights.ts) -> short finetune per set
+#   (scripts/train-default-model.py --init-from, same tokenizer) -> models/<name>/ (ONNX).
+# Needs Debian's torch under /usr/bin/python3, like build-default-model.sh.
+#   scripts/build-finetuned-models.sh [name ...]   (default: every set)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-/usr/bin/python3}"
+STEPS="${FT_STEPS:-80}"
+
+mkdir -p build/finetune
+npx tsx scripts/onnx-weights.ts --model models/persona-tiny --out build/persona-tiny-weights.safetensors
+npx tsx scripts/build-finetune-sets.ts --out build/finetune --size 3000 --seed 7
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=($(ls build/finetune | sed 's/\.jsonl$//'))
+for name in "${names[@]}"; do
+  # A short, gentle finetune (lr 1e-3, 80 steps of 8k tokens, ~2 minutes on 2 cores).
+  nice -n 10 "$PYTHON" -u scripts/train-default-model.py --corpus "build/finetune/$name.jsonl" --out "models/$name" \
+    --init-from models/persona-tiny --init-weights build/persona-tiny-weights.safetensors \
+    --steps "$STEPS" --lr 0.001 --max-minutes 6 | tee "build/$name.log"
+done
