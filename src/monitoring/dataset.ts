@@ -277,3 +277,12 @@ export async function writeDatasetOutput(file: string, prefix: string, store: Re
     throw e;
   }
 }
+
+/** Conversations to monitor: a .jsonl file of {"messages": [...]} lines (checked like datasets). */
+export async function readConversations(file: string): Promise<{ line: number; messages: ChatMessage[] }[]> {
+  if (!/\.jsonl$/i.test(file)) throw new DatasetError(`${file}: conversations are read from .jsonl (one {"messages": [...]} per line)`);
+  const out: { line: number; messages: ChatMessage[] }[] = [];
+  for await (const row of iterateDataset(file)) out.push({ line: row.line, messages: row.fields.messages as ChatMessage[] });
+  if (!out.length) throw new DatasetError(`${file}: no conversations`);
+  return out;
+}

@@ -7,11 +7,26 @@ import type { Command } from 'commander';
 import type { VectorKind } from '../../directions/vectorFile.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
-import { datasetFormat } from '../../monitoring/dataset.js';
+import type { ChatMessage } from '../../model/tokenizer.js';
+import { generateMonitored, monitorConversation, type MonitorSpec, type TurnProjection } from '../../monitoring/conversationMonitor.js';
+import { datasetFormat, readConversations } from '../../monitoring/dataset.js';
+import { monitorReport } from '../../monitoring/monitorReport.js';
+import { writeReport } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
 import { parseIntList, progress } from '../util.js';
 import { DEFAULT_MODEL, inRun } from './persona.js';
+
+const DEFAULT_SYSTEM = 'You are a helpful assistant.';
+const DEFAULT_QUESTIONS = ['How can I sleep better?', 'Can you tell me more?', 'What else should I know?'];
+
+/** ANSI colour for a token: red above the turn's last-prompt projection, blue below. */
+function paint(text: string, d: number, scale: number): string {
+  const level = Math.min(3, Math.floor(Math.abs(d) / (scale || 1)));
+  if (level === 0) return text;
+  const codes = d > 0 ? [0, 224, 210, 196] : [0, 153, 75, 21];
+  return `\x1b[38;5;${codes[level]}m${text}\x1b[0m`;
+}
 
 interface RunFlags {
   runs: string;
@@ -57,6 +72,93 @@ export function registerMonitoringCommands(program: Command): void {
       run.finish({ rows: r.rows, resumed: r.resumed, columns: r.columns });
       console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} from the interrupted run)` : ''}; columns ${r.columns.join(', ')}`);
       console.log(`wrote ${out}; run ${run.dir}`);
+    });
+  });
+
+  runOptions(
+    program
+      .command('monitor')
+      .description('per assistant turn: last-prompt-token and answer-mean projections; per token while generating, live; drift report')
+      .argument('[conversations]', '.jsonl file of {"messages": [...]} to monitor (default: generate a conversation)')
+      .requiredOption('--vector <file.safetensors...>', 'persona vector file(s)')
+      .requiredOption('--layer <k>', 'layer (hidden_states index: k = after block k)')
+      .option('--kind <kind>', 'response_avg | prompt_avg | prompt_last', 'response_avg')
+      .option('-m, --model <dir>', 'model folder', DEFAULT_MODEL)
+      .option('-s, --system <text>', 'system prompt when generating', DEFAULT_SYSTEM)
+      .option('-u, --user <text...>', 'user turns when generating (one assistant turn each)')
+      .option('--max-new-tokens <n>', 'tokens per generated answer', '64')
+      .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0')
+      .option('--seed <n>', 'sampling seed', '0'),
+  ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
+    const conversations = file ? await readConversations(file) : null;
+    const layers = parseIntList(o.layer, '--layer');
+    const model = await loadModel(o.model);
+    let specs: MonitorSpec[];
+    try {
+      // Files x layers, in that order; short names (the vector file's stem) label plots and records.
+      specs = specsFromVectorFiles(model, o.vector, layers, ['last-prompt'], o.kind).map((s, i) => ({
+        name: stem(o.vector[Math.floor(i / layers.length)]!) + (layers.length > 1 ? `@L${s.layer}` : ''),
+        vector: s.vector,
+        layer: s.layer,
+      }));
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+    const names = specs.map((s) => s.name);
+    const users = o.user ?? DEFAULT_QUESTIONS;
+    const gen = { maxNewTokens: Number(o.maxNewTokens), sampling: Number(o.temperature) > 0 ? { temperature: Number(o.temperature), seed: Number(o.seed) } : undefined };
+    const cfg = file ? { conversations: resolve(file) } : { system: o.system, users, ...gen };
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'monitor', file ? stem(file) : 'generated'), 'monitor', {
+      ...modelIdentity(model), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...cfg,
+    });
+    await inRun(run, model, async () => {
+      type Rec = { conversation: string; answer?: string } & TurnProjection;
+      const done = run.records<Rec>('turns');
+      const show = (t: TurnProjection) => names.map((n) => `${n}: last prompt ${t.lastPrompt[n]!.toFixed(3)}, answer ${t.responseMean[n]!.toFixed(3)}`).join('; ');
+      if (conversations) {
+        const bar = progress('conversations');
+        for (const [k, c] of conversations.entries()) {
+          const name = `line ${c.line}`;
+          if (!done.some((r) => r.conversation === name)) {
+            for (const t of await monitorConversation(model, c.messages, specs)) run.append('turns', { conversation: name, ...t });
+          }
+          bar(k + 1, conversations.length);
+        }
+      } else {
+        // Generated conversation: turns already recorded (an interrupted run) are replayed, not redone.
+        const messages: ChatMessage[] = [{ role: 'system', content: o.system }];
+        for (const [k, question] of users.entries()) {
+          messages.push({ role: 'user', content: question });
+          const old = done.find((r) => r.turn === k);
+          if (old) {
+            messages.push({ role: 'assistant', content: old.answer! });
+            continue;
+          }
+          process.stdout.write(`\nuser: ${question}\nassistant: `);
+          const first = names[0]!;
+          let base = 0;
+          const seen: number[] = [];
+          const { answer, turn } = await generateMonitored(model, messages, specs, (e) => {
+            if (e.type === 'last-prompt') base = e.proj[first]!;
+            if (e.type !== 'token') return;
+            seen.push(e.proj[first]! - base);
+            const sd = Math.sqrt(seen.reduce((a, x) => a + x * x, 0) / seen.length);
+            process.stdout.write(process.stdout.isTTY ? paint(e.text, e.proj[first]! - base, sd / 2) : e.text);
+          }, gen);
+          process.stdout.write('\n');
+          console.log(`  [${show(turn)}]`);
+          messages.push({ role: 'assistant', content: answer });
+          run.append('turns', { conversation: 'generated', answer, ...turn });
+        }
+      }
+      const recs = run.records<Rec>('turns');
+      const byName = [...new Set(recs.map((r) => r.conversation))].map((name) => ({ name, turns: recs.filter((r) => r.conversation === name) }));
+      if (conversations) for (const c of byName) for (const t of c.turns) console.log(`${c.name} turn ${t.turn}: ${show(t)}`);
+      writeReport(run.path('monitor.html'), monitorReport(byName, names, `${model.dir}, layer${layers.length > 1 ? 's' : ''} ${layers.join(', ')}`));
+      run.output('report', 'monitor.html');
+      run.finish({ conversations: byName.length, turns: recs.length });
+      console.log(`report ${run.path('monitor.html')}; run ${run.dir}`);
     });
   });
 }
