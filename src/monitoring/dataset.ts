@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { AtomicWriter } from '../io/atomic.js';
 import { csvLine, CsvError, iterateCsv, requireColumn } from '../io/csv.js';
 import type { ChatMessage, Tokenizer } from '../model/tokenizer.js';
-import { tokenizeExample, tokenizeText, type TokenizedExample } from '../activations/positions.js';
+import { tokenizeText, type TokenizedExample } from '../activations/positions.js';
 
 export type DatasetFormat = 'csv' | 'jsonl';
 
@@ -177,8 +177,14 @@ export function templatePrefix(tokenizer: Tokenizer): string {
   }
 }
 
-export function tokenizeRow(tokenizer: Tokenizer, row: DatasetRow): TokenizedExample {
-  return 'text' in row.prompt ? tokenizeText(tokenizer, row.prompt.text, row.answer) : tokenizeExample(tokenizer, row.prompt.messages, row.answer);
+/** The templated prompt text of a row (generation prompt included). */
+export function promptText(tokenizer: Tokenizer, row: DatasetRow): string {
+  return 'text' in row.prompt ? row.prompt.text : tokenizer.applyChatTemplate(row.prompt.messages, { addGenerationPrompt: true });
+}
+
+/** Prompt + answer ids of a row; `answer` replaces the row's own (screening's base answers). */
+export function tokenizeRow(tokenizer: Tokenizer, row: DatasetRow, answer = row.answer): TokenizedExample {
+  return tokenizeText(tokenizer, promptText(tokenizer, row), answer);
 }
 
 /**

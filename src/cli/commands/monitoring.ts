@@ -9,9 +9,10 @@ import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
 import { generateMonitored, monitorConversation, type MonitorSpec, type TurnProjection } from '../../monitoring/conversationMonitor.js';
-import { datasetFormat, readConversations } from '../../monitoring/dataset.js';
+import { datasetFormat, iterateDataset, readConversations, templatePrefix } from '../../monitoring/dataset.js';
+import { screenDataset } from '../../monitoring/screening.js';
 import { monitorReport } from '../../monitoring/monitorReport.js';
-import { writeReport } from '../../reports/html.js';
+import { writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
 import { parseIntList, progress } from '../util.js';
@@ -159,6 +160,75 @@ export function registerMonitoringCommands(program: Command): void {
       run.output('report', 'monitor.html');
       run.finish({ conversations: byName.length, turns: recs.length });
       console.log(`report ${run.path('monitor.html')}; run ${run.dir}`);
+    });
+  });
+
+  runOptions(
+    program
+      .command('screen')
+      .description("flag training samples that push along a persona vector: dP = proj(answer) - proj(the base model's own answer), per sample and mean")
+      .argument('<data>', 'dataset: .csv with prompt and answer columns, or .jsonl with messages')
+      .requiredOption('--vector <file.safetensors...>', 'persona vector file(s)')
+      .requiredOption('--layer <k>', 'layer (hidden_states index: k = after block k)')
+      .option('--kind <kind>', 'response_avg | prompt_avg | prompt_last', 'response_avg')
+      .option('-m, --model <dir>', 'the base model', DEFAULT_MODEL)
+      .option('-o, --out <file>', 'output dataset with dP columns (default: screened.<csv|jsonl> in the run directory)')
+      .option('--max-new-tokens <n>', "tokens per base answer", '64')
+      .option('--temperature <t>', 'base answers: sampling temperature (0 = greedy)', '0')
+      .option('--seed <n>', 'sampling seed', '0')
+      .option('--top-k <n>', 'samples to flag', '10')
+      .option('--bins <n>', 'histogram bins', '20')
+      .option('--batch-size <n>', 'sequences per forward pass', '8')
+      .option('--chunk <n>', 'rows generated, projected and recorded together (bounds memory)', '32'),
+  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
+    const format = datasetFormat(data);
+    const layers = parseIntList(o.layer, '--layer');
+    const model = await loadModel(o.model);
+    let specs: MonitorSpec[];
+    try {
+      specs = specsFromVectorFiles(model, o.vector, layers, ['response-mean'], o.kind).map((s, i) => ({
+        name: stem(o.vector[Math.floor(i / layers.length)]!) + (layers.length > 1 ? `@L${s.layer}` : ''),
+        vector: s.vector,
+        layer: s.layer,
+      }));
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
+    const temperature = Number(o.temperature);
+    const generation = { maxNewTokens: Number(o.maxNewTokens), sampling: temperature > 0 ? { temperature, seed: Number(o.seed) } : undefined };
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
+      ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...generation,
+    });
+    await inRun(run, model, async () => {
+      const out = o.out ?? run.path(`screened.${format}`);
+      const s = await screenDataset(model, data, specs, run, { out, generation, batchSize: Number(o.batchSize), chunkRows: Number(o.chunk), topK: Number(o.topK), bins: Number(o.bins), onProgress: progress('rows') });
+      // The flagged rows' answers, for the table (one streamed pass; only k rows kept).
+      const wanted = new Set(Object.values(s.top).flatMap((t) => t.map((x) => x.index)));
+      const answers = new Map<number, string>();
+      for await (const row of iterateDataset(data, templatePrefix(model.tokenizer))) if (wanted.has(row.index)) answers.set(row.index, row.answer);
+      const sections: Section[] = specs.map(({ name }) => {
+        const h = s.histogram[name]!;
+        const m = s.mean[name]!;
+        return {
+          heading: `dP along ${name}`,
+          text: `mean dP ${m.dP.toFixed(3)} (dataset answers ${m.data.toFixed(3)}, base answers ${m.base.toFixed(3)}) over ${s.rows} samples`,
+          figures: [{
+            data: [{ type: 'bar', x: h.edges.slice(0, -1).map((e, i) => (e + h.edges[i + 1]!) / 2), y: h.counts, width: h.edges[1]! - h.edges[0]! }],
+            layout: { title: { text: `dP histogram (${name})` }, xaxis: { title: { text: 'dP = proj(dataset answer) - proj(base answer)' } }, yaxis: { title: { text: 'samples' } } },
+          }],
+          table: [['rank', 'line', 'dP', 'answer'], ...s.top[name]!.map((t, i) => [i + 1, t.line, t.dP, (answers.get(t.index) ?? '').slice(0, 140)])],
+        };
+      });
+      writeReport(run.path('screen.html'), { title: 'Dataset screening', subtitle: `${data} on ${model.dir}`, sections });
+      run.output('dataset', out);
+      run.output('report', 'screen.html');
+      run.finish({ rows: s.rows, mean: s.mean, top: s.top });
+      for (const { name } of specs) {
+        console.log(`${name}: mean dP ${s.mean[name]!.dP.toFixed(3)} over ${s.rows} samples; top ${s.top[name]!.length}:`);
+        for (const t of s.top[name]!) console.log(`  line ${t.line}  dP ${t.dP.toFixed(3)}  ${(answers.get(t.index) ?? '').slice(0, 100)}`);
+      }
+      console.log(`wrote ${out}; report ${run.path('screen.html')}; run ${run.dir}`);
     });
   });
 }
