@@ -11,12 +11,14 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { generateMonitored, monitorConversation, type MonitorSpec, type TurnProjection } from '../../monitoring/conversationMonitor.js';
 import { datasetFormat, iterateDataset, readConversations, templatePrefix } from '../../monitoring/dataset.js';
 import { screenDataset } from '../../monitoring/screening.js';
+import { finetuningShift } from '../../monitoring/shift.js';
+import { checkVectorModel, loadPersonaVectors } from '../../directions/vectorFile.js';
 import { monitorReport } from '../../monitoring/monitorReport.js';
-import { writeReport, type Section } from '../../reports/html.js';
+import { lines, writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
 import { parseIntList, progress } from '../util.js';
-import { DEFAULT_MODEL, inRun } from './persona.js';
+import { DEFAULT_MODEL, inRun, resolveTrait } from './persona.js';
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
 const DEFAULT_QUESTIONS = ['How can I sleep better?', 'Can you tell me more?', 'What else should I know?'];
@@ -229,6 +231,57 @@ export function registerMonitoringCommands(program: Command): void {
         for (const t of s.top[name]!) console.log(`  line ${t.line}  dP ${t.dP.toFixed(3)}  ${(answers.get(t.index) ?? '').slice(0, 100)}`);
       }
       console.log(`wrote ${out}; report ${run.path('screen.html')}; run ${run.dir}`);
+    });
+  });
+
+  runOptions(
+    program
+      .command('shift')
+      .description('finetuning shift: mean last-prompt-token activation difference (finetuned - base) on the trait\'s evaluation prompts, projected on the vector, per layer')
+      .argument('<base>', 'base model folder')
+      .argument('<finetuned>', 'finetuned model folder (same architecture)')
+      .requiredOption('--vector <file.safetensors>', 'persona vector file (made on the base model)')
+      .option('--kind <kind>', 'response_avg | prompt_avg | prompt_last', 'response_avg')
+      .option('--trait <name|file>', "trait file whose evaluation questions are the prompts (default: the vector's trait)")
+      .option('--questions <n>', 'use only the first N evaluation questions')
+      .option('-s, --system <text>', 'system prompt', DEFAULT_SYSTEM)
+      .option('--batch-size <n>', 'sequences per forward pass', '8'),
+  ).action(async (baseDir: string, ftDir: string, o: RunFlags & { vector: string; kind: VectorKind; trait?: string; questions?: string; system: string; batchSize: string }) => {
+    const set = loadPersonaVectors(o.vector);
+    const trait = resolveTrait(o.trait ?? set.meta.trait);
+    const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, o.questions ? Number(o.questions) : undefined);
+    const vectors = set.vectors[o.kind];
+    if (!vectors) throw new Error(`${o.vector}: has no '${o.kind}' vectors`);
+    const base = await loadModel(baseDir);
+    const ft = await loadModel(ftDir).catch(async (e) => {
+      await base.dispose();
+      throw e;
+    });
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'shift', `${stem(ftDir)}-${trait.trait}`), 'shift', {
+      base: modelIdentity(base), finetuned: modelIdentity(ft), vector: resolve(o.vector), kind: o.kind, trait: trait.trait, system: o.system, questions,
+    });
+    await inRun(run, base, async () => {
+      try {
+        checkVectorModel(set, { path: base.dir, modelType: base.config.modelType, numLayers: base.numLayers, hiddenSize: base.hiddenSize }, o.vector);
+        const shifts = await finetuningShift(base, ft, questions.map((q) => [{ role: 'system', content: o.system }, { role: 'user', content: q }]), vectors, { batchSize: Number(o.batchSize) });
+        for (const s of shifts) run.append('shift', { ...s });
+        writeReport(run.path('shift.html'), {
+          title: `Finetuning shift along ${trait.trait}`,
+          subtitle: `${ft.dir} - ${base.dir}, ${questions.length} evaluation prompts, last prompt token`,
+          sections: [{
+            heading: 'Shift per layer',
+            figures: [lines([{ name: 'shift', x: shifts.map((s) => s.layer), y: shifts.map((s) => s.shift) }], `mean activation difference projected on ${trait.trait}`, { x: 'layer (hidden_states index)', y: 'shift' })],
+            table: [['layer', 'shift', 'cosine', '|difference|'], ...shifts.map((s) => [s.layer, s.shift, s.cos, s.norm])],
+          }],
+        });
+        run.output('report', 'shift.html');
+        run.finish({ shifts });
+        console.log('layer\tshift\tcosine\t|diff|');
+        for (const s of shifts) console.log(`${s.layer}\t${s.shift.toFixed(3)}\t${s.cos.toFixed(3)}\t${s.norm.toFixed(3)}`);
+        console.log(`report ${run.path('shift.html')}; run ${run.dir}`);
+      } finally {
+        await ft.dispose();
+      }
     });
   });
 }
