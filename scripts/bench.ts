@@ -3,6 +3,7 @@
 //   prefill tok/s, all hidden states fetched   vs the uninstrumented model      goal >= 0.90x
 //   decode tok/s, steering active              vs unsteered                      goal >= 0.97x
 //   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
+//   project / screen peak memory, 8n vs n rows  (scripts/bench-memory.ts)         goal <= 1.15x
 //
 // On a SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, ffn 1536, vocab 49152),
 // built by the test fixture generator. A/B runs are interleaved and medians compared, so machine
@@ -15,6 +16,7 @@ import { loadModel } from '../src/model/load.js';
 import { generate } from '../src/generation/generate.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
+import { benchMemory } from './bench-memory.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const quick = args.has('quick');
@@ -100,6 +102,8 @@ async function main() {
     // Same, sampling at temperature 1 with top-p 0.9 over the 49k vocabulary (informative: the goal is stated for the loop).
     { metric: '  same, top-p sampling (share)', a: NaN, b: NaN, ratio: median(sampledShare), goal: '<= 0.05', ok: median(sampledShare) <= 0.05 },
   ];
+  // project / screen memory against dataset size (fresh processes on the embedded model).
+  rows.push(...(await benchMemory(quick, log)));
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
   console.log(pad('metric', 54) + pad('measured', 12) + pad('baseline', 12) + pad('ratio', 9) + pad('goal', 9) + 'met');
