@@ -25,6 +25,7 @@ const { values } = parseArgs({
     layer: { type: 'string', default: '3' },
     coeff: { type: 'string', default: '-4' },
     rows: { type: 'string', default: '100' },
+    variants: { type: 'string', default: FINETUNE_SETS.map((s) => s.name).join(',') },
     out: { type: 'string', default: 'runs/finetune-study' },
   },
 });
@@ -39,16 +40,16 @@ for (const name of values.traits!.split(',')) {
   const ex = await extractPersonaVectors(base, file, judge, RunDir.open(join(values.out!, `extract-${name}`), 'extract', { trait: name }), { ...DEFAULT_EXTRACT_CONFIG, maxQuestions: 10, maxNewTokens: 48, batchSize: 25 });
   traits.push({ name, evalPrompt: file.evalPrompt, questions: file.evalQuestions, vectors: ex.vectors.vectors.response_avg });
 }
-const cfg = { layer: Number(values.layer), coeff: Number(values.coeff), system: NEUTRAL_SYSTEM_PROMPT, maxNewTokens: 48, screenRows: Number(values.rows), batchSize: 16 };
+const cfg = { layer: Number(values.layer), coeff: Number(values.coeff), system: NEUTRAL_SYSTEM_PROMPT, maxNewTokens: 48, samples: 3, temperature: 1, screenRows: Number(values.rows), batchSize: 16 };
 const run = RunDir.open(join(values.out!, 'study'), 'finetune-study', { ...cfg, traits: values.traits });
-const variants = FINETUNE_SETS.map((s) => ({ name: s.name, dir: join('models', s.name), data: join('build/finetune', `${s.name}.jsonl`) }));
+const variants = values.variants!.split(',').map((name) => ({ name, dir: join('models', name), data: join('build/finetune', `${name}.jsonl`) }));
 const r = await finetuneStudy(base, variants, traits, judge, cfg, run, (s) => console.log(s));
 await base.dispose();
 for (const [t, c] of Object.entries(r.correlations)) {
   const f = (x: { r: number; ci: [number, number] | null }) => `${x.r.toFixed(3)}${x.ci ? ` [${x.ci[0].toFixed(2)}, ${x.ci[1].toFixed(2)}]` : ''}`;
   console.log(`${t}: dP~expression ${f(c.dPvsExpression)}, shift~expression ${f(c.shiftVsExpression)}, dP~shift ${f(c.dPvsShift)}`);
 }
-writeReport(join(values.out!, 'finetune-study.html'), finetuneStudyReport(r, `persona-tiny and ${variants.length} finetuned variants, layer ${cfg.layer}, steering against at ${cfg.coeff}, lexicon judge`));
+writeReport(join(values.out!, 'finetune-study.html'), finetuneStudyReport(r, `persona-tiny and ${variants.length} finetuned variants, layer ${cfg.layer}, steering against at ${cfg.coeff}, lexicon judge, ${cfg.samples} answers per question at temperature ${cfg.temperature}`));
 writeJsonAtomic(join(values.out!, 'finetune-study.json'), r);
 run.finish({ correlations: r.correlations });
 console.log(`report ${join(values.out!, 'finetune-study.html')}`);

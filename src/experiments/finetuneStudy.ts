@@ -38,6 +38,9 @@ export interface FinetuneStudyConfig {
   coeff: number;
   system: string;
   maxNewTokens: number;
+  /** Answers per evaluation question, sampled at `temperature` (graded expression, as in the paper). */
+  samples: number;
+  temperature: number;
   /** Rows of each training set screened. */
   screenRows: number;
   batchSize: number;
@@ -77,7 +80,7 @@ export async function finetuneStudy(base: SteerableModel, variants: StudyVariant
       for (const t of traits) {
         const prompts = t.questions.map((q) => [{ role: 'system', content: cfg.system }, { role: 'user', content: q }]);
         const shift = (await finetuningShift(base, ft, prompts, t.vectors))[cfg.layer]!.shift;
-        const evalCfg = { questions: t.questions, system: cfg.system, samples: 1, maxNewTokens: cfg.maxNewTokens, temperature: 0, topP: 1, seed: 0, batchSize: 32 };
+        const evalCfg = { questions: t.questions, system: cfg.system, samples: cfg.samples, maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topP: 1, seed: 0, batchSize: 32 };
         const plain = await evaluateSteering(ft, t.name, t.evalPrompt, judge, [], evalCfg);
         const against = await evaluateSteering(ft, t.name, t.evalPrompt, judge, [{ layer: cfg.layer, vector: t.vectors[cfg.layer]!, coeff: cfg.coeff, positions: 'response' }], evalCfg);
         const m: VariantMeasure = {
