@@ -58,14 +58,13 @@ export function registerMonitoringCommands(program: Command): void {
     const positions = o.positions.split(',').map((p) => parseProjectionPosition(p.trim(), '--positions'));
     const layers = parseIntList(o.layer, '--layer');
     const model = await loadModel(o.model);
-    const specs = (() => {
-      try {
-        return specsFromVectorFiles(model, o.vector, layers, positions, o.kind);
-      } catch (e) {
-        void model.dispose();
-        throw e;
-      }
-    })();
+    let specs: ReturnType<typeof specsFromVectorFiles>;
+    try {
+      specs = specsFromVectorFiles(model, o.vector, layers, positions, o.kind);
+    } catch (e) {
+      await model.dispose();
+      throw e;
+    }
     const cfg = { data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, positions: o.positions, kind: o.kind };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'project', stem(data)), 'project', { ...modelIdentity(model), ...cfg });
     await inRun(run, model, async () => {
