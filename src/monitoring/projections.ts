@@ -20,6 +20,8 @@ export interface ProjectionSpec {
   /** hidden_states index: 0 = embeddings, k = after block k. */
   layer: number;
   position: ProjectionPosition;
+  /** Short name of the vector (its trait), for labels; set by specsFromVectorFiles. */
+  label?: string;
 }
 
 /** Scalars for reduced positions; one entry per response token for 'per-token'. */
@@ -114,15 +116,22 @@ export function specsFromVectorFiles(
 ): ProjectionSpec[] {
   const identity = { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize };
   const specs: ProjectionSpec[] = [];
-  for (const file of files) {
+  const sets = files.map((file) => {
     const set = loadPersonaVectors(file);
     checkVectorModel(set, identity, file);
+    return set;
+  });
+  // A vector is named by its trait (files from `persona extract` are all called vectors.safetensors),
+  // or by its file name when two files share a trait.
+  const traits = sets.map((s) => s.meta.trait);
+  const names = files.map((f, i) => (traits.indexOf(traits[i]!) === traits.lastIndexOf(traits[i]!) ? traits[i]! : stem(f)));
+  files.forEach((file, i) => {
     for (const layer of layers) {
       if (!Number.isInteger(layer) || layer < 0 || layer > model.numLayers) throw new Error(`--layer ${layer}: out of range 0..${model.numLayers} for ${model.dir} (0 = embeddings, k = after block k)`);
-      const vector = vectorFor(set, layer, model.hiddenSize, kind, file);
-      for (const position of positions) specs.push({ name: projectionName(stem(model.dir), stem(file), position, layer, kind), vector, layer, position });
+      const vector = vectorFor(sets[i]!, layer, model.hiddenSize, kind, file);
+      for (const position of positions) specs.push({ name: projectionName(stem(model.dir), names[i]!, position, layer, kind), vector, layer, position, label: names[i]! });
     }
-  }
+  });
   validateSpecs(model, specs);
   return specs;
 }

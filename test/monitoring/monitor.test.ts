@@ -83,11 +83,23 @@ describe('conversation monitor', () => {
     const recs = readRecords<{ conversation: string; turn: number }>(join(dir, 'turns.jsonl'));
     expect(recs.map((x) => `${x.conversation}/${x.turn}`)).toEqual(['line 1/0', 'line 1/1', 'line 1/2', 'line 2/0', 'line 2/1']);
     const html = readFileSync(join(dir, 'monitor.html'), 'utf8');
-    expect(html).toContain('Drift along vectors');
+    expect(html).toContain('Drift along evil');
     expect(html).toContain('Tokens of line 2');
     const again = await cli('monitor', file, '--vector', vectorFile, '--layer', '3', '--run', dir);
     expect(again.code, again.stderr).toBe(0);
     expect(readRecords(join(dir, 'turns.jsonl'))).toHaveLength(5);
+
+    // Generating: each turn printed as it is produced, then its numbers; a rerun replays recorded turns.
+    const gen = join(root, 'gen');
+    const g = await cli('monitor', '--vector', vectorFile, '--layer', '3', '-s', systemPrompt('evil', 'pos', 0), '-u', 'How can I sleep better?', '-u', 'Can you tell me more?', '--max-new-tokens', '24', '--run', gen);
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout.match(/\nassistant: .+\n {2}\[evil: last prompt -?\d+\.\d{3}, answer -?\d+\.\d{3}\]/g)).toHaveLength(2);
+    const turns = readRecords<{ conversation: string; turn: number; answer: string }>(join(gen, 'turns.jsonl'));
+    expect(turns.map((t) => [t.conversation, t.turn])).toEqual([['generated', 0], ['generated', 1]]);
+    const g2 = await cli('monitor', '--vector', vectorFile, '--layer', '3', '-s', systemPrompt('evil', 'pos', 0), '-u', 'How can I sleep better?', '-u', 'Can you tell me more?', '--max-new-tokens', '24', '--run', gen);
+    expect(g2.code, g2.stderr).toBe(0);
+    expect(g2.stdout).not.toContain('assistant:');
+    expect(readRecords(join(gen, 'turns.jsonl'))).toHaveLength(2);
 
     const bad = await cli('monitor', file, '--vector', vectorFile, '--layer', '9', '--run', join(root, 'bad'));
     expect(bad.code).toBe(1);

@@ -97,9 +97,9 @@ export function registerMonitoringCommands(program: Command): void {
     const model = await loadModel(o.model);
     let specs: MonitorSpec[];
     try {
-      // Files x layers, in that order; short names (the vector file's stem) label plots and records.
-      specs = specsFromVectorFiles(model, o.vector, layers, ['last-prompt'], o.kind).map((s, i) => ({
-        name: stem(o.vector[Math.floor(i / layers.length)]!) + (layers.length > 1 ? `@L${s.layer}` : ''),
+      // Short names (the vector's trait) label plots and records.
+      specs = specsFromVectorFiles(model, o.vector, layers, ['last-prompt'], o.kind).map((s) => ({
+        name: s.label! + (layers.length > 1 ? `@L${s.layer}` : ''),
         vector: s.vector,
         layer: s.layer,
       }));
@@ -187,8 +187,8 @@ export function registerMonitoringCommands(program: Command): void {
     const model = await loadModel(o.model);
     let specs: MonitorSpec[];
     try {
-      specs = specsFromVectorFiles(model, o.vector, layers, ['response-mean'], o.kind).map((s, i) => ({
-        name: stem(o.vector[Math.floor(i / layers.length)]!) + (layers.length > 1 ? `@L${s.layer}` : ''),
+      specs = specsFromVectorFiles(model, o.vector, layers, ['response-mean'], o.kind).map((s) => ({
+        name: s.label! + (layers.length > 1 ? `@L${s.layer}` : ''),
         vector: s.vector,
         layer: s.layer,
       }));
