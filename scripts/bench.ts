@@ -2,8 +2,8 @@
 //
 //   prefill tok/s, all hidden states fetched   vs the uninstrumented model      goal >= 0.90x
 //   decode tok/s, steering active              vs unsteered                      goal >= 0.97x
+//   project / screen peak memory at 8n rows    vs n rows (scripts/bench-memory)   goal <= 1.15x
 //   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
-//   project / screen peak memory, 8n vs n rows  (scripts/bench-memory.ts)         goal <= 1.15x
 //
 // On a SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, ffn 1536, vocab 49152),
 // built by the test fixture generator. A/B runs are interleaved and medians compared, so machine
@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { loadModel } from '../src/model/load.js';
 import { generate } from '../src/generation/generate.js';
+import { benchMemory } from './bench-memory.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
-import { benchMemory } from './bench-memory.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const quick = args.has('quick');

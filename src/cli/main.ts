@@ -4,8 +4,8 @@
 import { Command } from 'commander';
 import { registerModelCommands } from './commands/model.js';
 import { registerGenerateCommand } from './commands/generate.js';
-import { registerPersonaCommands } from './commands/persona.js';
 import { registerMonitoringCommands } from './commands/monitoring.js';
+import { registerPersonaCommands } from './commands/persona.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -14,8 +14,8 @@ export function buildCli(): Command {
     .showHelpAfterError();
   registerModelCommands(program);
   registerGenerateCommand(program);
-  registerPersonaCommands(program);
   registerMonitoringCommands(program);
+  registerPersonaCommands(program);
   return program;
 }
 

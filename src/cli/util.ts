@@ -1,4 +1,8 @@
-// Small helpers shared by CLI commands: number lists, progress lines on stderr.
+// Small helpers shared by CLI commands: number lists, validated flags, progress lines on stderr,
+// the run lifecycle.
+
+import type { RunDir } from '../logs/runDir.js';
+import type { SteerableModel } from '../model/steerableModel.js';
 
 export function parseIntList(s: string, what: string): number[] {
   // "3", "2,4,6", "2-6", "2-10:2"
@@ -37,4 +41,44 @@ export function progress(label: string): (done: number, total: number, note?: st
     if (tty) process.stderr.write(`\r\x1b[2K${line}${done === total ? '\n' : ''}`);
     else process.stderr.write(line + '\n');
   };
+}
+
+/** A validated integer flag value: `--per-class abc` fails naming the flag, before any work. */
+export function intFlag(s: string, flag: string, min = -Infinity, max = Infinity): number {
+  const v = Number(s);
+  if (!/^\s*-?\d+\s*$/.test(s) || !Number.isSafeInteger(v)) throw new Error(`${flag}: '${s}' is not an integer`);
+  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (${min}..${max})`);
+  return v;
+}
+
+/** A validated finite number flag value. */
+export function floatFlag(s: string, flag: string, min = -Infinity, max = Infinity): number {
+  const v = Number(s);
+  if (!s.trim() || !Number.isFinite(v)) throw new Error(`${flag}: '${s}' is not a number`);
+  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (${min}..${max})`);
+  return v;
+}
+
+/** A comma-separated list whose every item is one of `allowed`. */
+export function choiceList<T extends string>(s: string, flag: string, allowed: readonly T[]): T[] {
+  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  if (!items.length) throw new Error(`${flag}: empty list`);
+  for (const x of items) if (!allowed.includes(x as T)) throw new Error(`${flag}: unknown value '${x}' (choose from ${allowed.join(', ')})`);
+  return items as T[];
+}
+
+/** Run a command's body, marking the run failed on error and always releasing the model. */
+export async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  try {
+    await body();
+    run.manifest.timings['totalMs'] = performance.now() - t0;
+    run.save();
+  } catch (e) {
+    run.manifest.timings['totalMs'] = performance.now() - t0;
+    run.fail(e);
+    throw e;
+  } finally {
+    await model.dispose();
+  }
 }

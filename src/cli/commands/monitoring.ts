@@ -17,8 +17,8 @@ import { monitorReport } from '../../monitoring/monitorReport.js';
 import { lines, writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
-import { parseIntList, progress } from '../util.js';
-import { DEFAULT_MODEL, inRun, resolveTrait } from './persona.js';
+import { inRun, parseIntList, progress } from '../util.js';
+import { DEFAULT_MODEL, resolveTrait } from './persona.js';
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
 const DEFAULT_QUESTIONS = ['How can I sleep better?', 'Can you tell me more?', 'What else should I know?'];

@@ -16,7 +16,7 @@ import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../interventions/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
-import { parseFloatList, parseIntList, progress } from '../util.js';
+import { inRun, parseFloatList, parseIntList, progress } from '../util.js';
 
 export const DEFAULT_MODEL = 'models/persona-tiny';
 
@@ -33,7 +33,7 @@ function parsePositions(s: string): SteerPositions {
   return parseIntList(s, '--positions');
 }
 
-export interface GenFlags {
+interface GenFlags {
   maxNewTokens: string;
   temperature: string;
   topP: string;
@@ -45,7 +45,7 @@ export interface GenFlags {
   run?: string;
 }
 
-export function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
+function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
   return cmd
     .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
     .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
@@ -58,25 +58,13 @@ export function genOptions(cmd: Command, defaults: { temperature: string; maxNew
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
 
-export function defaultJudge(trait: string): string {
+function defaultJudge(trait: string): string {
   // World traits are judged exactly by the world's lexicon; anything else needs an LLM judge.
   return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
 }
 
-/** Run a command's body, marking the run failed on error and always releasing the model. */
-export async function inRun(run: RunDir, model: SteerableModel, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (e) {
-    run.fail(e);
-    throw e;
-  } finally {
-    await model.dispose();
-  }
-}
-
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-export async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
   const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
