@@ -103,4 +103,3 @@ export function lines(series: { name: string; x: number[]; y: (number | null)[] 
     layout: { title: { text: title }, xaxis: { title: { text: labels.x } }, yaxis: { title: { text: labels.y } } },
   };
 }
-
