@@ -83,6 +83,10 @@ describe('persona project / screen / shift', () => {
     r = await persona('project', csv, '--vector', vec, '--layer', '3', '--positions', 'middle', '--run', join(dir, 'pos'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("--positions: unknown position 'middle'");
+    r = await persona('screen', csv, '--vector', vec, '--layer', '3', '--chunk', 'ten', '--run', join(dir, 'chunk'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("--chunk: 'ten' is not an integer");
+    expect(existsSync(join(dir, 'chunk'))).toBe(false);
   });
 
   it('screen flags the styled answer; shift of a model against itself is zero at every layer', async () => {

@@ -17,7 +17,7 @@ import { monitorReport } from '../../monitoring/monitorReport.js';
 import { lines, writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
-import { inRun, parseIntList, progress } from '../util.js';
+import { floatFlag, inRun, intFlag, parseIntList, progress } from '../util.js';
 import { DEFAULT_MODEL, resolveTrait } from './persona.js';
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
@@ -57,6 +57,7 @@ export function registerMonitoringCommands(program: Command): void {
     const format = datasetFormat(data);
     const positions = o.positions.split(',').map((p) => parseProjectionPosition(p.trim(), '--positions'));
     const layers = parseIntList(o.layer, '--layer');
+    const [batchSize, chunkRows] = [intFlag(o.batchSize, '--batch-size', 1), intFlag(o.chunk, '--chunk', 1)];
     const model = await loadModel(o.model);
     let specs: ReturnType<typeof specsFromVectorFiles>;
     try {
@@ -69,7 +70,7 @@ export function registerMonitoringCommands(program: Command): void {
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'project', stem(data)), 'project', { ...modelIdentity(model), ...cfg });
     await inRun(run, model, async () => {
       const out = o.out ?? run.path(`projected.${format}`);
-      const r = await projectDataset(model, data, specs, run, { out, batchSize: Number(o.batchSize), chunkRows: Number(o.chunk), onProgress: progress('rows') });
+      const r = await projectDataset(model, data, specs, run, { out, batchSize, chunkRows, onProgress: progress('rows') });
       run.output('dataset', out);
       run.finish({ rows: r.rows, resumed: r.resumed, columns: r.columns });
       console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} from the interrupted run)` : ''}; columns ${r.columns.join(', ')}`);
@@ -94,6 +95,8 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
     const conversations = file ? await readConversations(file) : null;
     const layers = parseIntList(o.layer, '--layer');
+    const temperature = floatFlag(o.temperature, '--temperature', 0);
+    const gen = { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
     const model = await loadModel(o.model);
     let specs: MonitorSpec[];
     try {
@@ -109,7 +112,6 @@ export function registerMonitoringCommands(program: Command): void {
     }
     const names = specs.map((s) => s.name);
     const users = o.user ?? DEFAULT_QUESTIONS;
-    const gen = { maxNewTokens: Number(o.maxNewTokens), sampling: Number(o.temperature) > 0 ? { temperature: Number(o.temperature), seed: Number(o.seed) } : undefined };
     const cfg = file ? { conversations: resolve(file) } : { system: o.system, users, ...gen };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'monitor', file ? stem(file) : 'generated'), 'monitor', {
       ...modelIdentity(model), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...cfg,
@@ -184,6 +186,9 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
     const format = datasetFormat(data);
     const layers = parseIntList(o.layer, '--layer');
+    const temperature = floatFlag(o.temperature, '--temperature', 0);
+    const generation = { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
+    const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
     const model = await loadModel(o.model);
     let specs: MonitorSpec[];
     try {
@@ -196,14 +201,12 @@ export function registerMonitoringCommands(program: Command): void {
       await model.dispose();
       throw e;
     }
-    const temperature = Number(o.temperature);
-    const generation = { maxNewTokens: Number(o.maxNewTokens), sampling: temperature > 0 ? { temperature, seed: Number(o.seed) } : undefined };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
       ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...generation,
     });
     await inRun(run, model, async () => {
       const out = o.out ?? run.path(`screened.${format}`);
-      const s = await screenDataset(model, data, specs, run, { out, generation, batchSize: Number(o.batchSize), chunkRows: Number(o.chunk), topK: Number(o.topK), bins: Number(o.bins), onProgress: progress('rows') });
+      const s = await screenDataset(model, data, specs, run, { out, generation, ...sizes, onProgress: progress('rows') });
       // The flagged rows' answers, for the table (one streamed pass; only k rows kept).
       const wanted = new Set(Object.values(s.top).flatMap((t) => t.map((x) => x.index)));
       const answers = new Map<number, string>();
@@ -246,9 +249,10 @@ export function registerMonitoringCommands(program: Command): void {
       .option('-s, --system <text>', 'system prompt', DEFAULT_SYSTEM)
       .option('--batch-size <n>', 'sequences per forward pass', '8'),
   ).action(async (baseDir: string, ftDir: string, o: RunFlags & { vector: string; kind: VectorKind; trait?: string; questions?: string; system: string; batchSize: string }) => {
+    const batchSize = intFlag(o.batchSize, '--batch-size', 1);
     const set = loadPersonaVectors(o.vector);
     const trait = resolveTrait(o.trait ?? set.meta.trait);
-    const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, o.questions ? Number(o.questions) : undefined);
+    const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, o.questions ? intFlag(o.questions, '--questions', 1) : undefined);
     const vectors = set.vectors[o.kind];
     if (!vectors) throw new Error(`${o.vector}: has no '${o.kind}' vectors`);
     const base = await loadModel(baseDir);
@@ -262,7 +266,7 @@ export function registerMonitoringCommands(program: Command): void {
     await inRun(run, base, async () => {
       try {
         checkVectorModel(set, { path: base.dir, modelType: base.config.modelType, numLayers: base.numLayers, hiddenSize: base.hiddenSize }, o.vector);
-        const shifts = await finetuningShift(base, ft, questions.map((q) => [{ role: 'system', content: o.system }, { role: 'user', content: q }]), vectors, { batchSize: Number(o.batchSize) });
+        const shifts = await finetuningShift(base, ft, questions.map((q) => [{ role: 'system', content: o.system }, { role: 'user', content: q }]), vectors, { batchSize });
         for (const s of shifts) run.append('shift', { ...s });
         writeReport(run.path('shift.html'), {
           title: `Finetuning shift along ${trait.trait}`,
