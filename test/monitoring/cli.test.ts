@@ -50,7 +50,7 @@ describe('persona project / screen / shift', () => {
     expect(p[1]!).toBeGreaterThan(Math.max(p[0]!, p[2]!));
     const again = await persona('project', csv, '--vector', vec, '--layer', '2-3', '--positions', 'response-mean,last-prompt', '--run', run);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain('3 rows (3 from the interrupted run)');
+    expect(again.stdout).toContain('3 rows (3 already recorded in the run)');
     expect(readRecords(join(run, 'projections.jsonl'))).toHaveLength(3);
     const other = await persona('project', csv, '--vector', vec, '--layer', '1', '--run', run);
     expect(other.code).toBe(1);

@@ -73,7 +73,7 @@ export function registerMonitoringCommands(program: Command): void {
       const r = await projectDataset(model, data, specs, run, { out, batchSize, chunkRows, onProgress: progress('rows') });
       run.output('dataset', out);
       run.finish({ rows: r.rows, resumed: r.resumed, columns: r.columns });
-      console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} from the interrupted run)` : ''}; columns ${r.columns.join(', ')}`);
+      console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} already recorded in the run)` : ''}; columns ${r.columns.join(', ')}`);
       console.log(`wrote ${out}; run ${run.dir}`);
     });
   });
