@@ -10,29 +10,58 @@ export interface MonitoredConversation {
   turns: TurnProjection[];
 }
 
-/** Answers as rows of tokens, each cell coloured by that token's projection. */
+/** Tokens per row of the token view: wide enough cells to read each token. */
+const ROW = 12;
+
+/**
+ * Answers as rows of tokens (each answer wrapped every ROW tokens), each cell coloured by that
+ * token's projection: red above zero, blue below, grey near zero.
+ */
 export function tokenHeatmap(turns: TurnProjection[], vector: string, title: string): Figure {
-  const width = Math.max(...turns.map((t) => t.tokens.length));
-  const pad = <T>(row: T[], fill: T) => [...row, ...Array<T>(width - row.length).fill(fill)];
+  const z: (number | null)[][] = [];
+  const text: string[][] = [];
+  const y: string[] = [];
+  for (const t of turns) {
+    const values = t.perToken[vector]!;
+    for (let i = 0; i < Math.max(1, t.tokens.length); i += ROW) {
+      const pad = ROW - Math.min(ROW, t.tokens.length - i);
+      z.push([...values.slice(i, i + ROW), ...Array<null>(pad).fill(null)]);
+      text.push([...t.tokens.slice(i, i + ROW).map((s) => s.replace(/\s/g, '·')), ...Array<string>(pad).fill('')]);
+      y.push(`turn ${t.turn} · ${i / ROW + 1}`);
+    }
+  }
   return {
     data: [
       {
         type: 'heatmap',
-        z: turns.map((t) => pad<number | null>(t.perToken[vector]!, null)),
-        text: turns.map((t) => pad(t.tokens.map((s) => s.replace(/\s/g, '·')), '')),
+        z,
+        text,
+        y,
         texttemplate: '%{text}',
-        hovertemplate: 'turn %{y}, token %{x}: %{text}<br>projection %{z:.3f}<extra></extra>',
-        y: turns.map((t) => t.turn),
+        textfont: { size: 12 },
+        hovertemplate: '%{y}, token %{x}: %{text}<br>projection %{z:.3f}<extra></extra>',
         colorscale: 'RdBu',
-        reversescale: true,
+        zmid: 0,
         colorbar: { title: { text: 'projection' } },
         hoverongaps: false,
-        xgap: 1,
+        xgap: 2,
         ygap: 2,
       },
     ],
-    layout: { title: { text: title }, xaxis: { title: { text: 'token' } }, yaxis: { title: { text: 'assistant turn' }, autorange: 'reversed', type: 'category' }, height: 120 + 60 * turns.length },
+    layout: {
+      title: { text: title },
+      xaxis: { showticklabels: false },
+      yaxis: { autorange: 'reversed', type: 'category' },
+      height: 140 + 36 * y.length,
+    },
   };
+}
+
+/** Turns are whole numbers: one tick per turn. */
+function integerX(f: Figure): Figure {
+  const layout = f.layout as { xaxis?: Record<string, unknown> };
+  layout.xaxis = { ...layout.xaxis, dtick: 1 };
+  return f;
 }
 
 export function monitorReport(conversations: MonitoredConversation[], vectors: string[], subtitle: string): Report {
@@ -40,14 +69,14 @@ export function monitorReport(conversations: MonitoredConversation[], vectors: s
     heading: `Drift along ${v}`,
     text: 'Last prompt token (before the answer: the predictor) and mean over the answer, per assistant turn.',
     figures: [
-      lines(
+      integerX(lines(
         conversations.flatMap((c) => [
           { name: `${c.name} last prompt`, x: c.turns.map((t) => t.turn), y: c.turns.map((t) => t.lastPrompt[v]!) },
           { name: `${c.name} answer mean`, x: c.turns.map((t) => t.turn), y: c.turns.map((t) => t.responseMean[v]!) },
         ]),
         `projection on ${v}`,
         { x: 'assistant turn', y: 'a·v/|v|' },
-      ),
+      )),
     ],
     table: [['conversation', 'turn', 'last prompt', 'answer mean'], ...conversations.flatMap((c) => c.turns.map((t) => [c.name, t.turn, t.lastPrompt[v]!, t.responseMean[v]!]))],
   }));
