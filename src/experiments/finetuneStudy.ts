@@ -7,12 +7,13 @@
 // then Pearson r between the three across variants. Each measurement is recorded in the run
 // directory, so an interrupted study resumes.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Judge } from '../judges/judge.js';
-import { RunDir } from '../logs/runDir.js';
+import type { RunDir } from '../logs/runDir.js';
 import { loadModel } from '../model/load.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import { evaluateSteering } from '../interventions/steerEval.js';
+import type { RecordStore } from '../monitoring/dataset.js';
 import { screenDataset } from '../monitoring/screening.js';
 import { finetuningShift } from '../monitoring/shift.js';
 import { correlation, type Correlation } from './stats.js';
@@ -68,10 +69,10 @@ export async function finetuneStudy(base: SteerableModel, variants: StudyVariant
   for (const v of variants) {
     if (traits.every((t) => done.has(`${v.name}/${t.name}`))) continue;
     // Screening uses the base model: what the data would do, judged before training on it.
-    const screenRun = RunDir.open(run.path(`screen-${v.name}`), 'screen', { data: v.data, rows: cfg.screenRows });
-    const sample = firstRows(v.data, cfg.screenRows, screenRun.path('sample.jsonl'));
+    const screenRun = prefixed(run, `screen-${v.name}`);
+    const sample = firstRows(v.data, cfg.screenRows, run.path(`screen-${v.name}.sample.jsonl`));
     const screen = await screenDataset(base, sample, traits.map((t) => ({ name: t.name, layer: cfg.layer, vector: t.vectors[cfg.layer]! })), screenRun, {
-      out: screenRun.path('screened.jsonl'),
+      out: run.path(`screen-${v.name}.screened.jsonl`),
       generation: { maxNewTokens: cfg.maxNewTokens },
       batchSize: cfg.batchSize,
     });
@@ -112,10 +113,19 @@ export async function finetuneStudy(base: SteerableModel, variants: StudyVariant
   return { measures, correlations };
 }
 
+/** The study's run directory seen as a record store whose streams carry a prefix (one per variant). */
+function prefixed(run: RunDir, prefix: string): RecordStore {
+  return {
+    append: (stream, record) => run.append(`${prefix}.${stream}`, record),
+    count: (stream) => run.count(`${prefix}.${stream}`),
+    iterate: (stream) => run.iterate(`${prefix}.${stream}`),
+    path: (rel) => run.path(`${prefix}.${rel}`),
+  };
+}
+
 /** The first n chats of a JSONL dataset, copied (a screened sample is a dataset like any other). */
 function firstRows(file: string, n: number, out: string): string {
   if (!/\.jsonl$/i.test(file)) throw new Error(`${file}: the finetuning study reads JSONL training sets`);
-  mkdirSync(out.slice(0, out.lastIndexOf('/')), { recursive: true });
   writeFileSync(out, readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).slice(0, n).join('\n') + '\n');
   return out;
 }
