@@ -83,9 +83,11 @@ export async function generateMonitored(
   gen: Omit<GenerateOptions, 'captureLayers' | 'onToken'> = {},
 ): Promise<{ answer: string; turn: TurnProjection }> {
   validateSpecs(model, asSpecs(specs, 'last-prompt', 'lp'));
+  if (gen.maxNewTokens !== undefined && gen.maxNewTokens < 1) throw new Error(`generateMonitored: maxNewTokens must be at least 1, got ${gen.maxNewTokens}`);
   const layers = [...new Set(specs.map((s) => s.layer))];
   const H = model.hiddenSize;
   const stops = gen.stopIds ?? model.config.eosTokenIds;
+  let firstProj: Record<string, number> = {};
   const produced: number[] = [];
   let reported = 0;
   const projAt = (hidden: Map<number, Float32Array>) =>
@@ -95,8 +97,10 @@ export async function generateMonitored(
     captureLayers: layers,
     onToken: ({ step, tokens, hidden }) => {
       const proj = projAt(hidden);
-      if (step === 0) onEvent({ type: 'last-prompt', proj });
-      else {
+      if (step === 0) {
+        firstProj = proj;
+        onEvent({ type: 'last-prompt', proj });
+      } else {
         const id = produced[step - 1]!;
         onEvent({ type: 'token', index: step - 1, id, text: model.tokenizer.decode([id]), proj });
         reported = step;
@@ -106,7 +110,17 @@ export async function generateMonitored(
   });
   const answer = r.text[0]!;
   if (!r.tokens[0]!.length) {
-    throw new Error('generateMonitored: the model ended the turn without a token; nothing to monitor');
+    // The model ended the turn at once: the predictor was read, there is no answer to average.
+    const turn: TurnProjection = {
+      message: messages.length,
+      turn: messages.filter((m) => m.role === 'assistant').length,
+      lastPrompt: firstProj,
+      responseMean: Object.fromEntries(specs.map((s) => [s.name, NaN])),
+      tokens: [],
+      perToken: Object.fromEntries(specs.map((s) => [s.name, []])),
+    };
+    onEvent({ type: 'turn', answer, turn });
+    return { answer, turn };
   }
   // The exact pass over prompt + answer (as a conversation file would be monitored).
   const [last] = (await monitorConversation(model, [...messages, { role: 'assistant', content: answer }], specs, { lastOnly: true })) as [TurnProjection];

@@ -53,6 +53,14 @@ describe('conversation monitor', () => {
     for await (const e of streamMonitored(model, messages, specs, { maxNewTokens: 40 })) streamed.push(e);
     expect(streamed.map((e) => e.type)).toEqual(events.map((e) => e.type));
     expect((streamed.at(-1) as Extract<MonitorEvent, { type: 'turn' }>).answer).toBe((events.at(-1) as Extract<MonitorEvent, { type: 'turn' }>).answer);
+
+    // A turn the model ends at once still reports its predictor; the answer mean is undefined (NaN).
+    const everyToken = Array.from({ length: model.config.vocabSize }, (_, i) => i);
+    const empty = await generateMonitored(model, messages, specs, () => {}, { maxNewTokens: 5, stopIds: everyToken });
+    expect(empty.answer).toBe('');
+    expect(empty.turn.tokens).toEqual([]);
+    expect(empty.turn.lastPrompt['evil@3']).toBeCloseTo(turn.lastPrompt['evil@3']!, 4);
+    expect(empty.turn.responseMean['evil@3']).toBeNaN();
   });
 
   it('a trait system prompt raises the last-prompt projection at every turn of a multi-turn chat', async () => {
