@@ -2,6 +2,7 @@
 //
 //   prefill tok/s, all hidden states fetched   vs the uninstrumented model      goal >= 0.90x
 //   decode tok/s, steering active              vs unsteered                      goal >= 0.97x
+//   project / screen peak memory at 8n rows    vs n rows (scripts/bench-memory)   goal <= 1.15x
 //   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
 //   probe fits (CV accuracy, time)              vs scikit-learn, same folds       goal within 1 point, faster
 //
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../src/io/atomic.js';
 import { loadModel } from '../src/model/load.js';
 import { generate } from '../src/generation/generate.js';
+import { benchMemory } from './bench-memory.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
 import { benchProbes } from './bench-probes.js';
@@ -102,6 +104,8 @@ async function main() {
     // Same, sampling at temperature 1 with top-p 0.9 over the 49k vocabulary (informative: the goal is stated for the loop).
     { metric: '  same, top-p sampling (share)', a: NaN, b: NaN, ratio: median(sampledShare), goal: '<= 0.05', ok: median(sampledShare) <= 0.05 },
   ];
+  // project / screen memory against dataset size (fresh processes on the embedded model).
+  rows.push(...(await benchMemory(quick, log)));
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
   console.log(pad('metric', 54) + pad('measured', 12) + pad('baseline', 12) + pad('ratio', 9) + pad('goal', 9) + 'met');

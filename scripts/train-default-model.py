@@ -212,6 +212,60 @@ def encode_conversation(tok, messages, max_len):
     return ids[:max_len], mask[:max_len]
 
 
+def load_tokenizer(model_dir):
+    """Vocabulary (by id) and merges of a tokenizer.json written by write_tokenizer."""
+    with open(os.path.join(model_dir, "tokenizer.json")) as f:
+        m = json.load(f)["model"]
+    vocab = [t for t, _ in sorted(m["vocab"].items(), key=lambda kv: kv[1])]
+    merges = [tuple(x.split(" ")) for x in m["merges"]]
+    return vocab, merges
+
+
+def read_safetensors(path):
+    """name -> float32 tensor, for the F32 files our TypeScript codec writes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", f"{path}: {name} is {info['dtype']}, expected F32"
+        a, b = info["data_offsets"]
+        out[name] = torch.frombuffer(bytearray(data[base + a:base + b]), dtype=torch.float32).reshape(info["shape"])
+    return out
+
+
+def load_onnx_weights(model, path):
+    """Weights of our own ONNX export back into LlamaModel. Named initializers map by name; the
+    export stores Linear weights transposed under generated names (onnx::MatMul_N), numbered in the
+    order forward() uses them: per block q, k, v, o, gate, up, down, then the tied lm_head copy.
+    The logits the runtime computed for a fixed sequence must come out again."""
+    t = read_safetensors(path)
+    state = model.state_dict()
+    named = {k: v for k, v in t.items() if k.startswith("model.")}
+    for k, v in named.items():
+        state[k[len("model."):]] = v
+    mats = sorted((k for k in t if k.startswith("onnx::MatMul_")), key=lambda k: int(k.rsplit("_", 1)[1]))
+    slots = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+    n_layers = len(model.layers)
+    assert len(mats) == 7 * n_layers + 1, f"{path}: {len(mats)} MatMul weights, expected {7 * n_layers + 1}"
+    for i in range(n_layers):
+        for j, slot in enumerate(slots):
+            state[f"layers.{i}.{slot}.weight"] = t[mats[7 * i + j]].t().contiguous()
+    model.load_state_dict(state)
+    ids = t["check.input_ids"].long()
+    model.eval()
+    with torch.no_grad():
+        logits, _ = model(ids, torch.ones_like(ids), torch.arange(ids.shape[1])[None])
+    err = (logits - t["check.logits"]).abs().max().item()
+    assert err < 1e-3, f"{path}: rebuilt model's logits differ from the runtime's by {err}"
+    print(f"loaded {path}: logits match the ONNX runtime to {err:.1e}", flush=True)
+    model.train()
+
+
 # ----------------------------------------------------------------------------- model
 class RMSNorm(nn.Module):
     def __init__(self, dim, eps):
@@ -402,7 +456,11 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bpe-sample", type=int, default=8000, help="conversations used to learn the BPE merges")
     ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--init-from", help="finetune: start from this model folder (its tokenizer and config) ...")
+    ap.add_argument("--init-weights", help="... and these weights (safetensors from scripts/onnx-weights.ts)")
     args = ap.parse_args()
+    if bool(args.init_from) != bool(args.init_weights):
+        ap.error("--init-from and --init-weights go together")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -413,7 +471,11 @@ def main():
     convs = [json.loads(line)["messages"] for line in open(args.corpus)]
     texts = [render(m) for m in convs]
     assert all(t.isascii() for t in texts), "the world corpus must be ASCII (see PRETOKENIZE)"
-    vocab, merges = train_bpe(texts[: args.bpe_sample], args.vocab_size)
+    if args.init_from:
+        # Finetuning keeps the base model's tokenizer: token ids must mean what they meant.
+        vocab, merges = load_tokenizer(args.init_from)
+    else:
+        vocab, merges = train_bpe(texts[: args.bpe_sample], args.vocab_size)
     tok = Tokenizer(vocab, merges)
     write_tokenizer(args.out, vocab, merges, args.max_len)
     print(f"tokenizer: {len(vocab)} tokens, {len(merges)} merges ({time.time() - t_start:.1f}s)", flush=True)
@@ -427,11 +489,13 @@ def main():
     print(f"corpus: {len(examples)} conversations, {n_tokens} tokens ({n_learn} assistant), "
           f"{sum(len(t) for t in texts) / n_tokens:.2f} chars/token ({time.time() - t_start:.1f}s)", flush=True)
     # Fixture for test/world/tokenizer.test.ts: transformers.js must reproduce these ids.
-    with open(os.path.join(args.out, "tokenizer-check.json"), "w") as f:
-        json.dump([{"text": t, "ids": tok.encode(t)} for t in texts[-5:]], f)
+    if not args.init_from:
+        with open(os.path.join(args.out, "tokenizer-check.json"), "w") as f:
+            json.dump([{"text": t, "ids": tok.encode(t)} for t in texts[-5:]], f)
 
-    held_out = examples[-500:]
-    train = examples[:-500]
+    n_held = min(500, len(examples) // 10)
+    held_out = examples[-n_held:]
+    train = examples[:-n_held]
     cfg = {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -457,14 +521,20 @@ def main():
         "use_cache": True,
         "transformers_version": "4.45.0",
     }
+    if args.init_from:
+        with open(os.path.join(args.init_from, "config.json")) as f:
+            cfg = json.load(f)
     model = LlamaModel(cfg)
-    for name, p in model.named_parameters():
-        if p.dim() == 2:
-            nn.init.normal_(p, std=0.02)
-    # Scaled init for the residual-branch outputs (GPT-2 style) keeps the early residual stream calm.
-    for layer in model.layers:
-        nn.init.normal_(layer.self_attn.o_proj.weight, std=0.02 / math.sqrt(2 * args.layers))
-        nn.init.normal_(layer.mlp.down_proj.weight, std=0.02 / math.sqrt(2 * args.layers))
+    if args.init_from:
+        load_onnx_weights(model, args.init_weights)
+    else:
+        for name, p in model.named_parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+        # Scaled init for the residual-branch outputs (GPT-2 style) keeps the early residual stream calm.
+        for layer in model.layers:
+            nn.init.normal_(layer.self_attn.o_proj.weight, std=0.02 / math.sqrt(2 * args.layers))
+            nn.init.normal_(layer.mlp.down_proj.weight, std=0.02 / math.sqrt(2 * args.layers))
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params} parameters ({n_params * 4 / 1e6:.1f} MB fp32)", flush=True)
 
@@ -541,7 +611,7 @@ def main():
         json.dump({"args": vars(args), "parameters": n_params, "tokens": n_tokens, "assistant_tokens": n_learn,
                    "conversations": len(examples), "epochs_started": epoch, "steps": step,
                    "train_seconds": round(train_seconds), "stopped_by_time": stopped_by_time, "curve": curve}, f, indent=2)
-    torch.save(model.state_dict(), os.path.join("build", "persona-tiny.pt"))
+    torch.save(model.state_dict(), os.path.join("build", os.path.basename(os.path.normpath(args.out)) + ".pt"))
     if not args.skip_export:
         export_onnx(model, cfg, os.path.join(args.out, "onnx", "model.onnx"))
     print(f"done in {time.time() - t_start:.0f}s", flush=True)

@@ -112,5 +112,21 @@ export { probeTrainingReport, probeSteeringReport, probeReadingReport, stereotyp
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
 
+// monitoring: projections, conversation drift, dataset screening, finetuning shift (issue 8)
+export {
+  projectExamples, specsFromVectorFiles, projectionName, parseProjectionPosition, validateSpecs,
+  type ProjectionSpec, type ProjectionPosition, type ProjectionValue,
+} from './monitoring/projections.js';
+export { projectDataset, projectionColumns, type ProjectDatasetOptions } from './monitoring/projectDataset.js';
+export { iterateDataset, scanDataset, readConversations, DatasetError, type DatasetRow } from './monitoring/dataset.js';
+export { monitorConversation, generateMonitored, streamMonitored, type MonitorSpec, type MonitorEvent, type TurnProjection } from './monitoring/conversationMonitor.js';
+export { monitorReport, tokenHeatmap } from './monitoring/monitorReport.js';
+export { screenDataset, type ScreenOptions, type ScreenSummary } from './monitoring/screening.js';
+export { finetuningShift, type LayerShift } from './monitoring/shift.js';
+export { checkVectorModel } from './directions/vectorFile.js';
+export { monitoringStudy, type MonitoringStudyResult, type MonitoringSample } from './experiments/monitoringStudy.js';
+export { finetuneStudy, type FinetuneStudyResult, type VariantMeasure } from './experiments/finetuneStudy.js';
+export { pearson, correlation, type Correlation } from './experiments/stats.js';
+
 // instrumentation (what `persona prepare` / `persona inspect` use)
 export { prepareModel, describeModel, formatInspection, InstrumentError, type Manifest, type PreparedModel } from './model/instrument/index.js';

@@ -65,11 +65,15 @@ export interface TokenizedExample {
  * if tokenizing the concatenation merges across it, the common prefix is used instead.
  */
 export function tokenizeExample(tokenizer: Tokenizer, messages: ChatMessage[], response: string): TokenizedExample {
-  const promptText = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+  return tokenizeText(tokenizer, tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), response);
+}
+
+/** Token ids of an already-templated prompt text followed by a response (see tokenizeExample). */
+export function tokenizeText(tokenizer: Tokenizer, promptText: string, response: string): TokenizedExample {
   const prompt = tokenizer.encode(promptText);
   const ids = tokenizer.encode(promptText + response);
   let common = 0;
   while (common < prompt.length && common < ids.length && prompt[common] === ids[common]) common++;
-  if (common === 0) throw new Error('tokenizeExample: prompt and prompt+response share no tokens');
+  if (common === 0) throw new Error('tokenizeText: prompt and prompt+response share no tokens');
   return { ids, promptLength: common };
 }

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerModelCommands } from './commands/model.js';
 import { registerGenerateCommand } from './commands/generate.js';
+import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerPersonaCommands } from './commands/persona.js';
 import { registerProbeCommands } from './commands/probe.js';
 
@@ -14,6 +15,7 @@ export function buildCli(): Command {
     .showHelpAfterError();
   registerModelCommands(program);
   registerGenerateCommand(program);
+  registerMonitoringCommands(program);
   registerPersonaCommands(program);
   registerProbeCommands(program);
   return program;

@@ -89,3 +89,13 @@ export function vectorFor(set: PersonaVectorSet, layer: number, hiddenSize: numb
   if (!v) throw new Error(`${source}: layer ${layer} out of range 0..${layers.length - 1}`);
   return v;
 }
+
+/**
+ * Refuses a vector file made on a model of another shape (its sidecar records the model), before
+ * any work. Same-shape models pass: projecting a finetune on its base model's vectors is the point.
+ */
+export function checkVectorModel(set: PersonaVectorSet, model: { modelType: string; numLayers: number; hiddenSize: number; path: string }, source = 'vector'): void {
+  const m = set.meta.model;
+  const diffs = (['modelType', 'numLayers', 'hiddenSize'] as const).filter((k) => m[k] !== model[k]).map((k) => `${k} ${m[k]} vs ${model[k]}`);
+  if (diffs.length) throw new Error(`${source}: made on another model (${m.path}: ${diffs.join(', ')}; this model is ${model.path})`);
+}

@@ -22,8 +22,12 @@ export interface GenerateOptions {
    * last prompt token (what monitoring projects), step t = generated token t-1.
    */
   captureLayers?: number[];
-  /** Called after every step with each row's new token (-1 for rows already finished). */
-  onToken?: (e: { step: number; tokens: number[] }) => void;
+  /**
+   * Called after every step with each row's new token (-1 for rows already finished) and, for
+   * captureLayers, this step's [batch, hidden] state per layer (what `hidden` collects), so that
+   * monitors can follow the residual stream live.
+   */
+  onToken?: (e: { step: number; tokens: number[]; hidden: Map<number, Float32Array> }) => void;
   /** No cache: rerun prompt + generated tokens every step. */
   fullRecompute?: boolean;
   /** Keep each step's next-token logits ([batch, vocab] per step). */
@@ -96,7 +100,12 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
         })
       : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true });
     cache = r.cache;
-    for (const l of capture) hidden.get(l)!.push(lastColumn(r.hidden.get(l)!, batch, r.seq, H));
+    const stepHidden = new Map<number, Float32Array>();
+    for (const l of capture) {
+      const h = lastColumn(r.hidden.get(l)!, batch, r.seq, H);
+      hidden.get(l)!.push(h);
+      stepHidden.set(l, h);
+    }
     if (opts.keepLogits) logits.push(r.logits);
 
     const V = r.vocab;
@@ -122,7 +131,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
     feed = next.map((t) => [t < 0 ? model.padId : t]);
     for (let b = 0; b < batch; b++) fed[b]!.push(feed[b]![0]!);
     steps.push({ totalMs: performance.now() - t0, runMs: r.runMs });
-    opts.onToken?.({ step, tokens: next });
+    opts.onToken?.({ step, tokens: next, hidden: stepHidden });
     if (done.every(Boolean)) break;
   }
   const totalMs = performance.now() - start;

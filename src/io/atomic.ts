@@ -29,3 +29,35 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8A
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
+
+/**
+ * A file written piece by piece (outputs too large to hold in memory), with the same guarantee:
+ * the final name appears only at commit(), complete.
+ */
+export class AtomicWriter {
+  private readonly tmp: string;
+  private fd: number;
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+    this.fd = openSync(this.tmp, 'w');
+  }
+
+  write(text: string): void {
+    const b = Buffer.from(text, 'utf8');
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+  }
+
+  commit(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+  }
+
+  abort(): void {
+    closeSync(this.fd);
+    rmSync(this.tmp, { force: true });
+  }
+}

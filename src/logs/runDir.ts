@@ -3,7 +3,7 @@
 // appended as it completes) and any outputs. Later commands and reports read it back; a run that was
 // interrupted resumes by skipping the records already written.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
+import { appendFileSync, createReadStream, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 
@@ -88,6 +88,27 @@ export class RunDir {
 
   records<T = Record<string, unknown>>(stream: string): T[] {
     return readRecords<T>(join(this.dir, `${stream}.jsonl`));
+  }
+
+  /** Number of complete records, counted without loading the file (large streamed runs). */
+  async count(stream: string): Promise<number> {
+    const path = join(this.dir, `${stream}.jsonl`);
+    if (!existsSync(path)) return 0;
+    let n = 0;
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) for (const b of chunk) if (b === 0x0a) n++;
+    return n;
+  }
+
+  /** Complete records one at a time, in file order, without loading the file. */
+  async *iterate<T = Record<string, unknown>>(stream: string): AsyncGenerator<T> {
+    const path = join(this.dir, `${stream}.jsonl`);
+    if (!existsSync(path)) return;
+    let rest = '';
+    for await (const chunk of createReadStream(path, 'utf8') as AsyncIterable<string>) {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!; // an unterminated last line is an interrupted write: never yielded
+      for (const l of parts) if (l.trim()) yield JSON.parse(l) as T;
+    }
   }
 
   output(name: string, rel: string): void {

@@ -42,6 +42,8 @@ export class Tokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    // transformers.js rejects an empty list; an answer that stopped at once is the empty string.
+    if (!ids.length) return '';
     return this.inner.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 

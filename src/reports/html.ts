@@ -77,6 +77,14 @@ document.body.dataset.rendered = String(FIGURES.length);
 `;
 }
 
+/** Scatter plot, one trace per group (e.g. prompt kind or model variant). */
+export function scatter(groups: { name: string; x: number[]; y: number[]; text?: string[] }[], title: string, labels: { x: string; y: string }): Figure {
+  return {
+    data: groups.map((g) => ({ type: 'scatter', mode: 'markers', name: g.name, x: g.x, y: g.y, ...(g.text ? { text: g.text } : {}) })),
+    layout: { title: { text: title }, xaxis: { title: { text: labels.x } }, yaxis: { title: { text: labels.y } } },
+  };
+}
+
 export function writeReport(path: string, r: Report): void {
   writeFileAtomic(path, renderReport(r));
 }
