@@ -11,8 +11,13 @@ export function parseIntList(s: string, what: string): number[] {
     const m = /^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*(?::\s*(\d+))?)?\s*$/.exec(part);
     if (!m) throw new Error(`${what}: cannot read '${part}' (use e.g. 4 or 2,4,6 or 2-8 or 2-8:2)`);
     const a = Number(m[1]);
+    const step = Number(m[3] ?? 1);
+    if (m[3] !== undefined && step < 1) throw new Error(`${what}: step in '${part}' must be at least 1`);
     if (m[2] === undefined) out.push(a);
-    else for (let x = a; x <= Number(m[2]); x += Number(m[3] ?? 1)) out.push(x);
+    else {
+      if (Number(m[2]) < a) throw new Error(`${what}: range '${part}' runs backwards`);
+      for (let x = a; x <= Number(m[2]); x += step) out.push(x);
+    }
   }
   return out;
 }
