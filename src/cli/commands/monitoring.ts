@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { VectorKind } from '../../directions/vectorFile.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
+import type { SteerableModel } from '../../model/steerableModel.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
 import { generateMonitored, monitorConversation, type MonitorSpec, type TurnProjection } from '../../monitoring/conversationMonitor.js';
 import { datasetFormat, iterateDataset, readConversations, templatePrefix } from '../../monitoring/dataset.js';
@@ -95,21 +96,9 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
     const conversations = file ? await readConversations(file) : null;
     const layers = parseIntList(o.layer, '--layer');
-    const temperature = floatFlag(o.temperature, '--temperature', 0);
-    const gen = { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
+    const gen = generationFlags(o);
     const model = await loadModel(o.model);
-    let specs: MonitorSpec[];
-    try {
-      // Short names (the vector's trait) label plots and records.
-      specs = specsFromVectorFiles(model, o.vector, layers, ['last-prompt'], o.kind).map((s) => ({
-        name: s.label! + (layers.length > 1 ? `@L${s.layer}` : ''),
-        vector: s.vector,
-        layer: s.layer,
-      }));
-    } catch (e) {
-      await model.dispose();
-      throw e;
-    }
+    const specs = await namedSpecs(model, o.vector, layers, 'last-prompt', o.kind);
     const names = specs.map((s) => s.name);
     const users = o.user ?? DEFAULT_QUESTIONS;
     const cfg = file ? { conversations: resolve(file) } : { system: o.system, users, ...gen };
@@ -186,21 +175,10 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
     const format = datasetFormat(data);
     const layers = parseIntList(o.layer, '--layer');
-    const temperature = floatFlag(o.temperature, '--temperature', 0);
-    const generation = { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
+    const generation = generationFlags(o);
     const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
     const model = await loadModel(o.model);
-    let specs: MonitorSpec[];
-    try {
-      specs = specsFromVectorFiles(model, o.vector, layers, ['response-mean'], o.kind).map((s) => ({
-        name: s.label! + (layers.length > 1 ? `@L${s.layer}` : ''),
-        vector: s.vector,
-        layer: s.layer,
-      }));
-    } catch (e) {
-      await model.dispose();
-      throw e;
-    }
+    const specs = await namedSpecs(model, o.vector, layers, 'response-mean', o.kind);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
       ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...generation,
     });
@@ -287,4 +265,24 @@ export function registerMonitoringCommands(program: Command): void {
       }
     });
   });
+}
+
+/** --max-new-tokens / --temperature / --seed, checked: greedy at temperature 0. */
+function generationFlags(o: { maxNewTokens: string; temperature: string; seed: string }) {
+  const temperature = floatFlag(o.temperature, '--temperature', 0);
+  return { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
+}
+
+/** Monitor specs named by the vector's trait (plus @Lk with several layers); the model is released when a vector does not fit it. */
+async function namedSpecs(model: SteerableModel, files: string[], layers: number[], position: 'last-prompt' | 'response-mean', kind: VectorKind): Promise<MonitorSpec[]> {
+  try {
+    return specsFromVectorFiles(model, files, layers, [position], kind).map((s) => ({
+      name: s.label! + (layers.length > 1 ? `@L${s.layer}` : ''),
+      vector: s.vector,
+      layer: s.layer,
+    }));
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
 }
