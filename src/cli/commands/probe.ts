@@ -176,7 +176,7 @@ export function registerProbeCommands(program: Command): void {
       .description("the model's picture of the user after every user turn of a conversation (probe class probabilities)")
       .argument('[model_dir]', 'model folder', DEFAULT_MODEL)
       .requiredOption('--probes <files...>', 'probe files or probe train run directories')
-      .requiredOption('--conversation <file.jsonl>', 'labelled conversations JSONL (or {"messages": [...]} lines)')
+      .requiredOption('--conversation <file.jsonl>', 'labelled conversations JSONL (persona probe data format)')
       .option('--index <i>', 'which conversation of the file', '0')
       .option('--layer <k>', 'probe layer (default: each probe\'s best cross-validated layer)'),
   ).action(async (dir: string, o: RunFlags & { probes: string[]; conversation: string; index: string; layer?: string }) => {
