@@ -8,8 +8,8 @@
 // meta.attribute / meta.stated / meta.stereotype (the class stated explicitly and the class whose
 // stereotype was added), which the Reading-Between-the-Prompts study needs.
 
-import { createReadStream, readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { iterateLines } from '../io/lines.js';
 
 export const ROLES = ['system', 'user', 'assistant'] as const;
 export type Role = (typeof ROLES)[number];
@@ -102,12 +102,7 @@ export function readLabelledJsonl(file: string): LabelledConversation[] {
 
 /** Rows one at a time with their 1-based line, so memory stays flat in the dataset size. */
 export async function* iterateLabelledJsonl(file: string): AsyncGenerator<{ line: number; row: LabelledConversation }> {
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of lines) {
-    line++;
-    if (text.trim()) yield { line, row: parseLabelledLine(text, file, line) };
-  }
+  for await (const { line, text } of iterateLines(file)) if (text.trim()) yield { line, row: parseLabelledLine(text, file, line) };
 }
 
 /** One JSONL line (with its newline), in the field order of the format. */

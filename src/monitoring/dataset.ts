@@ -6,9 +6,8 @@
 //         prompt, the last message's content is the answer.
 // Every other column / field is carried through untouched, so outputs can keep it.
 
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { AtomicWriter } from '../io/atomic.js';
+import { iterateLines } from '../io/lines.js';
 import { csvLine, CsvError, iterateCsv, requireColumn } from '../io/csv.js';
 import type { ChatMessage, Tokenizer } from '../model/tokenizer.js';
 import { tokenizeText, type TokenizedExample } from '../activations/positions.js';
@@ -32,13 +31,6 @@ export function datasetFormat(file: string): DatasetFormat {
   if (/\.csv$/i.test(file)) return 'csv';
   if (/\.jsonl$/i.test(file)) return 'jsonl';
   throw new DatasetError(`${file}: unknown dataset format (expected .csv with prompt/answer columns or .jsonl with messages)`);
-}
-
-/** Lines of a text file with their 1-based numbers, streamed. */
-export async function* iterateLines(file: string): AsyncGenerator<{ line: number; text: string }> {
-  const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  let line = 0;
-  for await (const text of rl) yield { line: ++line, text };
 }
 
 function jsonRow(file: string, line: number, text: string, index: number): DatasetRow {
