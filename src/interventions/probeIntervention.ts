@@ -9,6 +9,7 @@
 // to the probe.
 
 import { createRng, seedFromKey } from '../generation/sampling.js';
+import { norm } from '../directions/meanAccumulator.js';
 import { centroidDirection, checkProbeFits, classDirection, classIndex, type ProbeSet } from '../directions/probes/probeFile.js';
 import type { Ablation, Steering } from './steering.js';
 
@@ -82,7 +83,7 @@ export function probeInterventionPlan(model: { hiddenSize: number; numLayers: nu
 }
 
 function unit(v: Float32Array): Float32Array {
-  const n = Math.hypot(...v);
+  const n = norm(v);
   if (!(n > 0)) throw new Error('probe direction has zero norm');
   return v.map((x) => x / n);
 }
@@ -99,7 +100,7 @@ function randomLike(seed: number, H: number): (like: Float32Array, key: string) 
       v[i] = r * Math.cos(t);
       if (i + 1 < H) v[i + 1] = r * Math.sin(t);
     }
-    const scale = Math.hypot(...like) / Math.hypot(...v);
+    const scale = norm(like) / norm(v);
     return v.map((x) => x * scale);
   };
 }
