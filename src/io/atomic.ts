@@ -7,23 +7,14 @@ import { dirname, basename, join } from 'node:path';
 let counter = 0;
 
 export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[]): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
-  const fd = openSync(tmp, 'w');
+  const w = new AtomicWriter(path);
   try {
-    const parts = Array.isArray(data) ? data : [typeof data === 'string' ? Buffer.from(data, 'utf8') : data];
-    for (const p of parts) {
-      let off = 0;
-      while (off < p.length) off += writeSync(fd, p, off, p.length - off);
-    }
-    fsyncSync(fd);
+    for (const part of Array.isArray(data) ? data : [data]) w.write(part);
   } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
+    w.abort();
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  w.commit();
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -44,8 +35,8 @@ export class AtomicWriter {
     this.fd = openSync(this.tmp, 'w');
   }
 
-  write(text: string): void {
-    const b = Buffer.from(text, 'utf8');
+  write(data: string | Uint8Array): void {
+    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
     while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
   }
