@@ -64,7 +64,7 @@ export {
   type SteeringVector,
   type SteerPositions,
   type Ablation,
-} from './interventions/steering.js';
+} from './model/steering.js';
 
 // directions: trait files, persona vectors
 export { loadTraitFile, parseTraitFile, traitSystemPrompt, TraitFileError, type TraitFile, type TraitInstruction } from './directions/traitFile.js';

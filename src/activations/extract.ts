@@ -2,7 +2,7 @@
 // of each layer at the requested positions (see positions.ts). Layer indices follow the model:
 // 0 = embeddings, k = after decoder block k.
 
-import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../interventions/steering.js';
+import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';

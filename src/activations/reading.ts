@@ -4,7 +4,7 @@
 // The control reading has no suffix: the last token of the templated conversation itself.
 
 import { conversationForReading } from '../data/labelledConversations.js';
-import type { Ablation, Steering } from '../interventions/steering.js';
+import type { Ablation, Steering } from '../model/steering.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage, Tokenizer } from '../model/tokenizer.js';
 import { extractActivations } from './extract.js';

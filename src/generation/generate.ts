@@ -3,7 +3,7 @@
 // `fullRecompute` reruns the whole sequence every step instead (slow; the tests use it to prove
 // the cache path computes the same thing).
 
-import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../interventions/steering.js';
+import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import type { KVCache, SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';

@@ -11,7 +11,7 @@
 import { createRng, seedFromKey } from '../generation/sampling.js';
 import { norm } from '../directions/meanAccumulator.js';
 import { centroidDirection, checkProbeFits, classDirection, classIndex, type ProbeSet } from '../directions/probes/probeFile.js';
-import type { Ablation, Steering } from './steering.js';
+import type { Ablation, Steering } from '../model/steering.js';
 
 export type ProbeMode = 'toward' | 'away' | 'erase';
 

@@ -8,7 +8,7 @@ import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import type { Ablation, Steering } from './steering.js';
+import type { Ablation, Steering } from '../model/steering.js';
 
 export interface SteerEvalConfig {
   questions: string[];

@@ -8,7 +8,7 @@ import type { SteerableModel } from '../model/steerableModel.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { heatmap, lines, writeReport } from '../reports/html.js';
 import { evaluateSteering, type SteerEvalConfig } from './steerEval.js';
-import type { SteerPositions } from './steering.js';
+import type { SteerPositions } from '../model/steering.js';
 
 export interface SweepConfig extends SteerEvalConfig {
   layers: number[];

@@ -22,7 +22,7 @@ export interface LayerTensor {
 }
 /** layer -> what to add to its residual output in this call. */
 export type SteerTensors = Map<number, LayerTensor>;
-/** layer -> orthonormal directions to project out (see interventions/steering.ts). */
+/** layer -> orthonormal directions to project out (see model/steering.ts). */
 export type AblateTensors = Map<number, LayerTensor>;
 
 /** Where the tokens of one call sit, so a steering plan can choose its positions. */

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_KINDS } from '../fixtures/index.js';
 import { loadModel } from '../../src/model/load.js';
 import type { LayerTensor } from '../../src/model/steerableModel.js';
-import { ablationTensors, steeringPlan } from '../../src/interventions/steering.js';
+import { ablationTensors, steeringPlan } from '../../src/model/steering.js';
 import { fixtureModel, maxAbsErr, measured, randomVector, record, relErr, rows } from './helpers.js';
 
 afterAll(() => console.log('forward.test measured maxima', JSON.stringify(measured)));

@@ -3,7 +3,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generation/generate.js';
-import type { SteerPositions } from '../../src/interventions/steering.js';
+import type { SteerPositions } from '../../src/model/steering.js';
 import { fixtureModel, maxAbsErr, measured, randomVector, record, rows } from './helpers.js';
 
 afterAll(() => console.log('generate.test measured maxima', JSON.stringify(measured)));

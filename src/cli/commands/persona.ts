@@ -13,7 +13,7 @@ import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
-import type { Ablation, Steering, SteerPositions } from '../../interventions/steering.js';
+import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
 import { inRun, parseFloatList, parseIntList, progress } from '../util.js';

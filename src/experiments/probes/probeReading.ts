@@ -5,7 +5,7 @@
 import { readLastTokens, readingIds } from '../../activations/reading.js';
 import { checkProbeFits, type ProbeSet } from '../../directions/probes/probeFile.js';
 import { predictProba } from '../../directions/probes/logisticRegression.js';
-import type { Ablation, Steering } from '../../interventions/steering.js';
+import type { Ablation, Steering } from '../../model/steering.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
 

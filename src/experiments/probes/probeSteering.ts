@@ -10,7 +10,7 @@ import { NEUTRAL_LABEL } from '../../data/labelledConversations.js';
 import { generateChat } from '../../generation/generate.js';
 import type { ProbeSet } from '../../directions/probes/probeFile.js';
 import { probeInterventionPlan } from '../../interventions/probeIntervention.js';
-import type { Steering } from '../../interventions/steering.js';
+import type { Steering } from '../../model/steering.js';
 import type { RunDir } from '../../logs/runDir.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import type { ChatMessage } from '../../model/tokenizer.js';

@@ -11,7 +11,7 @@
 //   'response' the last prompt token and every generated token (the persona-vectors paper's choice)
 //   number[]   exactly these token indices
 
-import type { AblateTensors, SteerTensors, TokenPositions } from '../model/steerableModel.js';
+import type { AblateTensors, SteerTensors, TokenPositions } from './steerableModel.js';
 
 export type SteerPositions = 'all' | 'prompt' | 'response' | number[];
 
