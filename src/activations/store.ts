@@ -10,6 +10,7 @@
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../io/json.js';
 
 export interface StoreHeader {
   format: 'persona-steer/activations@1';
@@ -66,7 +67,7 @@ export class ActivationStore {
   private static readHeader(dir: string): StoreHeader {
     const path = join(dir, 'store.json');
     if (!existsSync(path)) throw new Error(`${dir}: not an activation store (no store.json)`);
-    const h = JSON.parse(readFileSync(path, 'utf8')) as StoreHeader;
+    const h = readJsonFile(path) as StoreHeader;
     if (h.format !== FORMAT) throw new Error(`${path}: field 'format' is ${JSON.stringify(h.format)}, expected ${FORMAT}`);
     return h;
   }

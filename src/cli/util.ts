@@ -4,6 +4,8 @@
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
+const MAX_LIST = 10_000;
+
 export function parseIntList(s: string, what: string): number[] {
   // "3", "2,4,6", "2-6", "2-10:2"
   const out: number[] = [];
@@ -16,18 +18,12 @@ export function parseIntList(s: string, what: string): number[] {
     if (m[2] === undefined) out.push(a);
     else {
       if (Number(m[2]) < a) throw new Error(`${what}: range '${part}' runs backwards`);
+      // Checked before expanding: "1-1000000000" is a typo, not a list to allocate.
+      if ((Number(m[2]) - a) / step > MAX_LIST) throw new Error(`${what}: range '${part}' has more than ${MAX_LIST} values`);
       for (let x = a; x <= Number(m[2]); x += step) out.push(x);
     }
   }
   return out;
-}
-
-export function parseFloatList(s: string, what: string): number[] {
-  return s.split(',').map((p) => {
-    const v = Number(p.trim());
-    if (!Number.isFinite(v)) throw new Error(`${what}: '${p}' is not a number`);
-    return v;
-  });
 }
 
 /** A progress line that rewrites itself on a terminal and prints plain lines elsewhere (CI logs). */
@@ -48,20 +44,50 @@ export function progress(label: string): (done: number, total: number, note?: st
   };
 }
 
-/** A validated integer flag value: `--per-class abc` fails naming the flag, before any work. */
+/** "an integer from 1 to 4096", "a number >= 0": the accepted form, for error messages. */
+function accepted(kind: string, min: number, max: number): string {
+  const show = (x: number) => (x === Number.MIN_VALUE ? '0 (exclusive)' : String(x));
+  if (min > -Infinity && max < Infinity) return `${kind} from ${show(min)} to ${show(max)}`;
+  if (min > -Infinity) return min === Number.MIN_VALUE ? `${kind} > 0` : `${kind} >= ${min}`;
+  if (max < Infinity) return `${kind} <= ${max}`;
+  return kind;
+}
+
+/** A validated integer flag value: `--per-class abc` fails naming the flag and the accepted form, before any work. */
 export function intFlag(s: string, flag: string, min = -Infinity, max = Infinity): number {
   const v = Number(s);
-  if (!/^\s*-?\d+\s*$/.test(s) || !Number.isSafeInteger(v)) throw new Error(`${flag}: '${s}' is not an integer`);
-  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (${min}..${max})`);
+  const form = accepted('an integer', min, max);
+  if (!/^\s*-?\d+\s*$/.test(s) || !Number.isSafeInteger(v)) throw new Error(`${flag}: '${s}' is not an integer (expected ${form})`);
+  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (expected ${form})`);
   return v;
 }
 
 /** A validated finite number flag value. */
 export function floatFlag(s: string, flag: string, min = -Infinity, max = Infinity): number {
   const v = Number(s);
-  if (!s.trim() || !Number.isFinite(v)) throw new Error(`${flag}: '${s}' is not a number`);
-  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (${min}..${max})`);
+  const form = accepted('a number', min, max);
+  if (!s.trim() || !Number.isFinite(v)) throw new Error(`${flag}: '${s}' is not a number (expected ${form})`);
+  if (v < min || v > max) throw new Error(`${flag}: ${v} is out of range (expected ${form})`);
   return v;
+}
+
+/** Integer list flag ("3", "2,4,6", "2-6", "2-10:2"), every item within min..max. */
+export function intListFlag(s: string, flag: string, min = -Infinity, max = Infinity): number[] {
+  const out = parseIntList(s, flag);
+  const bad = out.find((v) => v < min || v > max);
+  if (bad !== undefined) throw new Error(`${flag}: ${bad} is out of range (expected integers from ${min} to ${max}, e.g. 4 or 2,4,6 or 2-8 or 2-8:2)`);
+  return out;
+}
+
+/** Comma-separated numbers, each finite and within min..max. */
+export function floatListFlag(s: string, flag: string, min = -Infinity, max = Infinity): number[] {
+  return s.split(',').map((p) => floatFlag(p, flag, min, max));
+}
+
+/** One value out of `allowed`. */
+export function choiceFlag<T extends string>(s: string, flag: string, allowed: readonly T[]): T {
+  if (!allowed.includes(s as T)) throw new Error(`${flag}: unknown value '${s}' (choose from ${allowed.join(', ')})`);
+  return s as T;
 }
 
 /** A comma-separated list whose every item is one of `allowed`. */
@@ -70,6 +96,27 @@ export function choiceList<T extends string>(s: string, flag: string, allowed: r
   if (!items.length) throw new Error(`${flag}: empty list`);
   for (const x of items) if (!allowed.includes(x as T)) throw new Error(`${flag}: unknown value '${x}' (choose from ${allowed.join(', ')})`);
   return items as T[];
+}
+
+/** Largest steering coefficient accepted: beyond it float32 activations overflow to Infinity/NaN. */
+export const MAX_COEFF = 1e6;
+
+export interface GenerationFlagValues {
+  maxNewTokens: number;
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  seed: number;
+}
+
+/** The generation flags every generating command shares, checked. */
+export function generationFlags(o: { maxNewTokens: string; temperature: string; topP?: string; seed: string }): GenerationFlagValues {
+  return {
+    maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1, 4096),
+    temperature: floatFlag(o.temperature, '--temperature', 0, 100),
+    topP: o.topP === undefined ? 1 : floatFlag(o.topP, '--top-p', Number.MIN_VALUE, 1),
+    seed: intFlag(o.seed, '--seed'),
+  };
 }
 
 /** Run a command's body, marking the run failed on error and always releasing the model. */

@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { iterateLines } from '../io/lines.js';
+import { parseJsonLine } from '../io/json.js';
 
 export const ROLES = ['system', 'user', 'assistant'] as const;
 export type Role = (typeof ROLES)[number];
@@ -84,9 +85,9 @@ export function validateLabelled(row: unknown, where: string): LabelledConversat
 export function parseLabelledLine(text: string, file: string, line: number): LabelledConversation {
   let row: unknown;
   try {
-    row = JSON.parse(text);
+    row = parseJsonLine(text, file, line);
   } catch (e) {
-    throw new LabelledDataError(`${file}:${line}: not valid JSON: ${(e as Error).message}`);
+    throw new LabelledDataError((e as Error).message);
   }
   return validateLabelled(row, `${file}:${line}`);
 }

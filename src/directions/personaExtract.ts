@@ -136,7 +136,7 @@ export async function extractPersonaVectors(
   onProgress: (p: ExtractProgress) => void = () => {},
 ): Promise<ExtractResult> {
   const jobs = extractionJobs(trait, cfg);
-  const done = new Set(run.records<GenerationRecord>('generations').map((r) => r.key));
+  const done = new Set(run.keyedRecords<GenerationRecord>('generations', (r) => r.key).map((r) => r.key));
   const todo = jobs.filter((j) => !done.has(j.key));
   const t0 = performance.now();
 
@@ -164,7 +164,7 @@ export async function extractPersonaVectors(
 
   // Stage 3: filter. Only records of this configuration's jobs count (a resumed run may hold more).
   const wanted = new Set(jobs.map((j) => j.key));
-  const records = run.records<GenerationRecord>('generations').filter((r) => wanted.has(r.key));
+  const records = run.keyedRecords<GenerationRecord>('generations', (r) => r.key).filter((r) => wanted.has(r.key));
   const pairs = keptPairs(records, cfg.thresholds);
   if (pairs.length === 0) {
     const pos = records.filter((r) => r.polarity === 'pos' && (r.trait ?? 0) >= cfg.thresholds.pos).length;

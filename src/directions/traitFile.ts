@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { parseJson } from '../io/json.js';
 
 export interface TraitInstruction {
   pos: string;
@@ -84,9 +85,9 @@ export function loadTraitFile(path: string): TraitFile {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text, path);
   } catch (e) {
-    throw new TraitFileError(`${path}: invalid JSON (${(e as Error).message})`);
+    throw new TraitFileError((e as Error).message);
   }
   return parseTraitFile(json, path);
 }

@@ -2,9 +2,12 @@
 // one; prompt_avg; prompt_last), the same shapes as the paper's released .pt files, and
 // `<name>.json` beside it says what they are: model, trait, layer convention, counts, norms, scores.
 
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readJsonFile } from '../io/json.js';
 import { norm } from './meanAccumulator.js';
 
 export const VECTOR_KINDS = ['response_avg', 'prompt_avg', 'prompt_last'] as const;
@@ -25,6 +28,11 @@ export interface VectorSidecar {
   thresholds?: Record<string, number>;
   createdAt: string;
   run?: string;
+  /**
+   * sha256 of the .safetensors file this sidecar describes. The two files are written one after the
+   * other; a crash or a second writer between them leaves a pair that this checksum catches on load.
+   */
+  tensorSha256?: string;
   [extra: string]: unknown;
 }
 
@@ -55,7 +63,9 @@ export function savePersonaVectors(path: string, set: PersonaVectorSet): void {
   }
   // Norms are derived data: recomputed on every save so the sidecar can never disagree with the tensors.
   set.meta.norms = norms;
-  writeSafetensors(path, tensors, { format: set.meta.format, trait: set.meta.trait });
+  const bytes = Buffer.concat(encodeSafetensors(tensors, { format: set.meta.format, trait: set.meta.trait }));
+  set.meta.tensorSha256 = sha256(bytes);
+  writeFileAtomic(path, bytes);
   writeJsonAtomic(sidecarPath(path), set.meta);
 }
 
@@ -63,17 +73,22 @@ export function loadPersonaVectors(path: string): PersonaVectorSet {
   const side = sidecarPath(path);
   if (!existsSync(path)) throw new Error(`${path}: vector file not found`);
   if (!existsSync(side)) throw new Error(`${side}: sidecar metadata not found (expected next to ${path})`);
-  const meta = JSON.parse(readFileSync(side, 'utf8')) as VectorSidecar;
+  const meta = readJsonFile(side) as VectorSidecar;
   if (meta.format !== 'persona-steer/persona-vector@1') throw new Error(`${side}: field 'format' is ${JSON.stringify(meta.format)}, expected persona-steer/persona-vector@1`);
   const H = meta.model?.hiddenSize;
   if (!Number.isInteger(H)) throw new Error(`${side}: field 'model.hiddenSize' missing`);
-  const { tensors } = readSafetensors(path);
+  const bytes = readFileSync(path);
+  if (meta.tensorSha256 !== undefined && meta.tensorSha256 !== sha256(bytes))
+    throw new Error(`${side}: describes another version of ${path} (tensorSha256 does not match the file); the pair was not written together, re-save or re-extract the vectors`);
+  const { tensors } = decodeSafetensors(bytes, path);
   const vectors = {} as Record<VectorKind, Float32Array[]>;
   for (const kind of meta.kinds) {
     const t = tensors[kind];
     if (!t) throw new Error(`${path}: tensor '${kind}' listed in the sidecar is missing`);
     if (t.shape.length !== 2 || t.shape[1] !== H) throw new Error(`${path}: tensor '${kind}' has shape [${t.shape}], expected [layers, ${H}]`);
     vectors[kind] = Array.from({ length: t.shape[0]! }, (_, l) => t.data.slice(l * H, (l + 1) * H));
+    const bad = t.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new Error(`${path}: tensor '${kind}' layer ${Math.floor(bad / H)} holds a non-finite value (${t.data[bad]}) at index ${bad % H}`);
   }
   return { vectors, meta };
 }
@@ -98,4 +113,8 @@ export function checkVectorModel(set: PersonaVectorSet, model: { modelType: stri
   const m = set.meta.model;
   const diffs = (['modelType', 'numLayers', 'hiddenSize'] as const).filter((k) => m[k] !== model[k]).map((k) => `${k} ${m[k]} vs ${model[k]}`);
   if (diffs.length) throw new Error(`${source}: made on another model (${m.path}: ${diffs.join(', ')}; this model is ${model.path})`);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

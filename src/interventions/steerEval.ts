@@ -59,7 +59,7 @@ export async function evaluateSteering(
   const jobs = cfg.questions.flatMap((question, q) =>
     Array.from({ length: cfg.samples }, (_, sample) => ({ key: `${cell}:${q}:${sample}`, question, sample })),
   );
-  const have = new Map((opts.run?.records<SteerRecord>('steer') ?? []).filter((r) => r.cell === cell).map((r) => [r.key, r]));
+  const have = new Map((opts.run?.keyedRecords<SteerRecord>('steer', (r) => r.key) ?? []).filter((r) => r.cell === cell).map((r) => [r.key, r]));
   const todo = jobs.filter((j) => !have.has(j.key));
   const fresh: SteerRecord[] = [];
   for (let i = 0; i < todo.length; i += cfg.batchSize) {

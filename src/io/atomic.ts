@@ -1,10 +1,42 @@
 // Atomic file writes: a crash or Ctrl-C never leaves a half-written output behind, because the
 // final name only ever points at complete content (write to a temp file, fsync, rename).
 
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 let counter = 0;
+
+// Temp names carry the writer's pid: `.NAME.PID.N.tmp`.
+const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * Removes temp files left in `dir` (and its subfolders, `depth` deep) by atomic writes that never
+ * committed, because their process died. Files of live processes are in-flight writes and stay.
+ */
+export function removeStaleTempFiles(dir: string, alive: (pid: number) => boolean = processAlive, depth = 2): string[] {
+  const removed: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory() && depth > 0) removed.push(...removeStaleTempFiles(p, alive, depth - 1));
+    const m = TEMP_NAME.exec(e.name);
+    if (e.isFile() && m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) {
+      rmSync(p, { force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/** Whether a process with this id runs on this machine (signal 0 only checks). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export function writeFileAtomic(path: string, data: string | Uint8Array | Uint8Array[]): void {
   const w = new AtomicWriter(path);

@@ -5,14 +5,16 @@
 
 import { appendFileSync, createReadStream, existsSync, mkdirSync, readFileSync, truncateSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeJsonAtomic } from '../io/atomic.js';
+import { removeStaleTempFiles, writeJsonAtomic } from '../io/atomic.js';
+import { parseJsonLine, readJsonFile } from '../io/json.js';
+import { RunLock } from './runLock.js';
 
 export interface RunManifest {
   command: string;
   config: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
-  status: 'running' | 'done' | 'failed';
+  status: 'running' | 'done' | 'failed' | 'interrupted';
   error?: string;
   /** Named outputs (relative paths) the run produced, e.g. {"vectors": "vectors.safetensors"}. */
   outputs: Record<string, string>;
@@ -21,28 +23,54 @@ export interface RunManifest {
   summary?: Record<string, unknown>;
 }
 
+/** Runs of this process still running: marked `interrupted` when a signal ends the process. */
+const live = new Set<RunDir>();
+let signalsHooked = false;
+
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      for (const run of live) run.interrupt(signal);
+      process.exit(code);
+    });
+  }
+}
+
 export class RunDir {
   readonly manifest: RunManifest;
 
-  private constructor(readonly dir: string, manifest: RunManifest) {
+  private constructor(readonly dir: string, manifest: RunManifest, private readonly lock: RunLock) {
     this.manifest = manifest;
   }
 
-  /** Create a new run, or reopen `dir` to resume when it holds a run of the same command. */
+  /**
+   * Create a new run, or reopen `dir` to resume when it holds a run of the same command. The
+   * directory is locked for this process: a second process on it is refused (a lock left by a
+   * process that died is taken over), leftover temp files of interrupted writes are removed.
+   */
   static open(dir: string, command: string, config: Record<string, unknown>): RunDir {
     dir = resolve(dir);
     const mpath = join(dir, 'manifest.json');
+    let old: RunManifest | null = null;
     if (existsSync(mpath)) {
-      const m = JSON.parse(readFileSync(mpath, 'utf8')) as RunManifest;
-      if (m.command !== command) throw new Error(`${mpath}: run directory belongs to '${m.command}', not '${command}'`);
+      old = readJsonFile(mpath) as RunManifest;
+      if (old.command !== command) throw new Error(`${mpath}: run directory belongs to '${old.command}', not '${command}'`);
       // Resuming with other settings (or another model) would mix records of two experiments.
-      const differs = configDifference(m.config, config);
+      const differs = configDifference(old.config, config);
       if (differs) throw new Error(`${mpath}: cannot resume, the run was made with a different ${differs}; use a fresh run directory`);
-      const run = new RunDir(dir, { ...m, status: 'running', updatedAt: new Date().toISOString() });
+    }
+    mkdirSync(dir, { recursive: true });
+    const lock = RunLock.acquire(dir, command);
+    removeStaleTempFiles(dir);
+    hookSignals();
+    if (old) {
+      const run = new RunDir(dir, { ...old, status: 'running', error: undefined, updatedAt: new Date().toISOString() }, lock);
+      live.add(run);
       run.save();
       return run;
     }
-    mkdirSync(dir, { recursive: true });
     const now = new Date().toISOString();
     const run = new RunDir(dir, {
       command,
@@ -53,7 +81,8 @@ export class RunDir {
       outputs: {},
       timings: {},
       versions: { node: process.version, personaSteer: '0.1.0' },
-    });
+    }, lock);
+    live.add(run);
     run.save();
     return run;
   }
@@ -90,6 +119,17 @@ export class RunDir {
     return readRecords<T>(join(this.dir, `${stream}.jsonl`));
   }
 
+  /**
+   * Records with one entry per key, the first written kept. A key written twice (two writers, or
+   * a resumed run that redid work) is reported on stderr, never counted twice.
+   */
+  keyedRecords<T>(stream: string, keyOf: (r: T) => string): T[] {
+    const { records, duplicates } = dedupeRecords(this.records<T>(stream), keyOf);
+    if (duplicates.length)
+      process.stderr.write(`warning: ${this.path(`${stream}.jsonl`)}: ${duplicates.length} record(s) repeat a key already recorded; the first of each is used (${duplicates.slice(0, 5).join(', ')}${duplicates.length > 5 ? ', ...' : ''})\n`);
+    return records;
+  }
+
   /** Number of complete records, counted without loading the file (large streamed runs). */
   async count(stream: string): Promise<number> {
     const path = join(this.dir, `${stream}.jsonl`);
@@ -104,10 +144,14 @@ export class RunDir {
     const path = join(this.dir, `${stream}.jsonl`);
     if (!existsSync(path)) return;
     let rest = '';
+    let lineNo = 0;
     for await (const chunk of createReadStream(path, 'utf8') as AsyncIterable<string>) {
       const parts = (rest + chunk).split('\n');
       rest = parts.pop()!; // an unterminated last line is an interrupted write: never yielded
-      for (const l of parts) if (l.trim()) yield JSON.parse(l) as T;
+      for (const l of parts) {
+        lineNo++;
+        if (l.trim()) yield parseJsonLine(l, path, lineNo) as T;
+      }
     }
   }
 
@@ -119,13 +163,28 @@ export class RunDir {
   finish(summary?: Record<string, unknown>): void {
     this.manifest.status = 'done';
     if (summary) this.manifest.summary = summary;
-    this.save();
+    this.close();
   }
 
   fail(err: unknown): void {
     this.manifest.status = 'failed';
     this.manifest.error = err instanceof Error ? err.message : String(err);
+    this.close();
+  }
+
+  /** The process is being stopped (Ctrl-C, kill): say so, so nobody mistakes the run for one still going. */
+  interrupt(signal: string): void {
+    if (this.manifest.status !== 'running') return;
+    this.manifest.status = 'interrupted';
+    this.manifest.error = `interrupted by ${signal}; resume with --run ${this.dir}`;
+    this.close();
+  }
+
+  /** Save and release the directory to other processes. */
+  close(): void {
     this.save();
+    live.delete(this);
+    this.lock.release();
   }
 }
 
@@ -154,11 +213,31 @@ export function readRecords<T = Record<string, unknown>>(path: string): T[] {
   const lines = text.split('\n');
   // The last element is '' when the file ends with a newline; anything else is an interrupted write.
   lines.pop();
-  return lines.filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
+  const out: T[] = [];
+  lines.forEach((l, i) => {
+    if (l.trim()) out.push(parseJsonLine(l, path, i + 1) as T);
+  });
+  return out;
+}
+
+/** First record per key, and the keys seen again. */
+export function dedupeRecords<T>(records: T[], keyOf: (r: T) => string): { records: T[]; duplicates: string[] } {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  const duplicates: string[] = [];
+  for (const r of records) {
+    const k = keyOf(r);
+    if (seen.has(k)) duplicates.push(k);
+    else {
+      seen.add(k);
+      out.push(r);
+    }
+  }
+  return { records: out, duplicates };
 }
 
 export function readManifest(dir: string): RunManifest {
   const p = join(dir, 'manifest.json');
   if (!existsSync(p)) throw new Error(`${p}: not a run directory (no manifest.json)`);
-  return JSON.parse(readFileSync(p, 'utf8')) as RunManifest;
+  return readJsonFile(p) as RunManifest;
 }

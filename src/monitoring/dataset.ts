@@ -6,6 +6,7 @@
 //         prompt, the last message's content is the answer.
 // Every other column / field is carried through untouched, so outputs can keep it.
 
+import { parseJsonLine } from '../io/json.js';
 import { AtomicWriter } from '../io/atomic.js';
 import { iterateLines } from '../io/lines.js';
 import { csvLine, CsvError, iterateCsv, requireColumn } from '../io/csv.js';
@@ -37,9 +38,9 @@ function jsonRow(file: string, line: number, text: string, index: number): Datas
   const at = `${file}:${line}`;
   let obj: unknown;
   try {
-    obj = JSON.parse(text);
+    obj = parseJsonLine(text, file, line);
   } catch (e) {
-    throw new DatasetError(`${at}:${jsonErrorOffset(text) + 1}: invalid JSON (${(e as Error).message})`);
+    throw new DatasetError((e as Error).message);
   }
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DatasetError(`${at}: expected a JSON object with 'messages'`);
   const messages = (obj as { messages?: unknown }).messages;
@@ -54,75 +55,6 @@ function jsonRow(file: string, line: number, text: string, index: number): Datas
   const last = messages.at(-1) as ChatMessage;
   if (!last.content.trim()) throw new DatasetError(`${at}: field 'messages[${messages.length - 1}].content' (the answer) is empty`);
   return { index, line, fields: obj as Record<string, unknown>, prompt: { messages: messages.slice(0, -1) as ChatMessage[] }, answer: last.content };
-}
-
-/**
- * Offset of the first character where `text` stops being JSON (V8's messages do not always say).
- * A small recursive-descent scan, run only after JSON.parse has failed.
- */
-export function jsonErrorOffset(text: string): number {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && ' \t\r\n'.includes(text[i]!)) i++;
-  };
-  const fail = (): never => {
-    throw i;
-  };
-  const lit = (w: string) => (text.startsWith(w, i) ? (i += w.length) : fail());
-  const str = () => {
-    i++;
-    while (i < text.length && text[i] !== '"') {
-      if (text[i]! < ' ') fail();
-      i += text[i] === '\\' ? 2 : 1;
-    }
-    if (i >= text.length) fail();
-    i++;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail();
-        str();
-        ws();
-        lit(':');
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === '}') return void i++;
-        else fail();
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') i++;
-        else if (text[i] === ']') return void i++;
-        else fail();
-      }
-    }
-    if (c === '"') return str();
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
-    if (m) return void (i += m[0].length);
-    for (const w of ['true', 'false', 'null']) if (text.startsWith(w, i)) return void (i += w.length);
-    fail();
-  };
-  try {
-    value();
-    ws();
-    return i < text.length ? i : text.length;
-  } catch (at) {
-    return Math.min(at as number, text.length);
-  }
 }
 
 /**

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Command } from 'commander';
 
 const exec = promisify(execFile);
 export const ROOT = join(import.meta.dirname, '../..');
@@ -16,5 +17,25 @@ export async function persona(...args: string[]): Promise<{ code: number; stdout
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/**
+ * The same CLI in this process (no child start-up: seconds saved per case), for checks that end
+ * before or soon after the model loads. Returns the error message the binary would print, or null.
+ */
+export async function personaError(...args: string[]): Promise<string | null> {
+  const { buildCli } = await import('../../src/cli/main.js');
+  const program = buildCli();
+  const quiet = (c: Command): void => {
+    c.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+    c.commands.forEach(quiet);
+  };
+  quiet(program);
+  try {
+    await program.parseAsync(['node', 'persona', ...args]);
+    return null;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
   }
 }

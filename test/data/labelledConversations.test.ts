@@ -86,7 +86,7 @@ describe('labelled JSONL', () => {
   it('reports bad JSON with its line and the parser message', () => {
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, `${good[0]}{"messages": [}\n`);
-    expect(() => readLabelledJsonl(file)).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: not valid JSON: .+`));
+    expect(() => readLabelledJsonl(file)).toThrow(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:\\d+: invalid JSON \\(.+`));
   });
 
   it('streams errors with the line too', async () => {

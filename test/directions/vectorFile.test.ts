@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -61,6 +61,30 @@ describe('persona vector files', () => {
     expect(() => loadPersonaVectors(p)).toThrow(/v\.json: field 'format'/);
     writeFileSync(side, JSON.stringify({ ...meta, model: { ...meta.model, hiddenSize: 5 } }));
     expect(() => loadPersonaVectors(p)).toThrow(/tensor 'response_avg' has shape \[4,4\], expected \[layers, 5\]/);
+    writeFileSync(side, JSON.stringify(meta, null, 2).replace('"trait": "evil",', '"trait": evil,'));
+    expect(() => loadPersonaVectors(p)).toThrow(/v\.json:3:12: invalid JSON/);
+  });
+
+  it('ties the sidecar to its tensor file: a pair not written together is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pv-'));
+    const [a, b] = [join(dir, 'a.safetensors'), join(dir, 'b.safetensors')];
+    savePersonaVectors(a, set());
+    const other = set();
+    other.vectors.response_avg[1]![0] = 42;
+    savePersonaVectors(b, other);
+    expect(JSON.parse(readFileSync(sidecarPath(a), 'utf8')).tensorSha256).toMatch(/^[0-9a-f]{64}$/);
+    // A second writer (or a crash between the two commits) left b's tensors under a's sidecar.
+    copyFileSync(b, a);
+    expect(() => loadPersonaVectors(a)).toThrow(/a\.json: describes another version of .*a\.safetensors \(tensorSha256 does not match/);
+  });
+
+  it('refuses NaN or infinite values in a vector file, naming the tensor and layer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pv-'));
+    const p = join(dir, 'nan.safetensors');
+    const s = set();
+    s.vectors.prompt_avg[2]![3] = Number.NaN;
+    savePersonaVectors(p, s);
+    expect(() => loadPersonaVectors(p)).toThrow(/nan\.safetensors: tensor 'prompt_avg' layer 2 holds a non-finite value \(NaN\) at index 3/);
   });
 });
 

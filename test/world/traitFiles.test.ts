@@ -48,7 +48,7 @@ describe('trait file validation', () => {
     const dir = mkdtempSync(join(tmpdir(), 'traitfile-'));
     expect(() => loadTraitFile(join(dir, 'missing.json'))).toThrow(/missing\.json: cannot read/);
     writeFileSync(join(dir, 'broken.json'), '{"instruction": [');
-    expect(() => loadTraitFile(join(dir, 'broken.json'))).toThrow(/broken\.json: invalid JSON/);
+    expect(() => loadTraitFile(join(dir, 'broken.json'))).toThrow(/broken\.json:\d+:\d+: invalid JSON/);
   });
   it('defaults the antonym to "helpful" and eval questions to none', () => {
     const minimal = { instruction: [{ pos: 'Be grumpy.', neg: 'Be cheerful.' }], questions: ['Why?'], eval_prompt: '{question} {answer}' };

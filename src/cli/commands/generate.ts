@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { generateChat } from '../../generation/generate.js';
 import { loadModel } from '../../model/load.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
+import { generationFlags } from '../util.js';
 
 export function registerGenerateCommand(program: Command): void {
   program
@@ -17,13 +18,10 @@ export function registerGenerateCommand(program: Command): void {
     .option('--top-p <p>', 'nucleus sampling mass', '1')
     .option('--seed <n>', 'sampling seed', '0')
     .action(async (dir: string, o: { prompt: string; system?: string; maxNewTokens: string; temperature: string; topP: string; seed: string }) => {
+      const { maxNewTokens, temperature, topP, seed } = generationFlags(o);
       const model = await loadModel(dir);
       const messages: ChatMessage[] = [...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: o.prompt }];
-      const temperature = Number(o.temperature);
-      const r = await generateChat(model, [messages], {
-        maxNewTokens: Number(o.maxNewTokens),
-        sampling: temperature > 0 ? { temperature, topP: Number(o.topP), seed: Number(o.seed) } : undefined,
-      });
+      const r = await generateChat(model, [messages], { maxNewTokens, sampling: temperature > 0 ? { temperature, topP, seed } : undefined });
       console.log(r.text[0]);
       await model.dispose();
     });

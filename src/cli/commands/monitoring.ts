@@ -4,7 +4,7 @@
 
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { VectorKind } from '../../directions/vectorFile.js';
+import { VECTOR_KINDS, type VectorKind } from '../../directions/vectorFile.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
@@ -18,7 +18,7 @@ import { monitorReport } from '../../monitoring/monitorReport.js';
 import { lines, writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
-import { floatFlag, inRun, intFlag, parseIntList, progress } from '../util.js';
+import { choiceFlag, generationFlags, inRun, intFlag, intListFlag, progress } from '../util.js';
 import { DEFAULT_MODEL, resolveTrait } from './persona.js';
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
@@ -54,20 +54,21 @@ export function registerMonitoringCommands(program: Command): void {
       .option('-o, --out <file>', 'output dataset (default: projected.<csv|jsonl> in the run directory)')
       .option('--batch-size <n>', 'sequences per forward pass', '8')
       .option('--chunk <n>', 'rows read and recorded together (bounds memory)', '64'),
-  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; positions: string; kind: VectorKind; model: string; out?: string; batchSize: string; chunk: string }) => {
+  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; positions: string; kind: string; model: string; out?: string; batchSize: string; chunk: string }) => {
+    const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const format = datasetFormat(data);
     const positions = o.positions.split(',').map((p) => parseProjectionPosition(p.trim(), '--positions'));
-    const layers = parseIntList(o.layer, '--layer');
+    const layers = intListFlag(o.layer, '--layer', 0);
     const [batchSize, chunkRows] = [intFlag(o.batchSize, '--batch-size', 1), intFlag(o.chunk, '--chunk', 1)];
     const model = await loadModel(o.model);
     let specs: ReturnType<typeof specsFromVectorFiles>;
     try {
-      specs = specsFromVectorFiles(model, o.vector, layers, positions, o.kind);
+      specs = specsFromVectorFiles(model, o.vector, layers, positions, kind);
     } catch (e) {
       await model.dispose();
       throw e;
     }
-    const cfg = { data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, positions: o.positions, kind: o.kind };
+    const cfg = { data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, positions: o.positions, kind: kind };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'project', stem(data)), 'project', { ...modelIdentity(model), ...cfg });
     await inRun(run, model, async () => {
       const out = o.out ?? run.path(`projected.${format}`);
@@ -93,17 +94,18 @@ export function registerMonitoringCommands(program: Command): void {
       .option('--max-new-tokens <n>', 'tokens per generated answer', '64')
       .option('--temperature <t>', 'sampling temperature (0 = greedy)', '0')
       .option('--seed <n>', 'sampling seed', '0'),
-  ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
+  ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
+    const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const conversations = file ? await readConversations(file) : null;
-    const layers = parseIntList(o.layer, '--layer');
-    const gen = generationFlags(o);
+    const layers = intListFlag(o.layer, '--layer', 0);
+    const gen = generationOptions(o);
     const model = await loadModel(o.model);
-    const specs = await namedSpecs(model, o.vector, layers, 'last-prompt', o.kind);
+    const specs = await namedSpecs(model, o.vector, layers, 'last-prompt', kind);
     const names = specs.map((s) => s.name);
     const users = o.user ?? DEFAULT_QUESTIONS;
     const cfg = file ? { conversations: resolve(file) } : { system: o.system, users, ...gen };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'monitor', file ? stem(file) : 'generated'), 'monitor', {
-      ...modelIdentity(model), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...cfg,
+      ...modelIdentity(model), vectors: o.vector.map((v) => resolve(v)), layers, kind: kind, ...cfg,
     });
     await inRun(run, model, async () => {
       type Rec = { conversation: string; answer?: string } & TurnProjection;
@@ -172,15 +174,16 @@ export function registerMonitoringCommands(program: Command): void {
       .option('--bins <n>', 'histogram bins', '20')
       .option('--batch-size <n>', 'sequences per forward pass', '8')
       .option('--chunk <n>', 'rows generated, projected and recorded together (bounds memory)', '32'),
-  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: VectorKind; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
+  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
+    const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const format = datasetFormat(data);
-    const layers = parseIntList(o.layer, '--layer');
-    const generation = generationFlags(o);
+    const layers = intListFlag(o.layer, '--layer', 0);
+    const generation = generationOptions(o);
     const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
     const model = await loadModel(o.model);
-    const specs = await namedSpecs(model, o.vector, layers, 'response-mean', o.kind);
+    const specs = await namedSpecs(model, o.vector, layers, 'response-mean', kind);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
-      ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: o.kind, ...generation,
+      ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: kind, ...generation,
     });
     await inRun(run, model, async () => {
       const out = o.out ?? run.path(`screened.${format}`);
@@ -226,20 +229,21 @@ export function registerMonitoringCommands(program: Command): void {
       .option('--questions <n>', 'use only the first N evaluation questions')
       .option('-s, --system <text>', 'system prompt', DEFAULT_SYSTEM)
       .option('--batch-size <n>', 'sequences per forward pass', '8'),
-  ).action(async (baseDir: string, ftDir: string, o: RunFlags & { vector: string; kind: VectorKind; trait?: string; questions?: string; system: string; batchSize: string }) => {
+  ).action(async (baseDir: string, ftDir: string, o: RunFlags & { vector: string; kind: string; trait?: string; questions?: string; system: string; batchSize: string }) => {
+    const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const batchSize = intFlag(o.batchSize, '--batch-size', 1);
     const set = loadPersonaVectors(o.vector);
     const trait = resolveTrait(o.trait ?? set.meta.trait);
     const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, o.questions ? intFlag(o.questions, '--questions', 1) : undefined);
-    const vectors = set.vectors[o.kind];
-    if (!vectors) throw new Error(`${o.vector}: has no '${o.kind}' vectors`);
+    const vectors = set.vectors[kind];
+    if (!vectors) throw new Error(`${o.vector}: has no '${kind}' vectors`);
     const base = await loadModel(baseDir);
     const ft = await loadModel(ftDir).catch(async (e) => {
       await base.dispose();
       throw e;
     });
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'shift', `${stem(ftDir)}-${trait.trait}`), 'shift', {
-      base: modelIdentity(base), finetuned: modelIdentity(ft), vector: resolve(o.vector), kind: o.kind, trait: trait.trait, system: o.system, questions,
+      base: modelIdentity(base), finetuned: modelIdentity(ft), vector: resolve(o.vector), kind: kind, trait: trait.trait, system: o.system, questions,
     });
     await inRun(run, base, async () => {
       try {
@@ -268,9 +272,9 @@ export function registerMonitoringCommands(program: Command): void {
 }
 
 /** --max-new-tokens / --temperature / --seed, checked: greedy at temperature 0. */
-function generationFlags(o: { maxNewTokens: string; temperature: string; seed: string }) {
-  const temperature = floatFlag(o.temperature, '--temperature', 0);
-  return { maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1), sampling: temperature > 0 ? { temperature, seed: intFlag(o.seed, '--seed') } : undefined };
+function generationOptions(o: { maxNewTokens: string; temperature: string; seed: string }) {
+  const { maxNewTokens, temperature, seed } = generationFlags(o);
+  return { maxNewTokens, sampling: temperature > 0 ? { temperature, seed } : undefined };
 }
 
 /** Monitor specs named by the vector's trait (plus @Lk with several layers); the model is released when a vector does not fit it. */

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors } from '../../directions/personaExtract.js';
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
-import { loadPersonaVectors, savePersonaVectors, vectorFor, type VectorKind } from '../../directions/vectorFile.js';
+import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
 import { endpointFromEnv, makeJudge } from '../../judges/index.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
@@ -16,7 +16,7 @@ import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
-import { inRun, parseFloatList, parseIntList, progress } from '../util.js';
+import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, MAX_COEFF, progress } from '../util.js';
 
 export const DEFAULT_MODEL = 'models/persona-tiny';
 
@@ -28,9 +28,43 @@ export function resolveTrait(spec: string): TraitFile {
   return loadTraitFile(hit);
 }
 
-function parsePositions(s: string): SteerPositions {
+function parsePositions(s: string, maxPositions = 1 << 20): SteerPositions {
   if (s === 'all' || s === 'prompt' || s === 'response') return s;
-  return parseIntList(s, '--positions');
+  if (!/^[\d\s,:-]+$/.test(s)) throw new Error(`--positions: '${s}' is not all, prompt, response or a list of token indices like 3,4,5 or 2-8`);
+  return intListFlag(s, '--positions', 0, maxPositions - 1);
+}
+
+/** The generation and batching flags of extract / steer / sweep, checked. */
+function genConfig(o: GenFlags) {
+  return { ...generationFlags(o), batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096) };
+}
+
+/** Steering layers must exist in the vector file (checked before loading the model) and be steerable in the model. */
+function checkLayers(flag: string, layers: number[], set: PersonaVectorSet, kind: VectorKind, model?: SteerableModel): void {
+  const have = set.vectors[kind]?.length ?? 0;
+  for (const l of layers) {
+    if (l < 0 || l >= have) throw new Error(`${flag}: layer ${l} is out of range; the vector file has layers 0..${have - 1} (hidden_states index, k = output of block k)`);
+    if (model && !model.steerableLayers.includes(l)) throw new Error(`${flag}: layer ${l} cannot be steered in ${model.dir} (steerable layers: ${model.steerableLayers.join(', ')})`);
+  }
+}
+
+/** Token indices beyond the model's context would steer nothing: refused by name. */
+function checkPositions(positions: SteerPositions, model: SteerableModel): void {
+  const max = model.config.maxPositions;
+  if (Array.isArray(positions) && max !== undefined) {
+    const bad = positions.find((p) => p >= max);
+    if (bad !== undefined) throw new Error(`--positions: token index ${bad} is beyond the model's context (${max} positions)`);
+  }
+}
+
+/** Releases the model when a check fails, so a refused command leaves nothing running. */
+async function checked(model: SteerableModel, check: () => void): Promise<void> {
+  try {
+    check();
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
 }
 
 interface GenFlags {
@@ -58,17 +92,26 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
 
-function defaultJudge(trait: string): string {
+function defaultJudge(trait: string, baseUrl?: string): string {
   // World traits are judged exactly by the world's lexicon; anything else needs an LLM judge.
-  return isTrait(trait) ? 'lexicon' : endpointFromEnv() ? 'openai' : 'lexicon';
+  return isTrait(trait) ? 'lexicon' : endpointFromEnv({ baseUrl }) ? 'openai' : 'lexicon';
+}
+
+/** The judge for a trait, refused before any work when it cannot score that trait. */
+async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string }) {
+  const spec = o.judge ?? defaultJudge(trait, o.judgeBaseUrl);
+  if (spec === 'lexicon' && !isTrait(trait))
+    throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
+  return makeJudge(spec, { baseUrl: o.judgeBaseUrl });
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+  const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
-  const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
-  return { set, trait, judge };
+  const judge = await judgeFor(trait.trait, o);
+  return { set, trait, judge, kind };
 }
 
 export function registerPersonaCommands(program: Command): void {
@@ -87,20 +130,21 @@ export function registerPersonaCommands(program: Command): void {
       .option('-o, --out <file.safetensors>', 'also save the vectors here (sidecar JSON beside it)'),
     { temperature: '1', maxNewTokens: '64' },
   ).action(async (dir: string, o: GenFlags & { trait: string; samples: string; questions?: string; instructions?: string; posThreshold: string; negThreshold: string; coherenceThreshold: string; out?: string }) => {
-    const trait = resolveTrait(o.trait);
-    const judge = await makeJudge(o.judge ?? defaultJudge(trait.trait), { baseUrl: o.judgeBaseUrl });
     const cfg = {
       ...DEFAULT_EXTRACT_CONFIG,
-      samplesPerQuestion: Number(o.samples),
-      maxNewTokens: Number(o.maxNewTokens),
-      temperature: Number(o.temperature),
-      topP: Number(o.topP),
-      seed: Number(o.seed),
-      batchSize: Number(o.batchSize),
-      maxQuestions: o.questions ? Number(o.questions) : undefined,
-      maxInstructions: o.instructions ? Number(o.instructions) : undefined,
-      thresholds: { pos: Number(o.posThreshold), neg: Number(o.negThreshold), coherence: Number(o.coherenceThreshold) },
+      ...genConfig(o),
+      samplesPerQuestion: intFlag(o.samples, '--samples', 1, 1000),
+      maxQuestions: o.questions === undefined ? undefined : intFlag(o.questions, '--questions', 1),
+      maxInstructions: o.instructions === undefined ? undefined : intFlag(o.instructions, '--instructions', 1),
+      thresholds: {
+        pos: floatFlag(o.posThreshold, '--pos-threshold', 0, 100),
+        neg: floatFlag(o.negThreshold, '--neg-threshold', 0, 100),
+        coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100),
+      },
     };
+    if (o.out !== undefined && !o.out.endsWith('.safetensors')) throw new Error(`--out: '${o.out}' must end in .safetensors`);
+    const trait = resolveTrait(o.trait);
+    const judge = await judgeFor(trait.trait, o);
     const model = await loadModel(dir);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg });
     const bars: Record<string, ReturnType<typeof progress>> = {};
@@ -124,8 +168,8 @@ export function registerPersonaCommands(program: Command): void {
       .description('generate with persona vectors added (or ablated) at chosen layers; logs answers and judge scores')
       .argument('[model_dir]', 'model folder', DEFAULT_MODEL)
       .requiredOption('--vector <file.safetensors>', 'persona vector file (repeat --layer/--coeff pairs for several layers)')
-      .option('--layer <k...>', 'layer(s) to steer (output of block k)', ['4'])
-      .option('--coeff <a...>', 'coefficient(s), one per layer or one for all', ['2'])
+      .option('--layer <k...>', 'layer(s) to steer (output of block k; default 4, none with --ablate alone)')
+      .option('--coeff <a...>', `coefficient(s), one per layer or one for all (default 2; |a| <= ${MAX_COEFF})`)
       .option('--kind <kind>', 'response_avg | prompt_avg | prompt_last', 'response_avg')
       .option('--positions <p>', 'all | prompt | response | comma-separated token indices', 'response')
       .option('--ablate <k...>', 'project the (unit) vector out of these layers instead of / besides adding it')
@@ -135,23 +179,36 @@ export function registerPersonaCommands(program: Command): void {
       .option('--questions <n>', 'use only the first N eval questions', '10')
       .option('-n, --samples <n>', 'answers per question', '1'),
     { temperature: '0', maxNewTokens: '64' },
-  ).action(async (dir: string, o: GenFlags & { vector: string; layer: string[]; coeff: string[]; kind: VectorKind; positions: string; ablate?: string[]; trait?: string; prompt?: string[]; system: string; questions: string; samples: string }) => {
-    const { set, trait, judge } = await vectorContext(o);
-    const model = await loadModel(dir, { ablation: !!o.ablate?.length });
-    const layers = o.layer.map(Number);
-    const coeffs = o.coeff.map(Number);
-    if (coeffs.length !== 1 && coeffs.length !== layers.length) throw new Error(`--coeff: give one coefficient or one per --layer (${layers.length})`);
+  ).action(async (dir: string, o: GenFlags & { vector: string; layer?: string[]; coeff?: string[]; kind: string; positions: string; ablate?: string[]; trait?: string; prompt?: string[]; system: string; questions: string; samples: string }) => {
+    const { set, trait, judge, kind } = await vectorContext(o);
+    // --ablate alone is a pure ablation run: steering is added only when --layer or --coeff is given.
+    const steers = o.layer !== undefined || o.coeff !== undefined || !o.ablate;
+    const layers = steers ? (o.layer ?? ['4']).map((l) => intFlag(l, '--layer', 0)) : [];
+    const coeffs = steers ? (o.coeff ?? ['2']).map((c) => floatFlag(c, '--coeff', -MAX_COEFF, MAX_COEFF)) : [];
+    if (steers && coeffs.length !== 1 && coeffs.length !== layers.length) throw new Error(`--coeff: give one coefficient or one per --layer (${layers.length})`);
+    const ablate = (o.ablate ?? []).map((l) => intFlag(l, '--ablate', 0));
+    checkLayers('--layer', layers, set, kind);
+    checkLayers('--ablate', ablate, set, kind);
     const positions = parsePositions(o.positions);
-    const steering: Steering = layers.map((layer, i) => ({ layer, vector: vectorFor(set, layer, model.hiddenSize, o.kind, o.vector), coeff: coeffs[coeffs.length === 1 ? 0 : i]!, positions }));
-    const ablation: Ablation[] = (o.ablate ?? []).map(Number).map((layer) => {
-      const v = vectorFor(set, layer, model.hiddenSize, o.kind, o.vector);
+    const gen = genConfig(o);
+    const nQuestions = intFlag(o.questions, '--questions', 1);
+    const samples = intFlag(o.samples, '--samples', 1, 1000);
+    const model = await loadModel(dir, { ablation: ablate.length > 0 });
+    await checked(model, () => {
+      checkLayers('--layer', layers, set, kind, model);
+      for (const l of ablate) if (!model.ablatableLayers.includes(l)) throw new Error(`--ablate: layer ${l} cannot be ablated in ${model.dir} (ablatable layers: ${model.ablatableLayers.join(', ')})`);
+      checkPositions(positions, model);
+    });
+    const steering: Steering = layers.map((layer, i) => ({ layer, vector: vectorFor(set, layer, model.hiddenSize, kind, o.vector), coeff: coeffs[coeffs.length === 1 ? 0 : i]!, positions }));
+    const ablation: Ablation[] = ablate.map((layer) => {
+      const v = vectorFor(set, layer, model.hiddenSize, kind, o.vector);
       const n = Math.hypot(...v);
       return { layer, direction: v.map((x) => x / n) };
     });
-    const questions = o.prompt ?? (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, Number(o.questions));
-    const cfg = { questions, system: o.system, samples: Number(o.samples), maxNewTokens: Number(o.maxNewTokens), temperature: Number(o.temperature), topP: Number(o.topP), seed: Number(o.seed), batchSize: Number(o.batchSize) };
+    const questions = o.prompt ?? (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, nQuestions);
+    const cfg = { questions, system: o.system, samples, ...gen };
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'steer', trait.trait), 'steer', {
-      ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, layers, coeffs, kind: o.kind, positions, ablate: o.ablate ?? [], ...cfg,
+      ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, layers, coeffs, kind, positions, ablate, ...cfg,
     });
     await inRun(run, model, async () => {
       const bar = progress('answers');
@@ -180,20 +237,24 @@ export function registerPersonaCommands(program: Command): void {
       .option('-n, --samples <n>', 'answers per question', '1')
       .option('--coherence-threshold <s>', 'cells below this coherence cannot be best', '50'),
     { temperature: '0', maxNewTokens: '64' },
-  ).action(async (dir: string, o: GenFlags & { vector: string; layers?: string; coeffs: string; kind: VectorKind; positions: string; trait?: string; system: string; questions: string; samples: string; coherenceThreshold: string }) => {
-    const { set, trait, judge } = await vectorContext(o);
+  ).action(async (dir: string, o: GenFlags & { vector: string; layers?: string; coeffs: string; kind: string; positions: string; trait?: string; system: string; questions: string; samples: string; coherenceThreshold: string }) => {
+    const { set, trait, judge, kind } = await vectorContext(o);
+    const coeffs = floatListFlag(o.coeffs, '--coeffs', -MAX_COEFF, MAX_COEFF);
+    const positions = choiceFlag(o.positions, '--positions', ['all', 'prompt', 'response'] as const);
+    const gen = genConfig(o);
+    const nQuestions = intFlag(o.questions, '--questions', 1);
+    const samples = intFlag(o.samples, '--samples', 1, 1000);
+    const coherenceThreshold = floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100);
+    const fileLayers = (set.vectors[kind]?.length ?? 1) - 1;
+    const layers = o.layers ? intListFlag(o.layers, '--layers', 0, fileLayers) : Array.from({ length: fileLayers }, (_, i) => i + 1);
     const model = await loadModel(dir);
-    const layers = o.layers ? parseIntList(o.layers, '--layers') : Array.from({ length: model.numLayers }, (_, i) => i + 1);
-    const coeffs = parseFloatList(o.coeffs, '--coeffs');
-    const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, Number(o.questions));
-    const cfg = {
-      questions, system: o.system, samples: Number(o.samples), maxNewTokens: Number(o.maxNewTokens), temperature: Number(o.temperature), topP: Number(o.topP), seed: Number(o.seed), batchSize: Number(o.batchSize),
-      layers, coeffs, positions: parsePositions(o.positions), coherenceThreshold: Number(o.coherenceThreshold),
-    };
-    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'sweep', trait.trait), 'sweep', { ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, kind: o.kind, ...cfg });
+    await checked(model, () => checkLayers('--layers', layers, set, kind, model));
+    const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, nQuestions);
+    const cfg = { questions, system: o.system, samples, ...gen, layers, coeffs, positions, coherenceThreshold };
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'sweep', trait.trait), 'sweep', { ...modelIdentity(model), vector: resolve(o.vector), trait: trait.trait, judge: judge.id, kind, ...cfg });
     await inRun(run, model, async () => {
       const bar = progress('cells');
-      const r = await sweepSteering(model, { name: trait.trait, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize, o.kind, o.vector), cfg, run, (d, t, note) => bar(d, t, note));
+      const r = await sweepSteering(model, { name: trait.trait, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize, kind, o.vector), cfg, run, (d, t, note) => bar(d, t, note));
       console.log(['layer', ...coeffs.map((c) => `c=${c}`)].join('\t'));
       for (const l of layers) console.log([l, ...coeffs.map((c) => r.cells.find((x) => x.layer === l && x.coeff === c)!.trait?.toFixed(1))].join('\t'));
       console.log(r.best ? `best layer ${r.best.layer} (coeff ${r.best.coeff}: ${trait.trait} ${r.best.trait.toFixed(1)}, coherence ${r.best.coherence.toFixed(1)})` : 'no cell kept coherence');
@@ -213,9 +274,10 @@ export function registerPersonaCommands(program: Command): void {
     .option('--base-url <url>', 'OpenAI-compatible base URL (or OPENAI_BASE_URL)')
     .option('--questions <n>', 'questions to draft (split half/half into extraction and evaluation)', '40')
     .action(async (name: string, o: { description: string; out?: string; model?: string; baseUrl?: string; questions: string }) => {
+      const nQuestions = intFlag(o.questions, '--questions', 2, 1000);
       const endpoint = endpointFromEnv({ baseUrl: o.baseUrl, ...(o.model ? { model: o.model } : {}) });
       if (!endpoint) throw new Error('trait new: no chat endpoint configured (set --base-url or OPENAI_BASE_URL, and OPENAI_API_KEY)');
-      const json = await draftTraitFile({ trait: name, description: o.description, endpoint, nQuestions: Number(o.questions) });
+      const json = await draftTraitFile({ trait: name, description: o.description, endpoint, nQuestions });
       const out = o.out ?? join('data/traits', `${name}.json`);
       writeTraitFile(out, json);
       console.log(`wrote ${out}: ${json.instruction.length} instruction pairs, ${json.questions.length} + ${json.eval_questions.length} questions`);

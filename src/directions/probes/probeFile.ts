@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { writeJsonAtomic } from '../../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../../io/safetensors.js';
 import { LAYER_CONVENTION, sidecarPath } from '../vectorFile.js';
+import { readJsonFile } from '../../io/json.js';
 
 export const PROBE_FORMAT = 'persona-steer/probe@1';
 
@@ -67,7 +68,7 @@ export function loadProbe(path: string): ProbeSet {
   const side = sidecarPath(path);
   if (!existsSync(path)) throw new Error(`${path}: probe file not found`);
   if (!existsSync(side)) throw new Error(`${side}: probe metadata not found (expected next to ${path})`);
-  const meta = JSON.parse(readFileSync(side, 'utf8')) as ProbeSidecar;
+  const meta = readJsonFile(side) as ProbeSidecar;
   if (meta.format !== PROBE_FORMAT) throw new Error(`${side}: field 'format' is ${JSON.stringify(meta.format)}, expected ${PROBE_FORMAT}`);
   if (!Array.isArray(meta.classes) || meta.classes.length < 2) throw new Error(`${side}: field 'classes' must list at least two classes`);
   const H = meta.model?.hiddenSize;

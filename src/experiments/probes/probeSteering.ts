@@ -83,7 +83,7 @@ export async function runProbeSteering(
   opts: { classify?: AnswerClassifier; tailoring?: TailoringScorer; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<SteerCell[]> {
   const key = (r: Pick<SteerRecord, 'attribute' | 'target' | 'condition' | 'kind' | 'case'>) => `${r.attribute}/${r.target}/${r.condition}/${r.kind}/${r.case}`;
-  const records = new Map(run.records<SteerRecord>('steer').map((r) => [key(r), r]));
+  const records = new Map(run.keyedRecords<SteerRecord>('steer', key).map((r) => [key(r), r]));
   // Check every probe against the model (and its layers) before generating anything.
   for (const p of probes) {
     probeInterventionPlan(model, { probe: p, mode: 'toward', target: p.meta.classes[0], layers: cfg.layers, strength: cfg.strength });

@@ -97,7 +97,7 @@ export async function runStereotypeStudy(
       opts.onProgress?.(++n, usable.length * 2);
     }
   }
-  return summarizeStereotype(run.records<StereotypeRecord>('stereotype'));
+  return summarizeStereotype(run.keyedRecords<StereotypeRecord>('stereotype', (r) => `${r.phase}/${r.case}`));
 }
 
 export function summarizeStereotype(records: StereotypeRecord[]): StereotypeSummary[] {
