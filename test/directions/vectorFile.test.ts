@@ -3,25 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { keptPairs, type GenerationRecord } from '../../src/directions/personaExtract.js';
-import { LAYER_CONVENTION, loadPersonaVectors, savePersonaVectors, sidecarPath, vectorFor, type PersonaVectorSet } from '../../src/directions/vectorFile.js';
+import { LAYER_CONVENTION, loadPersonaVectors, savePersonaVectors, sidecarPath, vectorFor } from '../../src/directions/vectorFile.js';
+import { syntheticVectorSet } from '../helpers/vectors.js';
 
-function set(H = 4, L = 3): PersonaVectorSet {
-  const mk = (s: number) => Array.from({ length: L + 1 }, (_, l) => Float32Array.from({ length: H }, (_, i) => s * (l + 1) + i * 0.25));
-  return {
-    vectors: { response_avg: mk(1), prompt_avg: mk(2), prompt_last: mk(-3) },
-    meta: {
-      format: 'persona-steer/persona-vector@1',
-      trait: 'evil',
-      model: { path: '/m', modelType: 'llama', numLayers: L, hiddenSize: H },
-      layerConvention: LAYER_CONVENTION,
-      kinds: ['response_avg', 'prompt_avg', 'prompt_last'],
-      counts: { pos: 5, neg: 5, generated: 20 },
-      norms: { response_avg: [], prompt_avg: [], prompt_last: [] },
-      scores: { posTraitMean: 81.5, negTraitMean: 3 },
-      createdAt: '2026-11-22T00:00:00.000Z',
-    },
-  };
-}
+const set = syntheticVectorSet;
 
 describe('persona vector files', () => {
   it('round-trip vectors exactly and the sidecar metadata with norms', () => {

@@ -1,0 +1,101 @@
+// Every numeric, range, list and enum flag is checked before any work: the error names the flag
+// and the accepted form, and no run directory is created. (Before, `Number()` let `abc` through as
+// NaN: greedy runs recorded temperature null, filters compared with NaN, ranges looped forever.)
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { savePersonaVectors } from '../../src/directions/vectorFile.js';
+import { steeringPlan } from '../../src/model/steering.js';
+import { syntheticVectorSet } from '../helpers/vectors.js';
+import { personaError } from './runCli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cli-flags-'));
+const runs = join(dir, 'runs');
+// The embedded model's shape: layers 0..4, hidden 160.
+const vec = join(dir, 'evil.safetensors');
+savePersonaVectors(vec, syntheticVectorSet(160, 4));
+const nanVec = join(dir, 'nan.safetensors');
+const withNaN = syntheticVectorSet(160, 4);
+withNaN.vectors.response_avg[3]![7] = Number.NaN;
+savePersonaVectors(nanVec, withNaN);
+
+const extract = ['extract', '--trait', 'evil', '--runs', runs];
+const steer = ['steer', '--vector', vec, '--runs', runs];
+const sweep = ['sweep', '--vector', vec, '--runs', runs];
+const data = join(dir, 'chats.jsonl'); // never read: the flags fail first
+
+const cases: [string, string[], RegExp][] = [
+  ['extract --temperature abc', [...extract, '--temperature', 'abc'], /^--temperature: 'abc' is not a number \(expected a number from 0 to 100\)$/],
+  ['extract --questions abc', [...extract, '--questions', 'abc'], /^--questions: 'abc' is not an integer \(expected an integer >= 1\)$/],
+  ['extract --pos-threshold abc', [...extract, '--pos-threshold', 'abc'], /^--pos-threshold: 'abc' is not a number \(expected a number from 0 to 100\)$/],
+  ['extract --neg-threshold 101', [...extract, '--neg-threshold', '101'], /^--neg-threshold: 101 is out of range \(expected a number from 0 to 100\)$/],
+  ['extract --batch-size -1', [...extract, '--batch-size', '-1'], /^--batch-size: -1 is out of range \(expected an integer from 1 to 4096\)$/],
+  ['extract --samples 0', [...extract, '-n', '0'], /^--samples: 0 is out of range/],
+  ['extract --top-p 0', [...extract, '--top-p', '0'], /^--top-p: 0 is out of range \(expected a number from 0 \(exclusive\) to 1\)$/],
+  ['extract --max-new-tokens 1.5', [...extract, '--max-new-tokens', '1.5'], /^--max-new-tokens: '1\.5' is not an integer/],
+  ['extract --seed x', [...extract, '--seed', 'x'], /^--seed: 'x' is not an integer/],
+  ['extract -o out.pt', [...extract, '-o', join(dir, 'out.pt')], /^--out: '.*out\.pt' must end in \.safetensors$/],
+  ['steer --positions 5-1', [...steer, '--positions', '5-1'], /^--positions: range '5-1' runs backwards/],
+  ['steer --positions abc', [...steer, '--positions', 'abc'], /^--positions: 'abc' is not all, prompt, response or a list of token indices/],
+  ['steer --coeff abc', [...steer, '--coeff', 'abc'], /^--coeff: 'abc' is not a number/],
+  ['steer --coeff 1e40', [...steer, '--coeff', '1e40'], /^--coeff: 1e\+40 is out of range \(expected a number from -1000000 to 1000000\)$/],
+  ['steer --layer 9', [...steer, '--layer', '9'], /^--layer: layer 9 is out of range; the vector file has layers 0\.\.4/],
+  ['steer --layer x', [...steer, '--layer', 'x'], /^--layer: 'x' is not an integer/],
+  ['steer --ablate 7', [...steer, '--ablate', '7'], /^--ablate: layer 7 is out of range/],
+  ['steer two coeffs for three layers', [...steer, '--layer', '1', '2', '3', '--coeff', '1', '2'], /^--coeff: give one coefficient or one per --layer \(3\)$/],
+  ['steer --kind bogus', [...steer, '--kind', 'bogus'], /^--kind: unknown value 'bogus' \(choose from response_avg, prompt_avg, prompt_last\)$/],
+  ['steer --questions 0', [...steer, '--questions', '0'], /^--questions: 0 is out of range/],
+  ['steer on a vector file holding NaN', ['steer', '--vector', nanVec, '--runs', runs], /nan\.safetensors: tensor 'response_avg' layer 3 holds a non-finite value \(NaN\)/],
+  ['sweep --layers 1-4:0', [...sweep, '--layers', '1-4:0'], /^--layers: step in '1-4:0' must be at least 1/],
+  ['sweep --layers 1-100000000', [...sweep, '--layers', '1-100000000'], /^--layers: range '1-100000000' has more than 10000 values/],
+  ['sweep --layers 2-7', [...sweep, '--layers', '2-7'], /^--layers: 5 is out of range \(expected integers from 0 to 4/],
+  ['sweep --coeffs 0,abc', [...sweep, '--coeffs', '0,abc'], /^--coeffs: 'abc' is not a number/],
+  ['sweep --positions 3', [...sweep, '--positions', '3'], /^--positions: unknown value '3' \(choose from all, prompt, response\)$/],
+  ['sweep --coherence-threshold -5', [...sweep, '--coherence-threshold', '-5'], /^--coherence-threshold: -5 is out of range/],
+  ['generate --temperature abc', ['generate', 'models/persona-tiny', '-p', 'hi', '-t', 'abc'], /^--temperature: 'abc' is not a number/],
+  ['generate --max-new-tokens 0', ['generate', 'models/persona-tiny', '-p', 'hi', '-n', '0'], /^--max-new-tokens: 0 is out of range/],
+  ['project --kind bogus', ['project', data, '--vector', vec, '--layer', '3', '--kind', 'bogus', '--runs', runs], /^--kind: unknown value 'bogus'/],
+  ['project --layer -2', ['project', data, '--vector', vec, '--layer', '-2', '--runs', runs], /^--layer: -2 is out of range/],
+  ['monitor --temperature -1', ['monitor', '--vector', vec, '--layer', '3', '--temperature', '-1', '--runs', runs], /^--temperature: -1 is out of range/],
+  ['screen --top-k 0', ['screen', data, '--vector', vec, '--layer', '3', '--top-k', '0', '--runs', runs], /^--top-k: 0 is out of range/],
+  ['trait new --questions abc', ['trait', 'new', 'x', '-d', 'y', '--questions', 'abc'], /^--questions: 'abc' is not an integer/],
+];
+
+describe('CLI flags are validated before any work', () => {
+  it.each(cases)('%s', async (_name, args, message) => {
+    expect(await personaError(...args)).toMatch(message);
+    expect(existsSync(runs)).toBe(false);
+  });
+
+  it('token positions beyond the model context are refused by name (after loading, before the run)', async () => {
+    expect(await personaError(...steer, '--positions', '100000')).toBe("--positions: token index 100000 is beyond the model's context (1024 positions)");
+    expect(existsSync(runs)).toBe(false);
+  }, 60_000);
+
+  it('a trait the lexicon cannot judge is refused before generating, not after the first batch', async () => {
+    const other = syntheticVectorSet(160, 4, 'sarcastic');
+    const file = join(dir, 'sarcastic.safetensors');
+    savePersonaVectors(file, other);
+    mkdirSync(join(dir, 'traits'));
+    const trait = join(dir, 'traits', 'sarcastic.json');
+    const evil = JSON.parse(readFileSync(join(import.meta.dirname, '../../data/traits/evil.json'), 'utf8'));
+    writeFileSync(trait, JSON.stringify({ ...evil, trait: 'sarcastic' }));
+    const env = { ...process.env };
+    delete process.env.PERSONA_JUDGE_BASE_URL;
+    delete process.env.OPENAI_BASE_URL;
+    try {
+      expect(await personaError('steer', '--vector', file, '--trait', trait, '--runs', runs)).toMatch(/^--judge: trait 'sarcastic' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai/);
+      expect(await personaError('extract', '--trait', trait, '--judge', 'lexicon', '--runs', runs)).toMatch(/^--judge: trait 'sarcastic' is not a persona-world trait/);
+    } finally {
+      Object.assign(process.env, env);
+    }
+    expect(existsSync(runs)).toBe(false);
+  });
+
+  it('the API keeps API names in its errors', () => {
+    const model = { hiddenSize: 4, numLayers: 2, steerableLayers: [1, 2] };
+    expect(() => steeringPlan(model, [{ layer: 1, vector: new Float32Array(4), coeff: Number.NaN }])).toThrow(/^steering\[0\] \(layer 1\): coeff must be a finite number/);
+  });
+});
