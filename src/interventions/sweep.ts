@@ -1,6 +1,7 @@
 // Layers x coefficients sweep: trait and coherence score per cell, the best layer, a heatmap.
 // Best layer = the one whose best coherent cell (mean coherence >= threshold) has the highest
-// trait score; ties go to the smaller coefficient needed, then the earlier layer.
+// trait score; ties go to the smaller coefficient needed, then the earlier layer. Coefficient-0
+// cells are the unsteered baseline: they are never "best" (no layer is chosen by not steering).
 
 import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
@@ -35,7 +36,7 @@ export interface SweepResult {
 export function pickBest(cells: SweepCell[], coherenceThreshold: number): SweepResult['best'] {
   let best: SweepResult['best'] = null;
   for (const c of cells) {
-    if (c.trait === null || c.coherence === null || c.coherence < coherenceThreshold) continue;
+    if (c.coeff === 0 || c.trait === null || c.coherence === null || c.coherence < coherenceThreshold) continue;
     const better =
       !best || c.trait > best.trait + 1e-9 || (Math.abs(c.trait - best.trait) <= 1e-9 && Math.abs(c.coeff) < Math.abs(best.coeff));
     if (better) best = { layer: c.layer, coeff: c.coeff, trait: c.trait, coherence: c.coherence };

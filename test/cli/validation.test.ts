@@ -2,11 +2,12 @@
 // and the accepted form, and no run directory is created. (Before, `Number()` let `abc` through as
 // NaN: greedy runs recorded temperature null, filters compared with NaN, ranges looped forever.)
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { savePersonaVectors } from '../../src/directions/vectorFile.js';
+import { readManifest, readRecords } from '../../src/logs/runDir.js';
 import { steeringPlan } from '../../src/model/steering.js';
 import { syntheticVectorSet } from '../helpers/vectors.js';
 import { personaError } from './runCli.js';
@@ -93,6 +94,18 @@ describe('CLI flags are validated before any work', () => {
     }
     expect(existsSync(runs)).toBe(false);
   });
+
+  it('--ablate alone is a pure ablation: no default steering is added', async () => {
+    // A copy of the embedded model: loading it with ablate inputs must not touch the shared cache.
+    const modelDir = join(dir, 'model');
+    cpSync(join(import.meta.dirname, '../../models/persona-tiny'), modelDir, { recursive: true, filter: (f) => !f.includes('.persona.') });
+    const run = join(dir, 'ablate-run');
+    expect(await personaError('steer', modelDir, '--vector', vec, '--ablate', '3', '--questions', '1', '--max-new-tokens', '4', '--run', run)).toBeNull();
+    const [rec] = readRecords<{ steering: unknown[]; ablation: unknown[] }>(join(run, 'steer.jsonl'));
+    expect(rec!.steering).toEqual([]);
+    expect(rec!.ablation).toEqual([{ layer: 3 }]);
+    expect(readManifest(run).config).toMatchObject({ layers: [], coeffs: [], ablate: [3] });
+  }, 120_000);
 
   it('the API keeps API names in its errors', () => {
     const model = { hiddenSize: 4, numLayers: 2, steerableLayers: [1, 2] };

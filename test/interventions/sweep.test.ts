@@ -15,6 +15,12 @@ describe('sweep summary', () => {
     expect(pickBest(cells, 80)).toEqual({ layer: 4, coeff: 4, trait: 80, coherence: 88 });
     expect(pickBest(cells, 95)).toBeNull();
   });
+  it('never picks an unsteered (coefficient 0) cell, even when it scores highest', () => {
+    // A vector that lowers the trait: the baseline cells score highest but are not steering results.
+    const down = [cell(2, 0, 60, 90), cell(2, 4, 30, 90), cell(3, 0, 60, 90), cell(3, 4, 40, 80)];
+    expect(pickBest(down, 50)).toEqual({ layer: 3, coeff: 4, trait: 40, coherence: 80 });
+    expect(pickBest([cell(2, 0, 60, 90), cell(2, 4, 30, 10)], 50)).toBeNull();
+  });
   it('reports per-layer monotonicity in the coefficient', () => {
     expect(monotoneByLayer(cells)).toEqual({ 2: true, 3: false, 4: true });
   });
