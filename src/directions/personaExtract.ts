@@ -19,6 +19,8 @@ import type { ChatMessage } from '../model/tokenizer.js';
 import { MeanAccumulator, sub } from './meanAccumulator.js';
 import { traitSystemPrompt, type TraitFile } from './traitFile.js';
 import { LAYER_CONVENTION, savePersonaVectors, VECTOR_KINDS, type PersonaVectorSet, type VectorKind } from './vectorFile.js';
+import { mapConcurrent } from '../io/concurrency.js';
+import { countUnscored, JUDGE_CONCURRENCY } from '../judges/judge.js';
 
 export interface ExtractConfig {
   /** Answers per (polarity, instruction, question): the paper's n. */
@@ -76,6 +78,8 @@ export interface ExtractResult {
   path: string;
   records: GenerationRecord[];
   kept: number;
+  /** Answers the judge gave no number for (not usable by the filter). */
+  unscored: number;
 }
 
 const POSITIONS: Record<VectorKind, PositionSpec> = {
@@ -112,19 +116,12 @@ export function keptPairs(records: GenerationRecord[], t: ExtractConfig['thresho
   return pairs;
 }
 
-async function judgeAll(judge: Judge, trait: TraitFile, items: { user: string; answer: string }[], concurrency = 8) {
-  const out: { trait: number | null; coherence: number | null }[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      const input = { question: items[i]!.user, answer: items[i]!.answer };
-      const [t, c] = await Promise.all([judge.trait({ name: trait.trait, evalPrompt: trait.evalPrompt }, input), judge.coherence(input)]);
-      out[i] = { trait: t, coherence: c };
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return out;
+async function judgeAll(judge: Judge, trait: TraitFile, items: { user: string; answer: string }[]) {
+  return mapConcurrent(items, JUDGE_CONCURRENCY, async ({ user, answer }) => {
+    const input = { question: user, answer };
+    const [t, c] = await Promise.all([judge.trait({ name: trait.trait, evalPrompt: trait.evalPrompt }, input), judge.coherence(input)]);
+    return { trait: t, coherence: c };
+  });
 }
 
 export async function extractPersonaVectors(
@@ -166,11 +163,13 @@ export async function extractPersonaVectors(
   const wanted = new Set(jobs.map((j) => j.key));
   const records = run.keyedRecords<GenerationRecord>('generations', (r) => r.key).filter((r) => wanted.has(r.key));
   const pairs = keptPairs(records, cfg.thresholds);
+  const unscored = countUnscored(records);
   if (pairs.length === 0) {
     const pos = records.filter((r) => r.polarity === 'pos' && (r.trait ?? 0) >= cfg.thresholds.pos).length;
     const neg = records.filter((r) => r.polarity === 'neg' && (r.trait ?? 100) < cfg.thresholds.neg).length;
     throw new Error(
-      `extract ${trait.trait}: no answer pair passed the filter (pos >= ${cfg.thresholds.pos}: ${pos}, neg < ${cfg.thresholds.neg}: ${neg}, of ${records.length} answers); ` +
+      `extract ${trait.trait}: no answer pair passed the filter (pos >= ${cfg.thresholds.pos}: ${pos}, neg < ${cfg.thresholds.neg}: ${neg}, of ${records.length} answers` +
+        `${unscored ? `; ${unscored} unscored: the judge ${judge.id} gave no number for them` : ''}); ` +
         `see ${run.path('generations.jsonl')}`,
     );
   }
@@ -240,5 +239,5 @@ export async function extractPersonaVectors(
   run.manifest.timings.generateMs = tGen - t0;
   run.manifest.timings.activationsMs = performance.now() - tGen;
   onProgress({ stage: 'done', done: 1, total: 1 });
-  return { vectors: set, path, records, kept: pairs.length };
+  return { vectors: set, path, records, kept: pairs.length, unscored };
 }

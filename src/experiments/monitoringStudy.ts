@@ -11,6 +11,8 @@ import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { correlation, type Correlation } from './stats.js';
+import { mapConcurrent } from '../io/concurrency.js';
+import { JUDGE_CONCURRENCY } from '../judges/judge.js';
 
 export interface StudyPrompt {
   group: string;
@@ -74,7 +76,7 @@ export async function monitoringStudy(
       sampling: gen.temperature > 0 ? { temperature: gen.temperature, rowSeeds: batch.map((j) => seedFromKey(gen.seed, j.key)) } : undefined,
     });
     const lastPrompt = g.hidden.get(layer)![0]!; // step 0: [batch, H] at each row's last prompt token
-    const scores = await Promise.all(batch.map((j, b) => judge.trait(rubric, { question: j.question, answer: g.text[b]! })));
+    const scores = await mapConcurrent(batch, JUDGE_CONCURRENCY, (j, b) => judge.trait(rubric, { question: j.question, answer: g.text[b]! }));
     batch.forEach((j, b) => {
       const rec: MonitoringSample = { key: j.key, trait: rubric.name, group: j.group, question: j.question, answer: g.text[b]!, proj: projection(lastPrompt.subarray(b * H, (b + 1) * H), vector), score: scores[b]! };
       have.set(j.key, rec);

@@ -4,7 +4,8 @@
 
 import { generateChat } from '../generation/generate.js';
 import { seedFromKey } from '../generation/sampling.js';
-import type { Judge } from '../judges/judge.js';
+import { countUnscored, JUDGE_CONCURRENCY, type Judge } from '../judges/judge.js';
+import { mapConcurrent } from '../io/concurrency.js';
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
@@ -39,6 +40,8 @@ export interface SteerEvalResult {
   records: SteerRecord[];
   traitMean: number | null;
   coherenceMean: number | null;
+  /** Answers the judge gave no number for: left out of the means. */
+  unscored: number;
 }
 
 export function meanOf(xs: (number | null)[]): number | null {
@@ -76,13 +79,11 @@ export async function evaluateSteering(
       // answers with the same random draws, so differences between cells come from steering.
       sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: batch.map((j) => seedFromKey(cfg.seed, j.key.slice(cell.length))) } : undefined,
     });
-    const scored = await Promise.all(
-      batch.map(async (j, b) => {
-        const input = { question: j.question, answer: g.text[b]! };
-        const [trait, coherence] = await Promise.all([judge.trait({ name: traitName, evalPrompt }, input), judge.coherence(input)]);
-        return { trait, coherence };
-      }),
-    );
+    const scored = await mapConcurrent(batch, JUDGE_CONCURRENCY, async (j, b) => {
+      const input = { question: j.question, answer: g.text[b]! };
+      const [trait, coherence] = await Promise.all([judge.trait({ name: traitName, evalPrompt }, input), judge.coherence(input)]);
+      return { trait, coherence };
+    });
     batch.forEach((j, b) => {
       const rec: SteerRecord = {
         key: j.key,
@@ -103,5 +104,5 @@ export async function evaluateSteering(
   }
   const byKey = new Map([...have, ...fresh.map((r) => [r.key, r] as const)]);
   const records = jobs.map((j) => byKey.get(j.key)!);
-  return { records, traitMean: meanOf(records.map((r) => r.trait)), coherenceMean: meanOf(records.map((r) => r.coherence)) };
+  return { records, traitMean: meanOf(records.map((r) => r.trait)), coherenceMean: meanOf(records.map((r) => r.coherence)), unscored: countUnscored(records) };
 }

@@ -24,6 +24,8 @@ export interface SweepCell {
   trait: number | null;
   coherence: number | null;
   n: number;
+  /** Answers of this cell the judge gave no number for. */
+  unscored?: number;
 }
 
 export interface SweepResult {
@@ -69,7 +71,7 @@ export async function sweepSteering(
     for (const coeff of cfg.coeffs) {
       const cell = `L${layer}:c${coeff}`;
       const r = await evaluateSteering(model, trait.name, trait.evalPrompt, judge, coeff === 0 ? [] : [{ layer, vector: v, coeff, positions: cfg.positions }], cfg, { run, cell });
-      cells.push({ layer, coeff, trait: r.traitMean, coherence: r.coherenceMean, n: r.records.length });
+      cells.push({ layer, coeff, trait: r.traitMean, coherence: r.coherenceMean, n: r.records.length, unscored: r.unscored });
       onProgress(cells.length, total, `${cell} trait ${r.traitMean?.toFixed(1)} coherence ${r.coherenceMean?.toFixed(1)}`);
     }
   }

@@ -13,13 +13,13 @@ export type { Judge, JudgeInput, TraitRubric } from './judge.js';
 export { COHERENCE_PROMPT, fillRubric } from './judge.js';
 export { LexiconJudge, OnnxJudge, OpenAIJudge };
 export { scoreFromTopLogprobs, topLogprobsFromResponse, MIN_SCORE_MASS, type TokenLogprob } from './logprobScore.js';
-export { chatCompletion, endpointFromEnv, type OpenAIEndpoint } from './openaiJudge.js';
+export { chatCompletion, endpointFromEnv, JUDGE_DEFAULTS, JudgeRequestError, judgeRequestBody, type OpenAIEndpoint } from './openaiJudge.js';
 
-export async function makeJudge(spec: string, opts: { baseUrl?: string; apiKey?: string } = {}): Promise<Judge> {
+export async function makeJudge(spec: string, opts: { baseUrl?: string; apiKey?: string; timeoutMs?: number; retries?: number } = {}): Promise<Judge> {
   if (spec === 'lexicon') return new LexiconJudge();
   if (spec === 'openai' || spec.startsWith('openai:')) {
     const model = spec.includes(':') ? spec.slice('openai:'.length) : undefined;
-    const ep = endpointFromEnv({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, ...(model ? { model } : {}) });
+    const ep = endpointFromEnv({ baseUrl: opts.baseUrl, apiKey: opts.apiKey, timeoutMs: opts.timeoutMs, retries: opts.retries, ...(model ? { model } : {}) });
     if (!ep) throw new Error(`judge '${spec}': no endpoint configured (set --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)`);
     return new OpenAIJudge(ep);
   }

@@ -22,6 +22,14 @@ export interface TraitRubric {
   evalPrompt: string;
 }
 
+/** Judge calls in flight at once (each record needs a trait and a coherence call). */
+export const JUDGE_CONCURRENCY = 8;
+
+/** Answers the judge gave no number for (trait or coherence null): dropped, and reported as "unscored". */
+export function countUnscored(records: { trait: number | null; coherence: number | null }[]): number {
+  return records.filter((r) => r.trait === null || r.coherence === null).length;
+}
+
 export function fillRubric(template: string, input: JudgeInput): string {
   return template.replaceAll('{question}', input.question).replaceAll('{answer}', input.answer);
 }

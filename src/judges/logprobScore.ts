@@ -1,6 +1,8 @@
 // Score = probability-weighted mean over the integer tokens 0..100 found in the top logprobs of a
 // single generated token (Chen et al. 2025). If those tokens hold less than `minMass` probability the
-// judge did not answer with a number and the score is null.
+// judge did not answer with a number and the score is null. Tokens that read as the same number
+// ("20" and " 20") are two ways to say it: their probabilities add up, as the persona-vectors
+// reference does (it sums every top token that parses as an integer in range).
 
 export interface TokenLogprob {
   token: string;
@@ -12,14 +14,11 @@ export const MIN_SCORE_MASS = 0.25;
 export function scoreFromTopLogprobs(top: TokenLogprob[], minMass = MIN_SCORE_MASS): number | null {
   let mass = 0;
   let weighted = 0;
-  const seen = new Set<number>();
   for (const { token, logprob } of top) {
     const t = token.trim();
     if (!/^\d{1,3}$/.test(t)) continue;
     const v = Number(t);
-    // Tokens like "7" and " 7" are the same number; count each value once (its best entry first).
-    if (v > 100 || seen.has(v)) continue;
-    seen.add(v);
+    if (v > 100) continue;
     const p = Math.exp(logprob);
     mass += p;
     weighted += p * v;

@@ -34,13 +34,27 @@ describe('logprob-weighted judge score', () => {
     expect(scoreFromTopLogprobs([{ token: '40', logprob: Math.log(0.2) }])).toBeNull();
   });
 
-  it('ignores numbers above 100 and counts duplicates once', () => {
+  it('ignores numbers above 100', () => {
     const s = scoreFromTopLogprobs([
       { token: '150', logprob: Math.log(0.5) },
       { token: '20', logprob: Math.log(0.3) },
       { token: ' 20', logprob: Math.log(0.1) },
     ]);
-    expect(s).toBe(20);
+    expect(s).toBeCloseTo(20, 10);
+  });
+
+  it('sums the probabilities of tokens that read as the same number, as the persona-vectors reference does', () => {
+    // (20 * (0.05 + 0.3) + 80 * 0.3) / 0.65 = 47.69...; keeping only the first "20" would give 71.4.
+    const s = scoreFromTopLogprobs([
+      { token: ' 20', logprob: Math.log(0.05) },
+      { token: '20', logprob: Math.log(0.3) },
+      { token: '80', logprob: Math.log(0.3) },
+    ])!;
+    expect(s).toBeCloseTo((20 * 0.35 + 80 * 0.3) / 0.65, 10);
+    expect(s.toFixed(1)).toBe('47.7');
+    // Mass from both spellings counts toward the 0.25 floor: 0.15 + 0.15 passes, 0.15 alone does not.
+    expect(scoreFromTopLogprobs([{ token: '40', logprob: Math.log(0.15) }, { token: ' 40', logprob: Math.log(0.15) }])).toBeCloseTo(40, 10);
+    expect(scoreFromTopLogprobs([{ token: '40', logprob: Math.log(0.15) }])).toBeNull();
   });
 
   it('names what is missing in malformed responses', () => {

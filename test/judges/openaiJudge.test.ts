@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OpenAIJudge } from '../../src/judges/openaiJudge.js';
+import { COHERENCE_PROMPT, fillRubric } from '../../src/judges/judge.js';
+import { endpointFromEnv, JUDGE_DEFAULTS, OpenAIJudge } from '../../src/judges/openaiJudge.js';
 
 // A real HTTP server on loopback that answers like an OpenAI-compatible endpoint: it reads the
 // prompt and returns top logprobs whose mean depends on it, so the test sees the full round trip.
@@ -73,5 +74,81 @@ describe('OpenAI-compatible HTTP judge', () => {
     expect(await judge.coherence({ question: 'q', answer: 'a' })).toBeCloseTo(95, 6);
     const bad = new OpenAIJudge({ baseUrl, apiKey: 'wrong', model: 'm', retries: 0 });
     await expect(bad.coherence({ question: 'q', answer: 'a' })).rejects.toThrow(/HTTP 404/);
+  });
+});
+
+/** A loopback server with one behaviour, counting the requests it gets. */
+async function endpoint(handle: (res: import('node:http').ServerResponse) => void): Promise<{ url: string; hits: () => number; close: () => Promise<void> }> {
+  let hits = 0;
+  const s = createServer((req, res) => {
+    hits++;
+    req.resume();
+    req.on('end', () => handle(res));
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/v1`,
+    hits: () => hits,
+    close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }),
+  };
+}
+
+describe('judge client failures', () => {
+  const input = { question: 'q', answer: 'a' };
+
+  it('sends exactly the paper judge request: one greedy token, top 20 logprobs, seed 0', async () => {
+    const judge = new OpenAIJudge({ baseUrl, apiKey: 'k-test', model: 'judge-model' });
+    await judge.coherence(input);
+    const req = seen.at(-1)!;
+    expect(Object.keys(req).sort()).toEqual(['logprobs', 'max_tokens', 'messages', 'model', 'seed', 'temperature', 'top_logprobs']);
+    expect(req).toMatchObject({ model: 'judge-model', max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 20, seed: 0 });
+    expect(req.messages).toEqual([{ role: 'user', content: fillRubric(COHERENCE_PROMPT, input) }]);
+  });
+
+  it('connection refused: names the URL and the cause, and fails at once (no retries)', async () => {
+    const gone = await endpoint(() => {});
+    await gone.close(); // the port is now closed
+    const judge = new OpenAIJudge({ baseUrl: gone.url, model: 'm', retries: 5 });
+    const t0 = Date.now();
+    await expect(judge.coherence(input)).rejects.toThrow(new RegExp(`^${gone.url}/chat/completions: request failed: ECONNREFUSED`));
+    // Five retries with backoff would take 6.2 s.
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('unknown host: names the URL and the DNS failure, and fails at once', async () => {
+    const judge = new OpenAIJudge({ baseUrl: 'http://no-such-judge.invalid/v1', model: 'm', retries: 5 });
+    const t0 = Date.now();
+    await expect(judge.coherence(input)).rejects.toThrow(/^http:\/\/no-such-judge\.invalid\/v1\/chat\/completions: request failed: (ENOTFOUND|EAI_AGAIN)/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('a hung endpoint times out after the configured time, retried the configured number of times', async () => {
+    const hung = await endpoint(() => {}); // never answers
+    try {
+      const judge = new OpenAIJudge({ baseUrl: hung.url, model: 'm', timeoutMs: 150, retries: 1 });
+      const t0 = Date.now();
+      await expect(judge.coherence(input)).rejects.toThrow(new RegExp(`^${hung.url}/chat/completions: no reply within 150 ms .*\\(after 2 attempts\\)$`));
+      expect(hung.hits()).toBe(2);
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      await hung.close();
+    }
+    expect(JUDGE_DEFAULTS).toEqual({ timeoutMs: 30_000, retries: 2 });
+    expect(endpointFromEnv({}, { PERSONA_JUDGE_BASE_URL: 'http://x/v1', PERSONA_JUDGE_TIMEOUT_MS: '5000', PERSONA_JUDGE_RETRIES: '0' })).toMatchObject({ timeoutMs: 5000, retries: 0 });
+    expect(() => endpointFromEnv({}, { PERSONA_JUDGE_BASE_URL: 'http://x/v1', PERSONA_JUDGE_TIMEOUT_MS: 'soon' })).toThrow(/PERSONA_JUDGE_TIMEOUT_MS: 'soon' is not an integer >= 1/);
+  });
+
+  it('a 200 reply that is not JSON, or JSON of the wrong shape, is not retried and names the URL', async () => {
+    const html = await endpoint((res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'));
+    const shape = await endpoint((res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ message: { content: '7' } }] })));
+    try {
+      await expect(new OpenAIJudge({ baseUrl: html.url, model: 'm', retries: 3 }).coherence(input)).rejects.toThrow(new RegExp(`^${html.url}/chat/completions: reply is not JSON \\(HTTP 200\\): <html>login`));
+      expect(html.hits()).toBe(1);
+      await expect(new OpenAIJudge({ baseUrl: shape.url, model: 'm', retries: 3 }).coherence(input)).rejects.toThrow(new RegExp(`^${shape.url}/chat/completions: judge response has no logprobs`));
+      expect(shape.hits()).toBe(1);
+    } finally {
+      await html.close();
+      await shape.close();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors } from '../../directions/
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
-import { endpointFromEnv, makeJudge } from '../../judges/index.js';
+import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
@@ -75,6 +75,8 @@ interface GenFlags {
   batchSize: string;
   judge: string;
   judgeBaseUrl?: string;
+  judgeTimeout?: string;
+  judgeRetries?: string;
   runs: string;
   run?: string;
 }
@@ -88,6 +90,8 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--batch-size <n>', 'answers generated per batch', '16')
     .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits, else openai)')
     .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
+    .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
+    .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`)
     .option('--runs <dir>', 'where run directories go', 'runs')
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
@@ -98,15 +102,17 @@ function defaultJudge(trait: string, baseUrl?: string): string {
 }
 
 /** The judge for a trait, refused before any work when it cannot score that trait. */
-async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string }) {
+async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }) {
+  const timeoutMs = o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1);
+  const retries = o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100);
   const spec = o.judge ?? defaultJudge(trait, o.judgeBaseUrl);
   if (spec === 'lexicon' && !isTrait(trait))
     throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
-  return makeJudge(spec, { baseUrl: o.judgeBaseUrl });
+  return makeJudge(spec, { baseUrl: o.judgeBaseUrl, timeoutMs, retries });
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string }) {
+async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }) {
   const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
@@ -154,7 +160,8 @@ export function registerPersonaCommands(program: Command): void {
         (bars[p.stage] ??= progress(p.stage))(p.done, p.total);
       });
       if (o.out) savePersonaVectors(o.out, r.vectors);
-      run.finish({ kept: r.kept, generated: r.records.length, ...r.vectors.meta.scores });
+      run.finish({ kept: r.kept, generated: r.records.length, unscored: r.unscored, ...r.vectors.meta.scores });
+      if (r.unscored) console.log(`unscored ${r.unscored} of ${r.records.length} answers (the judge ${judge.id} gave no number; they cannot pass the filter)`);
       const norms = r.vectors.meta.norms ?? {};
       console.log(`run ${run.dir}`);
       console.log(`kept ${r.kept} pairs of ${r.records.length / 2}; vectors ${o.out ?? r.path}`);
@@ -216,8 +223,9 @@ export function registerPersonaCommands(program: Command): void {
       const total = questions.length * cfg.samples;
       const r = await evaluateSteering(model, trait.trait, trait.evalPrompt, judge, steering, cfg, { run, ablation, onAnswers: (k) => bar((n += k), total) });
       for (const rec of r.records) console.log(`Q: ${rec.question}\nA: ${rec.answer}\n   [${trait.trait} ${rec.trait?.toFixed(1)} | coherence ${rec.coherence?.toFixed(1)}]\n`);
+      if (r.unscored) console.log(`unscored ${r.unscored} of ${r.records.length} answers (the judge ${judge.id} gave no number; left out of the means)`);
       console.log(`mean ${trait.trait} ${r.traitMean?.toFixed(1)}, coherence ${r.coherenceMean?.toFixed(1)}; run ${run.dir}`);
-      run.finish({ traitMean: r.traitMean, coherenceMean: r.coherenceMean });
+      run.finish({ traitMean: r.traitMean, coherenceMean: r.coherenceMean, unscored: r.unscored });
     });
   });
 
@@ -258,8 +266,10 @@ export function registerPersonaCommands(program: Command): void {
       console.log(['layer', ...coeffs.map((c) => `c=${c}`)].join('\t'));
       for (const l of layers) console.log([l, ...coeffs.map((c) => r.cells.find((x) => x.layer === l && x.coeff === c)!.trait?.toFixed(1))].join('\t'));
       console.log(r.best ? `best layer ${r.best.layer} (coeff ${r.best.coeff}: ${trait.trait} ${r.best.trait.toFixed(1)}, coherence ${r.best.coherence.toFixed(1)})` : 'no cell kept coherence');
+      const unscored = r.cells.reduce((a, c) => a + (c.unscored ?? 0), 0);
+      if (unscored) console.log(`unscored ${unscored} answers over the grid (the judge ${judge.id} gave no number; left out of the cell means)`);
       console.log(`report ${run.path('sweep.html')}`);
-      run.finish({ best: r.best, monotone: r.monotone });
+      run.finish({ best: r.best, monotone: r.monotone, unscored });
     });
   });
 
