@@ -4,14 +4,15 @@
 
 import type { SteerableModel } from '../model/steerableModel.js';
 import { COHERENCE_PROMPT, fillRubric, type Judge, type JudgeInput, type TraitRubric } from './judge.js';
-import { scoreFromTopLogprobs, type TokenLogprob } from './logprobScore.js';
+import { MIN_SCORE_MASS, scoreFromTopLogprobs, type TokenLogprob } from './logprobScore.js';
 
 const TOP_K = 20;
 
 export class OnnxJudge implements Judge {
   readonly id: string;
 
-  constructor(private readonly model: SteerableModel) {
+  /** `minMass`: probability the number tokens must hold for a score (default the paper's 0.25). */
+  constructor(private readonly model: SteerableModel, private readonly minMass = MIN_SCORE_MASS) {
     this.id = `onnx:${model.dir}`;
   }
 
@@ -30,10 +31,10 @@ export class OnnxJudge implements Judge {
   }
 
   async trait(rubric: TraitRubric, input: JudgeInput): Promise<number | null> {
-    return scoreFromTopLogprobs(await this.topLogprobs(fillRubric(rubric.evalPrompt, input)));
+    return scoreFromTopLogprobs(await this.topLogprobs(fillRubric(rubric.evalPrompt, input)), this.minMass);
   }
 
   async coherence(input: JudgeInput): Promise<number | null> {
-    return scoreFromTopLogprobs(await this.topLogprobs(fillRubric(COHERENCE_PROMPT, input)));
+    return scoreFromTopLogprobs(await this.topLogprobs(fillRubric(COHERENCE_PROMPT, input)), this.minMass);
   }
 }

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { persona } from './runCli.js';
 import { makeFixture } from '../fixtures/index.js';
+import { generateChat } from '../../src/generation/generate.js';
+import { loadModel } from '../../src/model/load.js';
 
 describe('persona CLI', () => {
   it('inspect prints the residual tensor chosen per layer', async () => {
@@ -24,7 +26,13 @@ describe('persona CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(join(dir, 'onnx', 'model.persona.onnx'));
     const g = await persona('generate', dir, '-p', 'hello', '-n', '5');
-    expect(g.code).toBe(0);
+    expect(g.code, g.stderr).toBe(0);
+    // What it prints is the model's greedy answer, as the API gives it.
+    const model = await loadModel(dir, { threads: 1 });
+    const api = await generateChat(model, [[{ role: 'user', content: 'hello' }]], { maxNewTokens: 5 });
+    await model.dispose();
+    expect(api.tokens[0]!.length).toBeGreaterThan(0);
+    expect(g.stdout).toBe(`${api.text[0]}\n`);
   });
 
   it('fails with a message naming the file at fault', async () => {

@@ -110,9 +110,30 @@ describe('KV-cache generation', () => {
     expect(r.finishReason[0]).toBe('stop');
     expect(streamed).toEqual(free.tokens[0]!.slice(0, firstStop + 1));
     expect(r.timings.steps.length).toBe(firstStop + 1);
-    for (const s of r.timings.steps) expect(s.runMs).toBeLessThanOrEqual(s.totalMs);
     expect(r.text[0]).toBe(model.tokenizer.decode(r.tokens[0]!));
     expect(free.finishReason[0]).toBe('length');
+  });
+
+  it('step timings measure the step, not the onToken callback, and the whole covers the callbacks', async () => {
+    const { model } = await fixtureModel('llama');
+    const prompt = model.tokenizer.encodeChat([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
+    const SLOW = 80; // ms a slow consumer spends per token
+    const r = await generate(model, [prompt], {
+      maxNewTokens: 4,
+      stopIds: [],
+      onToken: () => {
+        const t = performance.now();
+        while (performance.now() - t < SLOW);
+      },
+    });
+    expect(r.timings.steps).toHaveLength(4);
+    for (const s of r.timings.steps) {
+      expect(s.runMs).toBeGreaterThan(0);
+      // A step of this tiny model takes a few ms; the callback's 80 ms must not be in it.
+      expect(s.totalMs).toBeLessThan(SLOW);
+    }
+    expect(r.timings.totalMs).toBeGreaterThanOrEqual(4 * SLOW);
+    expect(r.timings.runMs).toBeCloseTo(r.timings.steps.reduce((a, s) => a + s.runMs, 0), 9);
   });
 
   it('float16 model: cache == recompute (looser)', async () => {
