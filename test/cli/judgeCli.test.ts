@@ -14,10 +14,17 @@ import { personaError } from './runCli.js';
 
 let server: Server;
 let url = '';
+let inFlight = 0;
+let peak = 0;
+let hang = false;
 beforeAll(async () => {
   server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => {
+    peak = Math.max(peak, ++inFlight);
+    res.on('close', () => inFlight--);
+    req.on('end', async () => {
+      if (hang) return; // never answers
+      await new Promise((r) => setTimeout(r, 30)); // slow enough for requests to overlap
       // A judge that talks: all probability on words, none on numbers.
       const top = [{ token: 'The', logprob: Math.log(0.7) }, { token: 'I', logprob: Math.log(0.3) }];
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -27,7 +34,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => new Promise<void>((r) => {
+  server.closeAllConnections();
+  server.close(() => r());
+}));
 
 describe('answers a judge cannot score', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-unscored-'));
@@ -42,5 +52,26 @@ describe('answers a judge cannot score', () => {
     savePersonaVectors(vec, syntheticVectorSet(160, 4));
     expect(await personaError('steer', '--vector', vec, '--layer', '2', '--coeff', '0.5', '--questions', '2', '--max-new-tokens', '4', '--judge', 'openai:talker', '--judge-base-url', url, '--run', join(dir, 'st'))).toBeNull();
     expect(readManifest(join(dir, 'st')).summary).toMatchObject({ traitMean: null, coherenceMean: null, unscored: 2 });
+  }, 60_000);
+
+  it('judges at most 8 answers (16 requests) at a time, however large the batch', async () => {
+    const vec = join(dir, 'evil.safetensors');
+    peak = 0;
+    expect(await personaError('steer', '--vector', vec, '--layer', '2', '--coeff', '0.5', '--questions', '10', '--samples', '2', '--batch-size', '20', '--max-new-tokens', '2', '--judge', 'openai:talker', '--judge-base-url', url, '--run', join(dir, 'many'))).toBeNull();
+    expect(peak).toBeGreaterThan(2);
+    expect(peak).toBeLessThanOrEqual(16);
+  }, 60_000);
+
+  it('--judge-timeout and --judge-retries reach the judge', async () => {
+    const vec = join(dir, 'evil.safetensors');
+    hang = true;
+    try {
+      const err = await personaError('steer', '--vector', vec, '--questions', '1', '--max-new-tokens', '2', '--judge', 'openai:talker', '--judge-base-url', url, '--judge-timeout', '100', '--judge-retries', '0', '--run', join(dir, 'hung'));
+      expect(err).toBe(`${url}/chat/completions: no reply within 100 ms (set PERSONA_JUDGE_TIMEOUT_MS or --judge-timeout to wait longer)`);
+      expect(readManifest(join(dir, 'hung')).status).toBe('failed');
+    } finally {
+      hang = false;
+    }
+    expect(await personaError('steer', '--vector', vec, '--judge-timeout', 'soon')).toMatch(/^--judge-timeout: 'soon' is not an integer/);
   }, 60_000);
 });

@@ -30,7 +30,10 @@ describe('persona extract / steer / sweep on the embedded model', () => {
 
     const w = await persona('sweep', '--vector', vec, '--layers', '1-2', '--coeffs', '0,4', '--questions', '2', '--run', join(dir, 'sw'));
     expect(w.code, w.stderr).toBe(0);
-    expect(w.stdout).toMatch(/best layer|no cell kept coherence/);
+    // The best cell is a steered one (coefficient 4: 0 is the baseline), and the printout says so.
+    const best = JSON.parse(readFileSync(join(dir, 'sw', 'sweep.json'), 'utf8')).best;
+    expect(best).toMatchObject({ coeff: 4 });
+    expect(w.stdout).toContain(`best layer ${best.layer} (coeff 4: evil ${best.trait.toFixed(1)}, coherence ${best.coherence.toFixed(1)})`);
     expect(readFileSync(join(dir, 'sw', 'sweep.csv'), 'utf8').trim().split('\n')).toHaveLength(5);
     expect(readFileSync(join(dir, 'sw', 'sweep.html'), 'utf8')).toContain('Steering sweep: evil');
   });
