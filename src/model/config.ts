@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseJson } from '../io/json.js';
 
 export interface ModelConfig {
   /** config.json `model_type` (llama, qwen2, gemma, phi3, gpt2, ...). */
@@ -35,13 +36,9 @@ function readJson(path: string): Json {
   } catch (e) {
     throw new Error(`cannot read ${path}: ${(e as Error).message}`);
   }
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Json;
-  } catch (e) {
-    throw new Error(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
+  const v = parseJson(text, path);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${path}: not a JSON object`);
+  return v as Json;
 }
 
 /** Multimodal / nested configs (gemma3, some phi exports) keep the decoder under text_config. */

@@ -33,7 +33,9 @@ describe('model config', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ n_layer: 'two', n_embd: 8, n_head: 2, vocab_size: 4 }));
     expect(() => loadModelConfig(dir)).toThrow(/config.json: field "n_layer" must be a non-negative integer/);
     writeFileSync(join(dir, 'config.json'), '{ nope');
-    expect(() => loadModelConfig(dir)).toThrow(/config.json is not valid JSON/);
+    expect(() => loadModelConfig(dir)).toThrow(/config\.json:1:3: invalid JSON/);
+    writeFileSync(join(dir, 'config.json'), '[1]');
+    expect(() => loadModelConfig(dir)).toThrow(/config\.json: not a JSON object/);
     expect(() => loadModelConfig(join(dir, 'missing'))).toThrow(/no config.json/);
   });
 });
