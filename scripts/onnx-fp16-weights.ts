@@ -4,7 +4,7 @@
 //   npx tsx scripts/onnx-fp16-weights.ts models/NAME/onnx/model.onnx
 
 import { readFileSync } from 'node:fs';
-import { floatToHalf } from '../src/model/fp16.js';
+import { floatToHalf } from '../src/io/fp16.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { node, tensor } from '../src/onnx/build.js';
 import { readModel } from '../src/onnx/read.js';

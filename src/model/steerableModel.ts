@@ -8,7 +8,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from './config.js';
 import type { Manifest } from './instrument/prepare.js';
-import { floatToHalf, halfToFloat } from './fp16.js';
+import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import { batchInputs } from './inputs.js';
 import type { ModelSession } from './session.js';
 import type { Tokenizer } from './tokenizer.js';

@@ -49,6 +49,11 @@ export function floatToHalf(a: ArrayLike<number>): Uint16Array {
   return out;
 }
 
+/** One half value (its 16 bits) as a number. */
+export function halfBitsToFloat(h: number): number {
+  return halfTable()[h & 0xffff]!;
+}
+
 export function halfToFloat(a: Uint16Array, start = 0, end = a.length): Float32Array {
   const t = halfTable();
   const out = new Float32Array(end - start);
