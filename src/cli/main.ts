@@ -7,6 +7,7 @@ import { registerGenerateCommand } from './commands/generate.js';
 import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerPersonaCommands } from './commands/persona.js';
 import { registerProbeCommands } from './commands/probe.js';
+import { registerVectorCommands } from './commands/vector.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -18,6 +19,7 @@ export function buildCli(): Command {
   registerMonitoringCommands(program);
   registerPersonaCommands(program);
   registerProbeCommands(program);
+  registerVectorCommands(program);
   return program;
 }
 
