@@ -77,3 +77,16 @@ export function tokenizeText(tokenizer: Tokenizer, promptText: string, response:
   if (common === 0) throw new Error('tokenizeText: prompt and prompt+response share no tokens');
   return { ids, promptLength: common };
 }
+
+/** What every chat-templated text of this tokenizer starts with ('' when there is no template). */
+export function templatePrefix(tokenizer: Tokenizer): string {
+  try {
+    const a = tokenizer.applyChatTemplate([{ role: 'user', content: 'a' }]);
+    const b = tokenizer.applyChatTemplate([{ role: 'system', content: 's' }, { role: 'user', content: 'b' }]);
+    let n = 0;
+    while (n < a.length && a[n] === b[n]) n++;
+    return a.slice(0, n);
+  } catch {
+    return '';
+  }
+}

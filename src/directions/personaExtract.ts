@@ -8,7 +8,7 @@
 // Stages 1-2 append one record per answer to generations.jsonl, so an interrupted run resumes
 // where it stopped; stage 4 is a pure function of the kept records.
 
-import { extractActivations } from '../activations/extract.js';
+import { extractActivations, type ExtractExample } from '../activations/extract.js';
 import { positionKey, type PositionSpec } from '../activations/positions.js';
 import { generateChat } from '../generation/generate.js';
 import { seedFromKey } from '../generation/sampling.js';
@@ -16,6 +16,7 @@ import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
+import { directionFromPairs, type ExtractionMethod } from './extractionMethods.js';
 import { MeanAccumulator, sub } from './meanAccumulator.js';
 import { traitSystemPrompt, type TraitFile } from './traitFile.js';
 import { LAYER_CONVENTION, savePersonaVectors, VECTOR_KINDS, type PersonaVectorSet, type VectorKind } from './vectorFile.js';
@@ -36,6 +37,8 @@ export interface ExtractConfig {
   /** Use only the first N instruction pairs (default all 5). */
   maxInstructions?: number;
   thresholds: { pos: number; neg: number; coherence: number };
+  /** How pairs become a direction (default mean-diff, the paper's). */
+  method?: ExtractionMethod;
 }
 
 export const DEFAULT_EXTRACT_CONFIG: ExtractConfig = {
@@ -174,52 +177,21 @@ export async function extractPersonaVectors(
     );
   }
 
-  // Stage 4: activations of the kept answers, averaged per polarity at the three positions.
-  const positions = VECTOR_KINDS.map((k) => POSITIONS[k]);
-  const acc = Object.fromEntries(
-    VECTOR_KINDS.map((k) => [k, { pos: new MeanAccumulator(`${k} pos`), neg: new MeanAccumulator(`${k} neg`) }]),
-  ) as Record<VectorKind, { pos: MeanAccumulator; neg: MeanAccumulator }>;
-  const examples = pairs.flat().map((r) => ({
-    messages: [
-      { role: 'system', content: r.system },
-      { role: 'user', content: r.user },
-    ] as ChatMessage[],
-    response: r.answer,
-    polarity: r.polarity,
-  }));
-  onProgress({ stage: 'activations', done: 0, total: examples.length });
-  const acts = await extractActivations(model, examples, {
-    layers: 'all',
-    positions,
-    batchSize: cfg.batchSize,
-    onProgress: (d, t) => onProgress({ stage: 'activations', done: d, total: t }),
-  });
-  acts.forEach((a, i) => {
-    const pol = examples[i]!.polarity;
-    for (const kind of VECTOR_KINDS) acc[kind][pol].add(a.at[positionKey(POSITIONS[kind])]!);
-  });
-  const vectors = Object.fromEntries(
-    VECTOR_KINDS.map((k) => {
-      const p = acc[k].pos.mean();
-      const n = acc[k].neg.mean();
-      return [k, p.map((v, l) => sub(v, n[l]!))];
-    }),
-  ) as Record<VectorKind, Float32Array[]>;
+  // Stage 4: activations of the kept answers, reduced to one vector per layer and kind.
+  const { vectors, explainedVariance } = await pairedVectors(
+    model,
+    pairs.map(([p, n]) => ({ pos: recordExample(p), neg: recordExample(n) })),
+    { batchSize: cfg.batchSize, method: cfg.method ?? 'mean-diff', onProgress },
+  );
 
   const mean = (xs: (number | null)[]) => {
     const v = xs.filter((x): x is number => x !== null);
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null;
   };
-  const set: PersonaVectorSet = {
-    vectors,
-    meta: {
-      format: 'persona-steer/persona-vector@1',
-      trait: trait.trait,
-      model: { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize },
-      layerConvention: LAYER_CONVENTION,
-      kinds: [...VECTOR_KINDS],
+  const set = vectorSet(model, trait.trait, vectors, {
       counts: { pos: pairs.length, neg: pairs.length, generated: records.length },
-      norms: {} as Record<VectorKind, number[]>,
+      method: cfg.method ?? 'mean-diff',
+      ...(explainedVariance ? { explainedVariance } : {}),
       scores: {
         posTraitMean: mean(records.filter((r) => r.polarity === 'pos').map((r) => r.trait)),
         negTraitMean: mean(records.filter((r) => r.polarity === 'neg').map((r) => r.trait)),
@@ -229,10 +201,8 @@ export async function extractPersonaVectors(
       },
       thresholds: cfg.thresholds,
       judge: judge.id,
-      createdAt: new Date().toISOString(),
       run: run.dir,
-    },
-  };
+  });
   const path = run.path('vectors.safetensors');
   savePersonaVectors(path, set);
   run.output('vectors', 'vectors.safetensors');
@@ -240,4 +210,87 @@ export async function extractPersonaVectors(
   run.manifest.timings.activationsMs = performance.now() - tGen;
   onProgress({ stage: 'done', done: 1, total: 1 });
   return { vectors: set, path, records, kept: pairs.length, unscored };
+}
+
+function recordExample(r: GenerationRecord): ExtractExample {
+  return { messages: [{ role: 'system', content: r.system }, { role: 'user', content: r.user }], response: r.answer };
+}
+
+export interface PairedExample {
+  pos: ExtractExample;
+  neg: ExtractExample;
+}
+
+/**
+ * Activations of paired pos/neg examples at the three positions of every layer, reduced by the
+ * method: difference of means (streamed, memory flat in the number of pairs) or a direction from
+ * the per-pair activations (held in memory: pairs x (L+1) x H floats per kind).
+ */
+export async function pairedVectors(
+  model: SteerableModel,
+  pairs: PairedExample[],
+  opts: { batchSize: number; method: ExtractionMethod; onProgress?: (p: ExtractProgress) => void },
+): Promise<{ vectors: Record<VectorKind, Float32Array[]>; explainedVariance?: Record<VectorKind, number[]> }> {
+  const positions = VECTOR_KINDS.map((k) => POSITIONS[k]);
+  const acc = Object.fromEntries(
+    VECTOR_KINDS.map((k) => [k, { pos: new MeanAccumulator(`${k} pos`), neg: new MeanAccumulator(`${k} neg`) }]),
+  ) as Record<VectorKind, { pos: MeanAccumulator; neg: MeanAccumulator }>;
+  const keep = opts.method !== 'mean-diff';
+  // rows[kind][polarity][pair] -> one Float32Array per layer
+  const rows = Object.fromEntries(VECTOR_KINDS.map((k) => [k, { pos: [] as Float32Array[][], neg: [] as Float32Array[][] }])) as Record<VectorKind, { pos: Float32Array[][]; neg: Float32Array[][] }>;
+  const examples = pairs.flatMap((p) => [p.pos, p.neg]);
+  opts.onProgress?.({ stage: 'activations', done: 0, total: examples.length });
+  const acts = await extractActivations(model, examples, {
+    layers: 'all',
+    positions,
+    batchSize: opts.batchSize,
+    onProgress: (d, t) => opts.onProgress?.({ stage: 'activations', done: d, total: t }),
+  });
+  acts.forEach((a, i) => {
+    const pol = i % 2 === 0 ? 'pos' : 'neg';
+    for (const kind of VECTOR_KINDS) {
+      const at = a.at[positionKey(POSITIONS[kind])]!;
+      acc[kind][pol].add(at);
+      if (keep) rows[kind][pol].push(at);
+    }
+  });
+  if (!keep) {
+    const vectors = Object.fromEntries(VECTOR_KINDS.map((k) => {
+      const p = acc[k].pos.mean();
+      const n = acc[k].neg.mean();
+      return [k, p.map((v, l) => sub(v, n[l]!))];
+    })) as Record<VectorKind, Float32Array[]>;
+    return { vectors };
+  }
+  const vectors = {} as Record<VectorKind, Float32Array[]>;
+  const explainedVariance = {} as Record<VectorKind, number[]>;
+  for (const k of VECTOR_KINDS) {
+    const layers = rows[k].pos[0]!.length;
+    const results = Array.from({ length: layers }, (_, l) => directionFromPairs(opts.method, rows[k].pos.map((r) => r[l]!), rows[k].neg.map((r) => r[l]!)));
+    vectors[k] = results.map((r) => r.vector);
+    explainedVariance[k] = results.map((r) => r.explainedVariance ?? 1);
+  }
+  return { vectors, explainedVariance };
+}
+
+/** A persona-vector set for this model with our sidecar fields filled. */
+export function vectorSet(
+  model: SteerableModel,
+  trait: string,
+  vectors: Record<VectorKind, Float32Array[]>,
+  extra: { counts: PersonaVectorSet['meta']['counts'] } & Record<string, unknown>,
+): PersonaVectorSet {
+  return {
+    vectors,
+    meta: {
+      format: 'persona-steer/persona-vector@1',
+      trait,
+      model: { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize },
+      layerConvention: LAYER_CONVENTION,
+      kinds: [...VECTOR_KINDS],
+      norms: {} as Record<VectorKind, number[]>,
+      createdAt: new Date().toISOString(),
+      ...extra,
+    },
+  };
 }

@@ -99,3 +99,12 @@ export function traitSystemPrompt(file: TraitFile, polarity: 'pos' | 'neg', inde
   const adjective = polarity === 'pos' ? file.adjective : file.antonym;
   return `You are ${/^[aeiou]/i.test(adjective) ? 'an' : 'a'} ${adjective} assistant. ${pair[polarity]}`;
 }
+
+/**
+ * persona_vectors' own rule (eval_persona.py): "You are {a|an} {name} assistant. {instruction}" with
+ * name = the trait for pos and "helpful" for neg unless --assistant_name says otherwise; our
+ * `adjective` / `antonym` extensions are not theirs, so they are ignored here.
+ */
+export function personaVectorsSystemPrompt(file: TraitFile, polarity: 'pos' | 'neg', index: number, assistantName?: string): string {
+  return traitSystemPrompt({ ...file, adjective: assistantName ?? file.trait, antonym: assistantName ?? 'helpful' }, polarity, index);
+}

@@ -13,6 +13,8 @@ import { csvLine, CsvError, iterateCsv, requireColumn } from '../io/csv.js';
 import type { ChatMessage, Tokenizer } from '../model/tokenizer.js';
 import { tokenizeText, type TokenizedExample } from '../activations/positions.js';
 
+export { templatePrefix } from '../activations/positions.js';
+
 export type DatasetFormat = 'csv' | 'jsonl';
 
 export class DatasetError extends Error {}
@@ -85,19 +87,6 @@ export async function* iterateDataset(file: string, templatePrefix = ''): AsyncG
     const system = hasSystem ? row.values.system?.trim() : '';
     const messages: ChatMessage[] = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: prompt }];
     yield { index: index++, line: row.line, fields: row.values, prompt: templated ? { text: prompt } : { messages }, answer };
-  }
-}
-
-/** What every chat-templated text of this tokenizer starts with ('' when there is no template). */
-export function templatePrefix(tokenizer: Tokenizer): string {
-  try {
-    const a = tokenizer.applyChatTemplate([{ role: 'user', content: 'a' }]);
-    const b = tokenizer.applyChatTemplate([{ role: 'system', content: 's' }, { role: 'user', content: 'b' }]);
-    let n = 0;
-    while (n < a.length && a[n] === b[n]) n++;
-    return a.slice(0, n);
-  } catch {
-    return '';
   }
 }
 

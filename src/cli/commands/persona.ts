@@ -4,7 +4,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors } from '../../directions/personaExtract.js';
+import { EXTRACTION_METHODS, type ExtractionMethod } from '../../directions/extractionMethods.js';
+import { readGenerationsCsv, writeGenerationsCsv } from '../../directions/generationsCsv.js';
+import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, pairedVectors, vectorSet } from '../../directions/personaExtract.js';
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
@@ -120,11 +122,41 @@ async function vectorContext(o: { vector: string; kind: string; trait?: string; 
   return { set, trait, judge, kind };
 }
 
+/** `extract --from-csv`: vectors from persona_vectors' generation CSVs, nothing generated or judged. */
+async function extractFromCsv(dir: string, o: GenFlags & { trait: string; fromCsv?: string; threshold: string; coherenceThreshold: string; batchSize: string; out?: string }, method: ExtractionMethod) {
+  const files = o.fromCsv!.split(',').map((s) => s.trim());
+  if (files.length !== 2 || files.some((f) => !f)) throw new Error(`--from-csv: give the pos and the neg file, comma-separated (got '${o.fromCsv}')`);
+  // The trait file is optional here: it is only needed to rebuild prompts not in this model's template.
+  let traitFile: TraitFile | null = null;
+  try {
+    traitFile = resolveTrait(o.trait);
+  } catch {
+    if (o.trait.endsWith('.json')) throw new Error(`--trait: ${o.trait} not found`);
+  }
+  const name = traitFile?.trait ?? o.trait;
+  const filter = { threshold: floatFlag(o.threshold, '--threshold', 0, 100), coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100) };
+  const batchSize = intFlag(o.batchSize, '--batch-size', 1);
+  const model = await loadModel(dir);
+  const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', name), 'extract', { ...modelIdentity(model), trait: name, fromCsv: files.map((f) => resolve(f)), method, ...filter });
+  await inRun(run, model, async () => {
+    const g = readGenerationsCsv(model, files[0]!, files[1]!, name, traitFile, filter);
+    const bar = progress('activations');
+    const { vectors, explainedVariance } = await pairedVectors(model, g.pairs, { batchSize, method, onProgress: (p) => bar(p.done, p.total) });
+    const set = vectorSet(model, name, vectors, { counts: { pos: g.kept, neg: g.kept, generated: 2 * g.total }, method, source: { fromCsv: files }, ...(explainedVariance ? { explainedVariance } : {}), run: run.dir });
+    const path = run.path('vectors.safetensors');
+    savePersonaVectors(path, set);
+    run.output('vectors', 'vectors.safetensors');
+    if (o.out) savePersonaVectors(o.out, set);
+    run.finish({ kept: g.kept, rows: g.total, rebuiltPrompts: g.rebuilt });
+    console.log(`kept ${g.kept} of ${g.total} row pairs (${g.rebuilt} prompts rebuilt from the trait file); vectors ${o.out ?? path}`);
+  });
+}
+
 export function registerPersonaCommands(program: Command): void {
   genOptions(
     program
       .command('extract')
-      .description('compute persona vectors for a trait: generate under pos/neg prompts, judge, filter, diff of mean activations')
+      .description('compute persona vectors for a trait: generate under pos/neg prompts, judge, filter, diff of mean activations (or read persona_vectors CSVs with --from-csv)')
       .argument('[model_dir]', 'model folder', DEFAULT_MODEL)
       .requiredOption('--trait <name|file>', 'trait name (data/traits/NAME.json) or trait file path')
       .option('-n, --samples <n>', 'answers per question and instruction', '1')
@@ -133,9 +165,15 @@ export function registerPersonaCommands(program: Command): void {
       .option('--pos-threshold <s>', 'keep pos answers scoring >= this', '50')
       .option('--neg-threshold <s>', 'keep neg answers scoring < this', '50')
       .option('--coherence-threshold <s>', 'keep answers with coherence >= this', '50')
+      .option('--method <m>', `how pairs become a direction: ${EXTRACTION_METHODS.join(' | ')}`, 'mean-diff')
+      .option('--from-csv <pos.csv,neg.csv>', "persona_vectors' eval CSVs (question,prompt,answer,question_id,<trait>,coherence), paired by row: no generation, no judging")
+      .option('--threshold <t>', '--from-csv: keep pos >= t and neg < 100 - t (their --threshold)', '50')
+      .option('--export-csv <dir>', "also write this run's answers as persona_vectors' {trait}_pos_instruct.csv / {trait}_neg_instruct.csv")
       .option('-o, --out <file.safetensors>', 'also save the vectors here (sidecar JSON beside it)'),
     { temperature: '1', maxNewTokens: '64' },
-  ).action(async (dir: string, o: GenFlags & { trait: string; samples: string; questions?: string; instructions?: string; posThreshold: string; negThreshold: string; coherenceThreshold: string; out?: string }) => {
+  ).action(async (dir: string, o: GenFlags & { trait: string; samples: string; questions?: string; instructions?: string; posThreshold: string; negThreshold: string; coherenceThreshold: string; method: string; fromCsv?: string; threshold: string; exportCsv?: string; out?: string }) => {
+    const method = choiceFlag(o.method, '--method', EXTRACTION_METHODS);
+    if (o.fromCsv) return extractFromCsv(dir, o, method);
     const cfg = {
       ...DEFAULT_EXTRACT_CONFIG,
       ...genConfig(o),
@@ -147,6 +185,7 @@ export function registerPersonaCommands(program: Command): void {
         neg: floatFlag(o.negThreshold, '--neg-threshold', 0, 100),
         coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100),
       },
+      method,
     };
     if (o.out !== undefined && !o.out.endsWith('.safetensors')) throw new Error(`--out: '${o.out}' must end in .safetensors`);
     const trait = resolveTrait(o.trait);
@@ -160,6 +199,11 @@ export function registerPersonaCommands(program: Command): void {
         (bars[p.stage] ??= progress(p.stage))(p.done, p.total);
       });
       if (o.out) savePersonaVectors(o.out, r.vectors);
+      if (o.exportCsv) {
+        const [pos, neg] = [join(o.exportCsv, `${trait.trait}_pos_instruct.csv`), join(o.exportCsv, `${trait.trait}_neg_instruct.csv`)];
+        const n = writeGenerationsCsv(model, trait.trait, r.records, pos, neg);
+        console.log(`wrote ${n} row pairs to ${pos} and ${neg}`);
+      }
       run.finish({ kept: r.kept, generated: r.records.length, unscored: r.unscored, ...r.vectors.meta.scores });
       if (r.unscored) console.log(`unscored ${r.unscored} of ${r.records.length} answers (the judge ${judge.id} gave no number; they cannot pass the filter)`);
       const norms = r.vectors.meta.norms ?? {};

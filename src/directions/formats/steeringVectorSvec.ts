@@ -20,7 +20,7 @@ export function exportSvec(set: PersonaVectorSet, path: string, opts: ExportOpti
   }
   const directions: Record<string, number[]> = {};
   const explained: Record<string, number> = {};
-  const ev = set.meta.explainedVariance as number[] | undefined;
+  const ev = (set.meta.explainedVariance as Record<string, number[]> | undefined)?.[kind];
   for (const k of layers) {
     directions[String(k - SVEC_LAYER_OFFSET)] = Array.from(layerVector(set, kind, k, !!opts.normalize, path));
     // PCA methods record the first component's explained variance ratio; other methods have none,
