@@ -68,8 +68,8 @@ describe('persona_vectors CSVs', () => {
   });
 
   it('rebuild prompts in another template from the trait file, exactly as their eval step builds them', async () => {
-    const p2 = rewrite(pos, (c) => (c.prompt = `<other model>${c.question}`));
-    const n2 = rewrite(neg, (c) => (c.prompt = `<other model>${c.question}`));
+    const p2 = rewrite(pos, (c) => { c.prompt = `<other model>${c.question}`; });
+    const n2 = rewrite(neg, (c) => { c.prompt = `<other model>${c.question}`; });
     expect(() => readGenerationsCsv(model, p2, n2, 'evil', null)).toThrow(/edited-.*\.csv:2: column 'prompt' is not in this model's chat template.*--trait-file|--trait/);
     const g = readGenerationsCsv(model, p2, n2, 'evil', trait);
     expect(g.rebuilt).toBe(2 * g.kept);

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { directionFromPairs, EXTRACTION_METHODS, firstComponent } from '../../src/directions/extractionMethods.js';
+import { cosine, norm } from '../../src/directions/meanAccumulator.js';
+import { createRng } from '../../src/world/rng.js';
+
+// Synthetic pairs: a shared per-pair topic (large, random), plus +-d/2 along a trait axis, plus noise.
+function pairs(n: number, H: number, seed = 1) {
+  const rng = createRng(seed);
+  const rnd = () => rng.next();
+  const gauss = () => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
+  const axis = Float32Array.from({ length: H }, (_, i) => (i === 3 ? 1 : 0));
+  const pos: Float32Array[] = [];
+  const neg: Float32Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const topic = Float32Array.from({ length: H }, () => 3 * gauss());
+    const s = 2 + 0.5 * gauss(); // trait strength varies per pair
+    pos.push(topic.map((x, i) => x + (s / 2) * axis[i]! + 0.1 * gauss()));
+    neg.push(topic.map((x, i) => x - (s / 2) * axis[i]! + 0.1 * gauss()));
+  }
+  return { pos, neg, axis };
+}
+
+describe('extraction methods', () => {
+  const { pos, neg, axis } = pairs(60, 12);
+  const md = directionFromPairs('mean-diff', pos, neg).vector;
+
+  it.each(EXTRACTION_METHODS.filter((m) => m !== 'pca-center'))('%s recovers the trait axis, pos above neg, scaled to the mean difference', (m) => {
+    const r = directionFromPairs(m, pos, neg);
+    // The regression sees single activations, not pairs, so the large per-pair topics leak into it.
+    expect(cosine(r.vector, axis)).toBeGreaterThan(m === 'logistic' ? 0.8 : 0.95);
+    expect(norm(r.vector)).toBeCloseTo(norm(md), 4);
+    expect(r.pairAccuracy).toBe(1);
+  });
+
+  it('pca-center follows the largest overall variance (the topics), as PCA of centred activations does', () => {
+    const r = directionFromPairs('pca-center', pos, neg);
+    expect(Math.abs(cosine(r.vector, axis))).toBeLessThan(0.9);
+    expect(r.explainedVariance).toBeGreaterThan(0);
+  });
+
+  it('fixes the sign whichever way the eigenvector came out', () => {
+    const swapped = directionFromPairs('pca-pairwise', neg, pos);
+    expect(cosine(swapped.vector, axis)).toBeLessThan(-0.95);
+  });
+
+  it('firstComponent matches the closed form on a 2-D example', () => {
+    // Points along (1, 2) with small spread across: the first component is (1, 2)/sqrt(5).
+    const rows = [-2, -1, 0, 1, 2].flatMap((t) => [Float32Array.of(t + 0.01, 2 * t), Float32Array.of(t - 0.01, 2 * t)]);
+    const { vector, ratio } = firstComponent(rows, true);
+    expect(Math.abs(vector[0]! * 1 + vector[1]! * 2) / Math.sqrt(5)).toBeCloseTo(1, 5);
+    expect(ratio).toBeGreaterThan(0.999);
+  });
+});
