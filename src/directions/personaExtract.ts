@@ -11,6 +11,7 @@
 import { extractActivations, type ExtractExample } from '../activations/extract.js';
 import { positionKey, type PositionSpec } from '../activations/positions.js';
 import { generateChat } from '../generation/generate.js';
+import { generateRemote, type RemoteGenerator } from '../generation/remote.js';
 import { seedFromKey } from '../generation/sampling.js';
 import type { Judge } from '../judges/judge.js';
 import type { RunDir } from '../logs/runDir.js';
@@ -134,6 +135,8 @@ export async function extractPersonaVectors(
   run: RunDir,
   cfg: ExtractConfig = DEFAULT_EXTRACT_CONFIG,
   onProgress: (p: ExtractProgress) => void = () => {},
+  /** Generate the answers on an OpenAI-compatible server instead of the local model (activations stay local). */
+  generator: RemoteGenerator | null = null,
 ): Promise<ExtractResult> {
   const jobs = extractionJobs(trait, cfg);
   const done = new Set(run.keyedRecords<GenerationRecord>('generations', (r) => r.key).map((r) => r.key));
@@ -149,10 +152,12 @@ export async function extractPersonaVectors(
       { role: 'system', content: j.system },
       { role: 'user', content: j.user },
     ]);
-    const g = await generateChat(model, convs, {
-      maxNewTokens: cfg.maxNewTokens,
-      sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: seeds } : undefined,
-    });
+    const g = generator
+      ? await generateRemote(generator, convs.map((messages, b) => ({ prompt: { messages }, maxNewTokens: cfg.maxNewTokens, temperature: cfg.temperature, topP: cfg.topP, seed: seeds[b]! })))
+      : await generateChat(model, convs, {
+          maxNewTokens: cfg.maxNewTokens,
+          sampling: cfg.temperature > 0 ? { temperature: cfg.temperature, topP: cfg.topP, rowSeeds: seeds } : undefined,
+        });
     const scores = await judgeAll(judge, trait, batch.map((j, b) => ({ user: j.user, answer: g.text[b]! })));
     batch.forEach((j, b) => {
       const rec: GenerationRecord = { ...j, answer: g.text[b]!, finish: g.finishReason[b]!, trait: scores[b]!.trait, coherence: scores[b]!.coherence, seed: seeds[b]! };

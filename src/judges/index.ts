@@ -13,7 +13,8 @@ export type { Judge, JudgeInput, TraitRubric } from './judge.js';
 export { COHERENCE_PROMPT, fillRubric } from './judge.js';
 export { LexiconJudge, OnnxJudge, OpenAIJudge };
 export { scoreFromTopLogprobs, topLogprobsFromResponse, MIN_SCORE_MASS, type TokenLogprob } from './logprobScore.js';
-export { chatCompletion, endpointFromEnv, JUDGE_DEFAULTS, JudgeRequestError, judgeRequestBody, type OpenAIEndpoint } from './openaiJudge.js';
+export { chatCompletion, endpointFromEnv, JUDGE_DEFAULTS, judgeRequestBody, type OpenAIEndpoint } from './openaiJudge.js';
+export { OpenAIRequestError } from '../io/openaiHttp.js';
 
 export async function makeJudge(spec: string, opts: { baseUrl?: string; apiKey?: string; timeoutMs?: number; retries?: number } = {}): Promise<Judge> {
   if (spec === 'lexicon') return new LexiconJudge();

@@ -7,10 +7,13 @@
 
 import { generate, type GenerateOptions } from '../generation/generate.js';
 import type { SteerableModel } from '../model/steerableModel.js';
+import { generateRemote, type RemoteGenerator } from '../generation/remote.js';
 import { processDataset, scanDataset, templatePrefix, tokenizeRow, writeDatasetOutput, type RecordStore, type RowRecord } from './dataset.js';
 import { projectExamples, validateSpecs, type ProjectionSpec } from './projections.js';
 
 export interface ScreenOptions {
+  /** Base answers from an OpenAI-compatible server instead of the local model. */
+  generator?: RemoteGenerator | null;
   /** How the base model answers (default: greedy, 64 new tokens). */
   generation?: Omit<GenerateOptions, 'captureLayers' | 'onToken'>;
   /** Output dataset with the dP columns. */
@@ -57,7 +60,15 @@ export async function screenDataset(model: SteerableModel, file: string, specs: 
       const data = rows.map((row) => tokenizeRow(model.tokenizer, row));
       const todo = rows.map((row, i) => i).filter((i) => !cached.has(rows[i]!.index));
       if (todo.length) {
-        const g = await generate(model, todo.map((i) => data[i]!.ids.slice(0, data[i]!.promptLength)), gen);
+        const g = opts.generator
+          ? await generateRemote(opts.generator, todo.map((i) => ({
+              prompt: rows[i]!.prompt,
+              maxNewTokens: gen.maxNewTokens,
+              temperature: gen.sampling?.temperature ?? 0,
+              topP: gen.sampling?.topP ?? 1,
+              seed: gen.sampling?.seed ?? 0,
+            })))
+          : await generate(model, todo.map((i) => data[i]!.ids.slice(0, data[i]!.promptLength)), gen);
         todo.forEach((i, j) => {
           // An empty base answer has no response tokens to average; a space keeps the row measurable.
           const answer = g.text[j]!.length ? g.text[j]! : ' ';

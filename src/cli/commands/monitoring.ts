@@ -12,6 +12,7 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { generateMonitored, monitorConversation, type MonitorSpec, type TurnProjection } from '../../monitoring/conversationMonitor.js';
 import { datasetFormat, iterateDataset, readConversations, templatePrefix } from '../../monitoring/dataset.js';
 import { screenDataset } from '../../monitoring/screening.js';
+import { parseGeneratorSpec } from '../../generation/remote.js';
 import { finetuningShift } from '../../monitoring/shift.js';
 import { checkVectorModel, loadPersonaVectors } from '../../directions/vectorFile.js';
 import { monitorReport } from '../../monitoring/monitorReport.js';
@@ -173,21 +174,25 @@ export function registerMonitoringCommands(program: Command): void {
       .option('--top-k <n>', 'samples to flag', '10')
       .option('--bins <n>', 'histogram bins', '20')
       .option('--batch-size <n>', 'sequences per forward pass', '8')
-      .option('--chunk <n>', 'rows generated, projected and recorded together (bounds memory)', '32'),
-  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string }) => {
+      .option('--chunk <n>', 'rows generated, projected and recorded together (bounds memory)', '32')
+      .option('--generator <local|openai:URL>', 'where base answers are generated: this model, or an OpenAI-compatible server running the same model', 'local')
+      .option('--generator-model <name>', 'served model name for --generator openai:URL (default: the first of GET /models)'),
+  ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string; generator: string; generatorModel?: string }) => {
     const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const format = datasetFormat(data);
     const layers = intListFlag(o.layer, '--layer', 0);
     const generation = generationOptions(o);
+    const generator = parseGeneratorSpec(o.generator);
+    if (generator && o.generatorModel) generator.model = o.generatorModel;
     const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
     const model = await loadModel(o.model);
     const specs = await namedSpecs(model, o.vector, layers, 'response-mean', kind);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
-      ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind: kind, ...generation,
+      ...modelIdentity(model), data: resolve(data), vectors: o.vector.map((v) => resolve(v)), layers, kind, ...generation, generator: generator ? { baseUrl: generator.baseUrl, model: generator.model ?? null } : 'local',
     });
     await inRun(run, model, async () => {
       const out = o.out ?? run.path(`screened.${format}`);
-      const s = await screenDataset(model, data, specs, run, { out, generation, ...sizes, onProgress: progress('rows') });
+      const s = await screenDataset(model, data, specs, run, { out, generation, generator, ...sizes, onProgress: progress('rows') });
       // The flagged rows' answers, for the table (one streamed pass; only k rows kept).
       const wanted = new Set(Object.values(s.top).flatMap((t) => t.map((x) => x.index)));
       const answers = new Map<number, string>();

@@ -11,6 +11,7 @@ import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
 import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
+import { parseGeneratorSpec } from '../../generation/remote.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
@@ -168,12 +169,16 @@ export function registerPersonaCommands(program: Command): void {
       .option('--method <m>', `how pairs become a direction: ${EXTRACTION_METHODS.join(' | ')}`, 'mean-diff')
       .option('--from-csv <pos.csv,neg.csv>', "persona_vectors' eval CSVs (question,prompt,answer,question_id,<trait>,coherence), paired by row: no generation, no judging")
       .option('--threshold <t>', '--from-csv: keep pos >= t and neg < 100 - t (their --threshold)', '50')
+      .option('--generator <local|openai:URL>', 'where the pos/neg answers are generated: this model, or an OpenAI-compatible server running the same model (activations stay local)', 'local')
+      .option('--generator-model <name>', 'served model name for --generator openai:URL (default: the first of GET /models)')
       .option('--export-csv <dir>', "also write this run's answers as persona_vectors' {trait}_pos_instruct.csv / {trait}_neg_instruct.csv")
       .option('-o, --out <file.safetensors>', 'also save the vectors here (sidecar JSON beside it)'),
     { temperature: '1', maxNewTokens: '64' },
-  ).action(async (dir: string, o: GenFlags & { trait: string; samples: string; questions?: string; instructions?: string; posThreshold: string; negThreshold: string; coherenceThreshold: string; method: string; fromCsv?: string; threshold: string; exportCsv?: string; out?: string }) => {
+  ).action(async (dir: string, o: GenFlags & { trait: string; samples: string; questions?: string; instructions?: string; posThreshold: string; negThreshold: string; coherenceThreshold: string; method: string; fromCsv?: string; threshold: string; exportCsv?: string; generator: string; generatorModel?: string; out?: string }) => {
     const method = choiceFlag(o.method, '--method', EXTRACTION_METHODS);
     if (o.fromCsv) return extractFromCsv(dir, o, method);
+    const generator = parseGeneratorSpec(o.generator);
+    if (generator && o.generatorModel) generator.model = o.generatorModel;
     const cfg = {
       ...DEFAULT_EXTRACT_CONFIG,
       ...genConfig(o),
@@ -191,13 +196,13 @@ export function registerPersonaCommands(program: Command): void {
     const trait = resolveTrait(o.trait);
     const judge = await judgeFor(trait.trait, o);
     const model = await loadModel(dir);
-    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg });
+    const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg, generator: generator ? { baseUrl: generator.baseUrl, model: generator.model ?? null } : 'local' });
     const bars: Record<string, ReturnType<typeof progress>> = {};
     await inRun(run, model, async () => {
       const r = await extractPersonaVectors(model, trait, judge, run, cfg, (p) => {
         if (p.stage === 'done') return;
         (bars[p.stage] ??= progress(p.stage))(p.done, p.total);
-      });
+      }, generator);
       if (o.out) savePersonaVectors(o.out, r.vectors);
       if (o.exportCsv) {
         const [pos, neg] = [join(o.exportCsv, `${trait.trait}_pos_instruct.csv`), join(o.exportCsv, `${trait.trait}_neg_instruct.csv`)];
