@@ -67,14 +67,17 @@ export {
 } from './model/steering.js';
 
 // directions: trait files, persona vectors
-export { loadTraitFile, parseTraitFile, traitSystemPrompt, TraitFileError, type TraitFile, type TraitInstruction } from './directions/traitFile.js';
+export { loadTraitFile, parseTraitFile, traitSystemPrompt, personaVectorsSystemPrompt, TraitFileError, type TraitFile, type TraitInstruction } from './directions/traitFile.js';
 export { draftTraitFile, writeTraitFile, type TraitFileJson } from './directions/traitDraft.js';
 export {
   extractPersonaVectors,
   extractionJobs,
   keptPairs,
+  pairedVectors,
+  vectorSet,
   DEFAULT_EXTRACT_CONFIG,
   type ExtractConfig,
+  type PairedExample,
   type ExtractResult,
   type GenerationRecord,
 } from './directions/personaExtract.js';
@@ -89,6 +92,10 @@ export {
   type VectorSidecar,
 } from './directions/vectorFile.js';
 export { MeanAccumulator, projection, cosine, dot, norm } from './directions/meanAccumulator.js';
+export { directionFromPairs, EXTRACTION_METHODS, type ExtractionMethod } from './directions/extractionMethods.js';
+export { readGenerationsCsv, writeGenerationsCsv, DEFAULT_CSV_FILTER, type CsvPairFilter } from './directions/generationsCsv.js';
+export * from './directions/formats/index.js';
+export { generateRemote, parseGeneratorSpec, type RemoteGenerator, type RemoteRequest } from './generation/remote.js';
 
 // interventions: evaluation and sweeps
 export { evaluateSteering, type SteerEvalConfig, type SteerRecord, type SteerEvalResult } from './interventions/steerEval.js';
@@ -108,6 +115,7 @@ export { makeJudge, LexiconJudge, OnnxJudge, OpenAIJudge, scoreFromTopLogprobs, 
 // logs and reports
 export { RunDir, readRecords, readManifest, type RunManifest } from './logs/runDir.js';
 export { writeReport, renderReport, heatmap, lines, bars, type Report, type Figure, type Section } from './reports/html.js';
+export { svgLineChart, type SvgSeries } from './reports/svg.js';
 export { probeTrainingReport, probeSteeringReport, probeReadingReport, stereotypeReport } from './reports/probeReports.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { writeFileAtomic, writeJsonAtomic } from './io/atomic.js';
