@@ -2,8 +2,9 @@
 // a central directory and its end record. We write stored (uncompressed) entries only, with each
 // entry's data aligned to 64 bytes through an extra-field pad, as torch's own writer does so that
 // storages can be memory-mapped; we read stored and deflated entries (deflate via node:zlib).
-// Hand-written rather than a dependency: the subset is ~120 lines, and the npm zip libraries we
-// looked at either cannot control data alignment or are asynchronous-only.
+// Hand-written rather than a dependency: the subset is ~120 lines, and what torch expects (stored
+// entries, 64-byte aligned data through the 'FB' pad field) is a writer detail that a general zip
+// library would have to be configured for, if it offers it at all.
 
 import { inflateRawSync } from 'node:zlib';
 
