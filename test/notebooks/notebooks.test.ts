@@ -1,7 +1,7 @@
 // The Jupyter notebooks execute headlessly on the tslab TypeScript kernel (npm) through Debian's
 // nbconvert / nbclient, so they never rot. The kernel spec is written to a temporary JUPYTER_PATH
 // (nothing global is registered). Skips, saying why, where Jupyter is not installed
-// (.ci/run installs it: apt-get install jupyter-nbconvert python3-nbclient python3-ipykernel).
+// (the `pretest` step of npm test installs it: scripts/ensure-test-deps.ts).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
