@@ -26,7 +26,7 @@ describe('HTML report', () => {
 
   it('renders its plots in a real headless browser', () => {
     const chromium = findChromium();
-    expect(chromium, 'chromium is required for report tests (npm test's pretest step installs it: scripts/ensure-test-deps.ts)').toBeTruthy();
+    expect(chromium, 'chromium is required for report tests (the pretest step of npm test installs it: scripts/ensure-test-deps.ts)').toBeTruthy();
     const dom = execFileSync(
       chromium!,
       ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
