@@ -112,7 +112,9 @@ export function keptPairs(records: GenerationRecord[], t: ExtractConfig['thresho
     if (pos.polarity !== 'pos') continue;
     const neg = byKey.get(`neg:${pos.instruction}:${pos.question}:${pos.sample}`);
     if (!neg) continue;
+    // An empty answer (the model stopped at once) has no response tokens to average over.
     const ok =
+      pos.answer.length > 0 && neg.answer.length > 0 &&
       pos.trait !== null && neg.trait !== null && pos.coherence !== null && neg.coherence !== null &&
       pos.trait >= t.pos && neg.trait < t.neg && pos.coherence >= t.coherence && neg.coherence >= t.coherence;
     if (ok) pairs.push([pos, neg]);

@@ -74,8 +74,8 @@ describe('persona vector files', () => {
 });
 
 describe('extraction filter', () => {
-  const rec = (polarity: 'pos' | 'neg', q: number, trait: number | null, coherence: number | null): GenerationRecord => ({
-    key: `${polarity}:0:${q}:0`, polarity, instruction: 0, question: q, sample: 0, system: '', user: '', answer: '', finish: 'stop', trait, coherence, seed: 0,
+  const rec = (polarity: 'pos' | 'neg', q: number, trait: number | null, coherence: number | null, answer = 'an answer'): GenerationRecord => ({
+    key: `${polarity}:0:${q}:0`, polarity, instruction: 0, question: q, sample: 0, system: '', user: '', answer, finish: 'stop', trait, coherence, seed: 0,
   });
   it('keeps only pairs with pos >= 50, neg < 50 and both coherent', () => {
     const records = [
@@ -85,6 +85,7 @@ describe('extraction filter', () => {
       rec('pos', 3, 80, 40), rec('neg', 3, 0, 90), // incoherent
       rec('pos', 4, 90, 90), rec('neg', 4, null, 90), // unjudged
       rec('pos', 5, 50, 50), rec('neg', 5, 49.9, 50), // boundaries kept
+      rec('pos', 6, 90, 90), rec('neg', 6, 0, 90, ''), // empty neg answer: nothing to average
     ];
     const kept = keptPairs(records, { pos: 50, neg: 50, coherence: 50 });
     expect(kept.map(([p]) => p.question)).toEqual([0, 5]);
