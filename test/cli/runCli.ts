@@ -1,5 +1,6 @@
-// Runs the real `persona` binary in a child process, from the repository root, and returns its
-// exit code and output (a failing command is a result to check, not an exception).
+// Runs the real `persona` binary in a child process (from the repository root unless told
+// otherwise) and returns its exit code and output (a failing command is a result to check, not an
+// exception).
 
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,9 +11,22 @@ const exec = promisify(execFile);
 export const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/persona.js');
 
-export async function persona(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function persona(...args: string[]): Promise<CliResult> {
+  return personaIn({ cwd: ROOT }, ...args);
+}
+
+/** `persona` run from `cwd`, with `env` overriding the inherited environment (undefined removes a variable). */
+export async function personaIn(opts: { cwd: string; env?: Record<string, string | undefined> }, ...args: string[]): Promise<CliResult> {
+  const env = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: ROOT, timeout: 180_000 });
+    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { cwd: opts.cwd, env, timeout: 180_000 });
     return { code: 0, stdout, stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

@@ -1,14 +1,12 @@
 // persona extract / steer / sweep / trait new: the persona-vectors workflow from the command line.
 // Every command writes a run directory (manifest.json, *.jsonl records, outputs) under --runs.
 
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { EXTRACTION_METHODS, type ExtractionMethod } from '../../directions/extractionMethods.js';
 import { readGenerationsCsv, writeGenerationsCsv } from '../../directions/generationsCsv.js';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, pairedVectors, vectorSet } from '../../directions/personaExtract.js';
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
-import { loadTraitFile, type TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
 import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
 import { parseGeneratorSpec } from '../../generation/remote.js';
@@ -19,17 +17,10 @@ import { evaluateSteering } from '../../interventions/steerEval.js';
 import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
+import { DEFAULT_MODEL, isWorldModel, resolveTrait } from '../defaults.js';
 import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, MAX_COEFF, progress } from '../util.js';
 
-export const DEFAULT_MODEL = 'models/persona-tiny';
-
-/** A trait name (data/traits/NAME.json, data/traits/bigfive/NAME.json) or a path to a trait file. */
-export function resolveTrait(spec: string): TraitFile {
-  const candidates = spec.endsWith('.json') ? [spec] : [join('data/traits', `${spec}.json`), join('data/traits/bigfive', `${spec}.json`)];
-  const hit = candidates.find((p) => existsSync(p));
-  if (!hit) throw new Error(`trait '${spec}': no trait file (tried ${candidates.join(', ')})`);
-  return loadTraitFile(hit);
-}
+export { DEFAULT_MODEL, resolveTrait } from '../defaults.js';
 
 function parsePositions(s: string, maxPositions = 1 << 20): SteerPositions {
   if (s === 'all' || s === 'prompt' || s === 'response') return s;
@@ -91,7 +82,7 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--top-p <p>', 'nucleus mass', '1')
     .option('--seed <n>', 'base seed (each answer derives its own)', '0')
     .option('--batch-size <n>', 'answers generated per batch', '16')
-    .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits, else openai)')
+    .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits on the embedded models, else openai)')
     .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
     .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
     .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`)
@@ -99,27 +90,28 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
 
-function defaultJudge(trait: string, baseUrl?: string): string {
-  // World traits are judged exactly by the world's lexicon; anything else needs an LLM judge.
-  return isTrait(trait) ? 'lexicon' : endpointFromEnv({ baseUrl }) ? 'openai' : 'lexicon';
+function defaultJudge(trait: string, modelDir: string): string {
+  // The world's lexicon judges world traits exactly, but only on the models trained on that world;
+  // anything else needs an LLM judge (makeJudge says how to configure one when none is set).
+  return isWorldModel(modelDir) && isTrait(trait) ? 'lexicon' : 'openai';
 }
 
 /** The judge for a trait, refused before any work when it cannot score that trait. */
-async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }) {
+async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
   const timeoutMs = o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1);
   const retries = o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100);
-  const spec = o.judge ?? defaultJudge(trait, o.judgeBaseUrl);
+  const spec = o.judge ?? defaultJudge(trait, modelDir);
   if (spec === 'lexicon' && !isTrait(trait))
     throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
   return makeJudge(spec, { baseUrl: o.judgeBaseUrl, timeoutMs, retries });
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }) {
+async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
   const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
-  const judge = await judgeFor(trait.trait, o);
+  const judge = await judgeFor(trait.trait, o, modelDir);
   return { set, trait, judge, kind };
 }
 
@@ -194,7 +186,7 @@ export function registerPersonaCommands(program: Command): void {
     };
     if (o.out !== undefined && !o.out.endsWith('.safetensors')) throw new Error(`--out: '${o.out}' must end in .safetensors`);
     const trait = resolveTrait(o.trait);
-    const judge = await judgeFor(trait.trait, o);
+    const judge = await judgeFor(trait.trait, o, dir);
     const model = await loadModel(dir);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg, generator: generator ? { baseUrl: generator.baseUrl, model: generator.model ?? null } : 'local' });
     const bars: Record<string, ReturnType<typeof progress>> = {};
@@ -236,7 +228,7 @@ export function registerPersonaCommands(program: Command): void {
       .option('-n, --samples <n>', 'answers per question', '1'),
     { temperature: '0', maxNewTokens: '64' },
   ).action(async (dir: string, o: GenFlags & { vector: string; layer?: string[]; coeff?: string[]; kind: string; positions: string; ablate?: string[]; trait?: string; prompt?: string[]; system: string; questions: string; samples: string }) => {
-    const { set, trait, judge, kind } = await vectorContext(o);
+    const { set, trait, judge, kind } = await vectorContext(o, dir);
     // --ablate alone is a pure ablation run: steering is added only when --layer or --coeff is given.
     const steers = o.layer !== undefined || o.coeff !== undefined || !o.ablate;
     const layers = steers ? (o.layer ?? ['4']).map((l) => intFlag(l, '--layer', 0)) : [];
@@ -295,7 +287,7 @@ export function registerPersonaCommands(program: Command): void {
       .option('--coherence-threshold <s>', 'cells below this coherence cannot be best', '50'),
     { temperature: '0', maxNewTokens: '64' },
   ).action(async (dir: string, o: GenFlags & { vector: string; layers?: string; coeffs: string; kind: string; positions: string; trait?: string; system: string; questions: string; samples: string; coherenceThreshold: string }) => {
-    const { set, trait, judge, kind } = await vectorContext(o);
+    const { set, trait, judge, kind } = await vectorContext(o, dir);
     const coeffs = floatListFlag(o.coeffs, '--coeffs', -MAX_COEFF, MAX_COEFF);
     const positions = choiceFlag(o.positions, '--positions', ['all', 'prompt', 'response'] as const);
     const gen = genConfig(o);

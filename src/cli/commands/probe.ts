@@ -26,6 +26,7 @@ import {
   type Attribute, type ProbeCondition,
 } from '../../world/index.js';
 import { DEFAULT_MODEL } from './persona.js';
+import { isWorldModel } from '../defaults.js';
 import { choiceList, floatFlag, inRun, intFlag, parseIntList, progress } from '../util.js';
 
 const CONDITIONS: ProbeCondition[] = ['explicit', 'implicit', 'contradicting', 'none'];
@@ -231,7 +232,8 @@ export function registerProbeCommands(program: Command): void {
     if (judge && judge !== 'lexicon' && !judge.startsWith('openai')) throw new Error(`--judge: '${judge}' is not lexicon or openai[:MODEL]`);
     const endpoint = judge?.startsWith('openai') ? endpointFromEnv(judge.includes(':') ? { model: judge.slice(judge.indexOf(':') + 1) } : {}) : null;
     if (judge?.startsWith('openai') && !endpoint) throw new Error('--judge openai: no endpoint (set PERSONA_JUDGE_BASE_URL or OPENAI_BASE_URL)');
-    const world = probes.every((p) => isAttribute(p.meta.attribute));
+    // World conversations and the lexicon only mean something to the models trained on the world.
+    const world = isWorldModel(dir) && probes.every((p) => isAttribute(p.meta.attribute));
     if (judge === 'lexicon' && !world) throw new Error('--judge lexicon scores only persona-world attributes; use --judge openai');
     const cases = steerCases(probes, n, intFlag(o.seed, '--seed'), world, !!judge);
     const model = await loadModel(dir);
@@ -286,7 +288,8 @@ export function registerProbeCommands(program: Command): void {
       direction: choiceList(o.direction, '--direction', ['weight', 'centroid'] as const)[0]!,
       normalize: !!o.normalize,
     };
-    const world = probes.every((p) => isAttribute(p.meta.attribute));
+    const world = isWorldModel(dir) && probes.every((p) => isAttribute(p.meta.attribute));
+    if (!o.data && !world) throw new Error('--data: required for a model not trained on the persona world (labelled JSONL with contradicting rows)');
     const rows = o.data
       ? readLabelledJsonl(o.data)
       : generateProbeDataset({ attributes: probes.map((p) => p.meta.attribute).filter(isAttribute), perClass: intFlag(o.perClass, '--per-class', 1), conditions: ['contradicting'], turns: [1, 1], seed: intFlag(o.seed, '--seed') });

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
+import { packageVersion } from '../../io/packageRoot.js';
 import { OnnxFormatError, readModel, type ModelView } from '../../onnx/read.js';
 import { applyPlan, type PortSpec } from './edit.js';
 import { InstrumentError } from './errors.js';
@@ -147,26 +147,6 @@ export function fingerprint(modelDir: string, file: string): SourceFingerprint {
   return { file, size: st.size, mtimeMs: st.mtimeMs, sha256: h.digest('hex') };
 }
 
-let cachedVersion: string | undefined;
-/** package.json version of this toolkit (found by walking up from this module). */
-export function toolkitVersion(): string {
-  if (cachedVersion) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'package.json');
-    if (existsSync(p)) {
-      try {
-        const pkg = JSON.parse(readFileSync(p, 'utf8')) as Json;
-        if (pkg['name'] === 'persona-steer' && typeof pkg['version'] === 'string') return (cachedVersion = pkg['version']);
-      } catch {
-        /* keep looking */
-      }
-    }
-    dir = dirname(dir);
-  }
-  return (cachedVersion = 'unknown');
-}
-
 /** Paths of the instrumented model and its manifest for a source file (relative to modelDir). */
 export function outputPaths(file: string): { onnx: string; manifest: string } {
   const stem = basename(file).replace(/\.onnx$/, '');
@@ -224,7 +204,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
   if (
     old &&
     old.format === MANIFEST_FORMAT &&
-    old.toolkitVersion === toolkitVersion() &&
+    old.toolkitVersion === packageVersion() &&
     old.ablation === ablation &&
     old.numLayers === dims.numLayers &&
     old.source &&
@@ -247,7 +227,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
 
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
-    toolkitVersion: toolkitVersion(),
+    toolkitVersion: packageVersion(),
     source,
     instrumented: out.onnx,
     numLayers: plan.numLayers,
