@@ -111,10 +111,38 @@ export function parseModelConfig(
   };
 }
 
-/** Read `<dir>/config.json` and, when present, `<dir>/generation_config.json`. */
+/**
+ * onnxruntime-genai's genai_config.json: ids and vocab under `model`, dims under `model.decoder`
+ * (head_size for head_dim, context_length for the longest sequence).
+ */
+export function parseGenaiConfig(cfg: Json, where = 'genai_config.json'): ModelConfig {
+  const model = cfg['model'];
+  if (typeof model !== 'object' || model === null) throw new Error(`${where}: missing field "model"`);
+  const m = model as Json;
+  const d = m['decoder'];
+  if (typeof d !== 'object' || d === null) throw new Error(`${where}: missing field "model.decoder"`);
+  const flat: Json = {
+    ...(d as Json),
+    model_type: m['type'],
+    vocab_size: m['vocab_size'],
+    eos_token_id: m['eos_token_id'],
+    bos_token_id: m['bos_token_id'],
+    pad_token_id: m['pad_token_id'],
+    max_position_embeddings: m['context_length'],
+    head_dim: (d as Json)['head_size'],
+  };
+  return parseModelConfig(flat, {}, where, where);
+}
+
+/**
+ * Read `<dir>/config.json` and, when present, `<dir>/generation_config.json`; a folder with only
+ * genai_config.json (onnxruntime-genai layout) is read from that.
+ */
 export function loadModelConfig(dir: string): ModelConfig {
   const cfgPath = join(dir, 'config.json');
-  if (!existsSync(cfgPath)) throw new Error(`no config.json in model folder ${dir}`);
+  const genaiPath = join(dir, 'genai_config.json');
+  if (!existsSync(cfgPath) && existsSync(genaiPath)) return parseGenaiConfig(readJson(genaiPath), genaiPath);
+  if (!existsSync(cfgPath)) throw new Error(`no config.json (nor genai_config.json) in model folder ${dir}`);
   const genPath = join(dir, 'generation_config.json');
   const gen = existsSync(genPath) ? readJson(genPath) : {};
   return parseModelConfig(readJson(cfgPath), gen, cfgPath, genPath);

@@ -2,10 +2,10 @@
 // while the source is unchanged, and describeModel/formatInspection report what was found.
 
 import * as ort from 'onnxruntime-node';
-import { readdirSync, renameSync, statSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MANIFEST_FORMAT, prepareModel, type PrepareProgress } from '../../src/model/instrument/prepare.js';
+import { instrumenterFiles, instrumenterHash, MANIFEST_FORMAT, prepareModel, type PrepareProgress } from '../../src/model/instrument/prepare.js';
 import { describeModel, formatInspection } from '../../src/model/instrument/inspect.js';
 import { cleanupScratch, copyFixture, fixture } from './helpers.js';
 
@@ -44,13 +44,20 @@ describe('prepareModel', () => {
     expect(b.manifest).toEqual(a.manifest);
     expect(statSync(a.onnxPath).mtimeMs).toBe(mtime);
 
-    // Rebuilt when asked, when the ablation flag differs, when the source changes.
+    // The ablation variant is its own cached pair: switching the flag rebuilds neither.
     stages.length = 0;
     const c = await prepareModel(dir, { ablation: true, onProgress });
     expect(stages[0]).toBe('read');
+    expect(c.onnxPath).toBe(join(dir, 'onnx', 'model.persona-ablation.onnx'));
     expect(c.manifest.ablation).toBe(true);
     expect(c.manifest.inputsAdded.filter((i) => i.name.startsWith('ablate.'))).toHaveLength(4);
     expect(c.manifest.inputsAdded.find((i) => i.name === 'ablate.1')!.shape).toEqual(['ablate_batch', 'ablate_rank', 64]);
+    stages.length = 0;
+    expect((await prepareModel(dir, { onProgress })).onnxPath).toBe(a.onnxPath);
+    await prepareModel(dir, { ablation: true, onProgress });
+    expect(stages).toEqual(['cached', 'cached']);
+    expect(statSync(a.onnxPath).mtimeMs).toBe(mtime);
+    // Rebuilt when asked and when the source changes.
     stages.length = 0;
     await prepareModel(dir, { ablation: true, force: true, onProgress });
     expect(stages[0]).toBe('read');
@@ -84,11 +91,38 @@ describe('prepareModel', () => {
   });
 });
 
+describe('instrumentation cache', () => {
+  it('is keyed by the instrumentation code: a file written by other code is rebuilt, not reused', async () => {
+    const dir = copyFixture(await fixture('llama'));
+    const a = await prepareModel(dir);
+    expect(a.manifest.instrumenter).toBe(instrumenterHash());
+    // A stale cache: a file an older instrumenter wrote (here: no steer inputs at all) under a
+    // manifest that is current in every other field.
+    const manifestPath = join(dir, 'onnx', 'model.persona.json');
+    writeFileSync(manifestPath, JSON.stringify({ ...a.manifest, instrumenter: 'f'.repeat(64) }));
+    copyFileSync(join(dir, 'onnx', 'model.onnx'), a.onnxPath);
+    expect(describeModel(dir).prepared).toEqual([]);
+    const stages: string[] = [];
+    const b = await prepareModel(dir, { onProgress: (p) => stages.push(p.stage) });
+    expect(stages[0]).toBe('read');
+    expect(b.manifest.instrumenter).toBe(instrumenterHash());
+    const s = await ort.InferenceSession.create(b.onnxPath);
+    expect(s.inputNames).toContain('steer.1');
+    await s.release();
+  });
+
+  it('the hash covers the residual detector, the edit, the cache and the protobuf code', () => {
+    const names = instrumenterFiles().map((f) => basename(f).replace(/\.[jt]s$/, ''));
+    for (const f of ['residual', 'edit', 'graphIndex', 'prepare', 'wire', 'read', 'build']) expect(names).toContain(f);
+    expect(instrumenterHash()).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
 describe('describeModel / formatInspection', () => {
   it('reports architecture, layers and the residual tensor per layer', async () => {
     const dir = copyFixture(await fixture('llama-fused'));
     const d = describeModel(dir);
-    expect(d).toMatchObject({ modelType: 'llama', numLayers: 3, hiddenSize: 64, dtype: 'float32', style: 'fused', prepared: null });
+    expect(d).toMatchObject({ modelType: 'llama', numLayers: 3, hiddenSize: 64, dtype: 'float32', style: 'fused', prepared: [] });
     expect(d.points).toHaveLength(4);
     expect(d.points[1]).toMatchObject({ producerOp: 'SkipSimplifiedLayerNormalization', outputIndex: 3, steerVia: 'fused-input' });
     const text = formatInspection(d);
@@ -96,7 +130,7 @@ describe('describeModel / formatInspection', () => {
     expect(text).toMatch(/layers\s+3, hidden 64, float32, 2 residual add\(s\) per layer/);
     expect(text).toMatch(/^3\s+\S+\s+\S+SkipLayerNorm\s+SkipSimplifiedLayerNormalization:3\s+fused-input/m);
     await prepareModel(dir);
-    expect(describeModel(dir).prepared?.path).toBe(join(dir, 'onnx', 'model.persona.onnx'));
+    expect(describeModel(dir).prepared).toEqual([{ path: join(dir, 'onnx', 'model.persona.onnx'), ablation: false }]);
   });
 
   it('merged models report the If style', async () => {

@@ -4,7 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DTypeName } from '../../onnx/schema.js';
-import { fingerprint, outputPaths, planModel, resolveOnnxFile, type Manifest } from './prepare.js';
+import { type FolderLayout, resolveModelFolder } from '../layout.js';
+import { fingerprint, instrumenterHash, outputPaths, planModel, type Manifest } from './prepare.js';
 import type { NameCheck, ResidualDtype, ResidualStyle, SteerVia } from './residual.js';
 
 export interface InspectedPoint {
@@ -19,6 +20,8 @@ export interface InspectedPoint {
 
 export interface ModelInspection {
   modelDir: string;
+  /** The folder layout the model was read from (../layout.ts). */
+  layout: FolderLayout;
   /** Relative to modelDir. */
   file: string;
   fileBytes: number;
@@ -36,8 +39,8 @@ export interface ModelInspection {
   outputs: { name: string; type: string; shape: string }[];
   points: InspectedPoint[];
   warnings: string[];
-  /** The cached .persona.onnx, when one is there and matches the source. */
-  prepared: { path: string; ablation: boolean } | null;
+  /** The cached instrumented files (plain, with ablation inputs) that are there and match the source. */
+  prepared: { path: string; ablation: boolean }[];
 }
 
 function shapeText(shape?: (number | string | null)[]): string {
@@ -45,20 +48,22 @@ function shapeText(shape?: (number | string | null)[]): string {
 }
 
 export function describeModel(modelDir: string, opts: { file?: string } = {}): ModelInspection {
-  const file = resolveOnnxFile(modelDir, opts.file);
+  const folder = resolveModelFolder(modelDir, opts.file);
+  const file = folder.file;
   const { plan, dims, model } = planModel(modelDir, file);
   const ports = (list: typeof model.graph.inputs) =>
     list.map((v) => ({ name: v.name, type: DTypeName[v.elemType] ?? String(v.elemType), shape: shapeText(v.shape) }));
 
-  let prepared: ModelInspection['prepared'] = null;
-  const out = outputPaths(file);
-  const manifestPath = join(modelDir, out.manifest);
-  if (existsSync(manifestPath) && existsSync(join(modelDir, out.onnx))) {
+  const prepared: ModelInspection['prepared'] = [];
+  const src = fingerprint(modelDir, file);
+  for (const ablation of [false, true]) {
+    const out = outputPaths(file, ablation);
+    const manifestPath = join(modelDir, out.manifest);
+    if (!existsSync(manifestPath) || !existsSync(join(modelDir, out.onnx))) continue;
     try {
       const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-      const src = fingerprint(modelDir, file);
-      if (m.source?.sha256 === src.sha256 && m.source.size === src.size)
-        prepared = { path: join(modelDir, out.onnx), ablation: m.ablation };
+      if (m.source?.sha256 === src.sha256 && m.source.size === src.size && m.instrumenter === instrumenterHash())
+        prepared.push({ path: join(modelDir, out.onnx), ablation });
     } catch {
       /* unreadable manifest: report as not prepared */
     }
@@ -66,6 +71,7 @@ export function describeModel(modelDir: string, opts: { file?: string } = {}): M
 
   return {
     modelDir,
+    layout: folder.layout,
     file,
     fileBytes: statSync(join(modelDir, file)).size,
     modelType: dims.modelType,
@@ -102,11 +108,12 @@ export function formatInspection(d: ModelInspection): string {
   const mb = (d.fileBytes / 2 ** 20).toFixed(1);
   const lines = [
     `model      ${d.modelDir}`,
+    `layout     ${d.layout}`,
     `file       ${d.file} (${mb} MB, producer ${d.producer || '?'}, opsets ${d.opsets.map((o) => `${o.domain || 'ai.onnx'}:${o.version}`).join(' ')})`,
     `arch       ${d.modelType}${d.architectures.length ? ` (${d.architectures.join(', ')})` : ''}`,
     `layers     ${d.numLayers}, hidden ${d.hiddenSize}, ${d.dtype}, ${d.addsPerLayer} residual add(s) per layer`,
     `style      ${d.style}`,
-    `prepared   ${d.prepared ? `${d.prepared.path}${d.prepared.ablation ? ' (with ablation inputs)' : ''}` : 'no'}`,
+    `prepared   ${d.prepared.length ? d.prepared.map((p) => `${p.path}${p.ablation ? ' (with ablation inputs)' : ''}`).join(', ') : 'no'}`,
     '',
     table([
       ['k', 'residual tensor', 'producer', 'op', 'steer via', 'name check'],

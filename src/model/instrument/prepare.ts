@@ -5,16 +5,19 @@
 
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { packageVersion } from '../../io/packageRoot.js';
 import { OnnxFormatError, readModel, type ModelView } from '../../onnx/read.js';
 import { applyPlan, type PortSpec } from './edit.js';
 import { InstrumentError } from './errors.js';
+import { parseGenaiConfig, type ModelConfig } from '../config.js';
+import { GENAI_CONFIG, readGenaiConfig, resolveModelFolder } from '../layout.js';
 import { findResidualStream, type ResidualDtype, type ResidualPlan, type ResidualPoint, type ResidualStyle } from './residual.js';
 
-/** Bump when the edit changes, so cached .persona.onnx files are rebuilt. */
-export const MANIFEST_FORMAT = 2; // 2: ablate.k is a rank-r subspace [ab, r, H]
+/** Bump when the manifest's fields change. Changes to the edit itself are caught by instrumenterHash. */
+export const MANIFEST_FORMAT = 3; // 2: ablate.k is a rank-r subspace [ab, r, H]; 3: instrumenter hash, ablation in its own file
 const MB = 1 << 20;
 
 export interface SourceFingerprint {
@@ -29,6 +32,8 @@ export interface SourceFingerprint {
 export interface Manifest {
   format: number;
   toolkitVersion: string;
+  /** sha256 of the instrumentation code that wrote the file (see instrumenterHash). */
+  instrumenter: string;
   source: SourceFingerprint;
   /** Relative to the model folder. */
   instrumented: string;
@@ -78,6 +83,16 @@ type Json = Record<string, unknown>;
 /** num_hidden_layers / n_layer and hidden_size / n_embd (top level or under text_config). */
 export function readModelDims(modelDir: string): ModelDims {
   const path = join(modelDir, 'config.json');
+  if (!existsSync(path) && existsSync(join(modelDir, GENAI_CONFIG))) {
+    const where = join(modelDir, GENAI_CONFIG);
+    let c: ModelConfig;
+    try {
+      c = parseGenaiConfig(readGenaiConfig(modelDir), where);
+    } catch (e) {
+      throw e instanceof InstrumentError ? e : new InstrumentError((e as Error).message);
+    }
+    return { numLayers: c.numLayers, hiddenSize: c.hiddenSize, modelType: c.modelType, architectures: [] };
+  }
   let cfg: Json;
   try {
     cfg = JSON.parse(readFileSync(path, 'utf8')) as Json;
@@ -104,20 +119,9 @@ export function readModelDims(modelDir: string): ModelDims {
   };
 }
 
-/** onnx/model.onnx, else the single onnx/model*.onnx that is not one of our outputs. */
+/** The source ONNX file of a model folder, relative to it (see ../layout.ts). */
 export function resolveOnnxFile(modelDir: string, file?: string): string {
-  if (file) {
-    if (!existsSync(join(modelDir, file))) throw new InstrumentError(`${join(modelDir, file)}: no such file`);
-    return file;
-  }
-  if (existsSync(join(modelDir, 'onnx', 'model.onnx'))) return join('onnx', 'model.onnx');
-  const dir = join(modelDir, 'onnx');
-  const found = existsSync(dir)
-    ? readdirSync(dir).filter((f) => /^model.*\.onnx$/.test(f) && !f.endsWith('.persona.onnx'))
-    : [];
-  if (found.length === 1) return join('onnx', found[0]!);
-  if (found.length === 0) throw new InstrumentError(`${dir}: no model*.onnx file`);
-  throw new InstrumentError(`${dir}: several ONNX files (${found.join(', ')}); choose one with --file`);
+  return resolveModelFolder(modelDir, file).file;
 }
 
 export function fingerprint(modelDir: string, file: string): SourceFingerprint {
@@ -147,10 +151,37 @@ export function fingerprint(modelDir: string, file: string): SourceFingerprint {
   return { file, size: st.size, mtimeMs: st.mtimeMs, sha256: h.digest('hex') };
 }
 
-/** Paths of the instrumented model and its manifest for a source file (relative to modelDir). */
-export function outputPaths(file: string): { onnx: string; manifest: string } {
-  const stem = basename(file).replace(/\.onnx$/, '');
-  return { onnx: join(dirname(file), `${stem}.persona.onnx`), manifest: join(dirname(file), `${stem}.persona.json`) };
+/**
+ * The source files whose code decides what the instrumented graph holds: this folder (residual
+ * detection, the edit, this cache) and the protobuf reader/writer (../../onnx). Their contents,
+ * not a version number, key the cache, so any change to them rebuilds cached files.
+ */
+export function instrumenterFiles(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const ext = extname(fileURLToPath(import.meta.url));
+  return [here, join(here, '..', '..', 'onnx')].flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))
+      .sort()
+      .map((f) => join(d, f)),
+  );
+}
+
+let cachedHash: string | undefined;
+export function instrumenterHash(): string {
+  if (cachedHash) return cachedHash;
+  const h = createHash('sha256');
+  for (const f of instrumenterFiles()) h.update(basename(f)).update('\0').update(readFileSync(f)).update('\0');
+  return (cachedHash = h.digest('hex'));
+}
+
+/**
+ * Paths of the instrumented model and its manifest for a source file (relative to modelDir). The
+ * variant with ablate.k inputs has its own pair, so switching --ablation on and off reuses both.
+ */
+export function outputPaths(file: string, ablation = false): { onnx: string; manifest: string } {
+  const stem = basename(file).replace(/\.onnx$/, '') + (ablation ? '.persona-ablation' : '.persona');
+  return { onnx: join(dirname(file), `${stem}.onnx`), manifest: join(dirname(file), `${stem}.json`) };
 }
 
 /** Read + parse the ONNX file, turning protobuf errors into InstrumentErrors naming the file. */
@@ -194,7 +225,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
   const progress = opts.onProgress ?? (() => {});
   const ablation = !!opts.ablation;
   const file = resolveOnnxFile(modelDir, opts.file);
-  const out = outputPaths(file);
+  const out = outputPaths(file, ablation);
   const onnxPath = join(modelDir, out.onnx);
   const manifestPath = join(modelDir, out.manifest);
   const source = fingerprint(modelDir, file);
@@ -204,7 +235,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
   if (
     old &&
     old.format === MANIFEST_FORMAT &&
-    old.toolkitVersion === packageVersion() &&
+    old.instrumenter === instrumenterHash() &&
     old.ablation === ablation &&
     old.numLayers === dims.numLayers &&
     old.source &&
@@ -228,6 +259,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     toolkitVersion: packageVersion(),
+    instrumenter: instrumenterHash(),
     source,
     instrumented: out.onnx,
     numLayers: plan.numLayers,
