@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { isInstrumentedFile, resolveModelFolder } from './layout.js';
 import { loadModelConfig } from './config.js';
 import { prepareModel, type Manifest } from './instrument/prepare.js';
-import { openSession } from './session.js';
+import { executionProviders, openSession } from './session.js';
 import { SteerableModel } from './steerableModel.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -19,6 +19,8 @@ export interface LoadOptions {
   ablation?: boolean;
   /** Intra-op threads for ONNX Runtime. */
   threads?: number;
+  /** ONNX Runtime execution provider: 'cpu' (default), 'cuda', ... (see README, "Running on a GPU"). */
+  device?: string;
 }
 
 /** The ONNX file to run, before instrumentation (absolute path). */
@@ -29,6 +31,7 @@ export function findOnnxFile(dir: string, file?: string): string {
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<SteerableModel> {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new Error(`model folder not found: ${abs}`);
+  executionProviders(opts.device); // an unknown device fails before instrumenting
   const folder = resolveModelFolder(abs, opts.file);
   const config = loadModelConfig(abs);
   let onnxPath = join(abs, folder.file);
@@ -36,7 +39,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<St
   // An already-instrumented file is run as it is.
   if ((opts.prepare ?? true) && !isInstrumentedFile(folder.file))
     ({ onnxPath, manifest } = await prepareModel(abs, { file: folder.file, ablation: opts.ablation }));
-  const [tokenizer, session] = await Promise.all([loadTokenizer(abs), openSession(onnxPath, { threads: opts.threads })]);
+  const [tokenizer, session] = await Promise.all([loadTokenizer(abs), openSession(onnxPath, { threads: opts.threads, device: opts.device, io: folder.genaiIo })]);
   return new SteerableModel({ dir: abs, config, tokenizer, session, manifest });
 }
 

@@ -1,27 +1,63 @@
-// An ONNX Runtime session plus what its input/output names tell us: the KV-cache pairs, the
-// optional inputs (position_ids, use_cache_branch) and, on an instrumented model, the
-// `hidden_states.k` outputs and `steer.k` / `ablate.k` inputs. The runtime relies on names only.
+// An ONNX Runtime session plus what its declared inputs and outputs tell us. Every input the graph
+// declares is classified here, with its element type, so forward() can feed each one in the type
+// the graph asks for:
+//   token ids, attention mask, position ids   int32 or int64 (mask and positions may be absent)
+//   KV cache                                  past_key_values.N.key/value -> present.N.key/value
+//                                             ([batch, kv_heads, past, head_dim]), or packed
+//                                             past_N -> present_N ([2, batch, heads, past, head_dim],
+//                                             the ORT-transformers GPT-2 form); genai names per
+//                                             genai_config.json
+//   use_cache_branch                          bool (merged Optimum decoders)
+//   steer.k / ablate.k, hidden_states.k       added by our instrumentation
+// An input that is none of these fails at load, by name.
 
 import * as ort from 'onnxruntime-node';
+import type { GenaiIoNames } from './layout.js';
 
 export type FloatType = 'float32' | 'float16';
+export type IntType = 'int32' | 'int64';
 
 export interface SessionOptions {
   /** Intra-op threads; default: ORT's choice (all physical cores). */
   threads?: number;
+  /** ONNX Runtime execution provider: cpu (default), cuda, webgpu, ... */
+  device?: string;
+  /** Graph I/O names from genai_config.json; default the Optimum names. */
+  io?: GenaiIoNames;
+}
+
+export interface IntInput {
+  name: string;
+  type: IntType;
+}
+
+export interface CacheInput {
+  /** The past input and the present output that continues it. */
+  past: string;
+  present: string;
+  /** kv: [batch, heads, past, dim]; packed: [2, batch, heads, past, dim] (key and value stacked). */
+  layout: 'kv' | 'packed';
+  type: FloatType;
+  /** heads and head dim when the graph states them as numbers. */
+  heads?: number;
+  dim?: number;
 }
 
 export interface ModelSession {
   session: ort.InferenceSession;
   path: string;
-  /** Element type of logits, hidden states, KV cache and steer inputs. */
+  /** The execution provider the session runs on. */
+  device: string;
+  /** Element type of logits. */
   floatType: FloatType;
-  /** past_key_values.* input names, in graph order; `presentOf` maps each to its output. */
-  pastInputs: string[];
-  presentOf: Map<string, string>;
-  /** [kvHeads, headDim] of the cache tensors, when the graph states them as numbers. */
-  kvDims?: [number, number];
-  hasPositionIds: boolean;
+  /** Element type of the steer / ablate inputs (the residual stream's). */
+  residualType: FloatType;
+  inputIds: IntInput;
+  attentionMask?: IntInput;
+  positionIds?: IntInput;
+  logits: string;
+  /** Cache inputs in graph order. */
+  cache: CacheInput[];
   hasUseCacheBranch: boolean;
   /** layer k -> `steer.k` / `ablate.k` input, `hidden_states.k` output. */
   steerInputs: Map<number, string>;
@@ -38,59 +74,124 @@ function indexed(names: readonly string[], re: RegExp): Map<number, string> {
   return new Map([...out].sort((a, b) => a[0] - b[0]));
 }
 
-function metaType(meta: readonly ort.InferenceSession.ValueMetadata[], name: string): string | undefined {
-  const m = meta.find((x) => x.name === name);
-  return m && m.isTensor ? m.type : undefined;
+/** A genai name template ('past_key_values.%d.key') as a regex capturing the layer. */
+function template(t: string): RegExp {
+  return new RegExp(`^${t.split('%d').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(\\d+)')}$`);
 }
 
-export async function openSession(path: string, opts: SessionOptions = {}): Promise<ModelSession> {
+/** The execution provider list for `device`, or an error naming it and what is available. */
+export function executionProviders(device = 'cpu'): string[] {
+  const known = ort.listSupportedBackends().map((b) => b.name);
+  if (!known.includes(device)) throw new Error(`device '${device}': not an ONNX Runtime execution provider of this install (known: ${known.join(', ')})`);
+  return [device];
+}
+
+async function createSession(path: string, opts: SessionOptions): Promise<ort.InferenceSession> {
+  const device = opts.device ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: ['cpu'],
+    executionProviders: executionProviders(device),
     graphOptimizationLevel: 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
-  let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, options);
+    return await ort.InferenceSession.create(path, options);
   } catch (e) {
-    throw new Error(`cannot load ONNX model ${path}: ${(e as Error).message}`);
+    const msg = (e as Error).message;
+    const backend = ort.listSupportedBackends().find((b) => b.name === device);
+    if (backend && !backend.bundled && /load (shared )?librar/i.test(msg))
+      throw new Error(
+        `device '${device}': ONNX Runtime's ${device} provider is not installed (npm install skips its download; ` +
+          `see the README section "Running on a GPU"). ONNX Runtime said: ${msg.split('\n')[0]}`,
+      );
+    throw new Error(`cannot load ONNX model ${path}${device === 'cpu' ? '' : ` on device '${device}'`}: ${msg}`);
   }
+}
+
+export async function openSession(path: string, opts: SessionOptions = {}): Promise<ModelSession> {
+  const session = await createSession(path, opts);
+  const io = opts.io;
   const ins = session.inputNames;
   const outs = session.outputNames;
-  for (const need of ['input_ids', 'attention_mask'])
-    if (!ins.includes(need)) throw new Error(`${path}: expected a decoder with input "${need}"; inputs are ${ins.join(', ')}`);
-  if (!outs.includes('logits')) throw new Error(`${path}: expected an output "logits"; outputs are ${outs.join(', ')}`);
+  const meta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  const outMeta = new Map(session.outputMetadata.map((m) => [m.name, m]));
+  const typeOf = (name: string) => {
+    const m = meta.get(name) ?? outMeta.get(name);
+    return m?.isTensor ? m.type : undefined;
+  };
+  const intInput = (name: string, required: boolean): IntInput | undefined => {
+    if (!ins.includes(name)) {
+      if (required) throw new Error(`${path}: expected a decoder with input "${name}"; inputs are ${ins.join(', ')}`);
+      return undefined;
+    }
+    const t = typeOf(name) ?? 'int64';
+    if (t !== 'int32' && t !== 'int64') throw new Error(`${path}: input "${name}" is ${t}; expected int32 or int64`);
+    return { name, type: t };
+  };
 
-  const pastInputs = ins.filter((n) => /^past_key_values\.\d+\.(key|value)$/.test(n));
-  const presentOf = new Map<string, string>();
-  for (const p of pastInputs) {
-    const present = p.replace(/^past_key_values\./, 'present.');
-    if (!outs.includes(present)) throw new Error(`${path}: cache input ${p} has no matching output ${present}`);
-    presentOf.set(p, present);
-  }
-
-  const floatType = (metaType(session.outputMetadata, 'logits') ?? 'float32') as string;
+  const logits = io?.logits ?? 'logits';
+  if (!outs.includes(logits)) throw new Error(`${path}: expected an output "${logits}"; outputs are ${outs.join(', ')}`);
+  const floatType = (typeOf(logits) ?? 'float32') as string;
   if (floatType !== 'float32' && floatType !== 'float16')
     throw new Error(`${path}: logits are ${floatType}; only float32 and float16 models are supported`);
 
-  let kvDims: [number, number] | undefined;
-  const kvMeta = session.inputMetadata.find((m) => m.name === pastInputs[0]);
-  if (kvMeta?.isTensor) {
-    const [, heads, , dim] = kvMeta.shape;
-    if (typeof heads === 'number' && typeof dim === 'number') kvDims = [heads, dim];
+  const inputIds = intInput(io?.inputIds ?? 'input_ids', true)!;
+  const attentionMask = intInput(io?.attentionMask ?? 'attention_mask', false);
+  const positionIds = intInput(io?.positionIds ?? 'position_ids', false);
+
+  // Cache naming schemes: (past regex, present name of layer/kind, layout).
+  const schemes: { re: RegExp; present: (m: RegExpExecArray) => string; layout: CacheInput['layout'] }[] = [
+    { re: /^past_(\d+)$/, present: (m) => `present_${m[1]}`, layout: 'packed' },
+    { re: /^past_key_values\.(\d+)\.(key|value)$/, present: (m) => `present.${m[1]}.${m[2]}`, layout: 'kv' },
+  ];
+  if (io)
+    for (const [p, q] of [[io.pastKey, io.presentKey], [io.pastValue, io.presentValue]] as const)
+      schemes.unshift({ re: template(p), present: (m) => q.replace('%d', m[1]!), layout: 'kv' });
+
+  const cache: CacheInput[] = [];
+  const steerInputs = indexed(ins, /^steer\.(\d+)$/);
+  const ablateInputs = indexed(ins, /^ablate\.(\d+)$/);
+  const known = new Set([inputIds.name, attentionMask?.name, positionIds?.name, 'use_cache_branch', ...steerInputs.values(), ...ablateInputs.values()]);
+  for (const name of ins) {
+    if (known.has(name)) continue;
+    const scheme = schemes.map((s) => ({ s, m: s.re.exec(name) })).find((x) => x.m);
+    if (!scheme)
+      throw new Error(
+        `${path}: input "${name}" is not one persona-steer can feed (it feeds token ids, attention mask, position ids, ` +
+          `past_key_values.N.key/value, packed past_N, use_cache_branch, steer.k, ablate.k)`,
+      );
+    const present = scheme.s.present(scheme.m!);
+    if (!outs.includes(present)) throw new Error(`${path}: cache input ${name} has no matching output ${present}`);
+    const t = typeOf(name) ?? floatType;
+    if (t !== 'float32' && t !== 'float16') throw new Error(`${path}: cache input "${name}" is ${t}; expected float32 or float16`);
+    const m = meta.get(name);
+    const shape = m?.isTensor ? m.shape : [];
+    const [heads, dim] = scheme.s.layout === 'packed' ? [shape[2], shape[4]] : [shape[1], shape[3]];
+    cache.push({
+      past: name,
+      present,
+      layout: scheme.s.layout,
+      type: t,
+      ...(typeof heads === 'number' ? { heads } : {}),
+      ...(typeof dim === 'number' ? { dim } : {}),
+    });
   }
+  const firstSteer = [...steerInputs.values()][0];
+  const residualType = ((firstSteer && typeOf(firstSteer)) ?? floatType) as FloatType;
 
   return {
     session,
     path,
+    device: opts.device ?? 'cpu',
     floatType,
-    pastInputs,
-    presentOf,
-    kvDims,
-    hasPositionIds: ins.includes('position_ids'),
+    residualType,
+    inputIds,
+    attentionMask,
+    positionIds,
+    logits,
+    cache,
     hasUseCacheBranch: ins.includes('use_cache_branch'),
-    steerInputs: indexed(ins, /^steer\.(\d+)$/),
-    ablateInputs: indexed(ins, /^ablate\.(\d+)$/),
+    steerInputs,
+    ablateInputs,
     hiddenOutputs: indexed(outs, /^hidden_states\.(\d+)$/),
   };
 }

@@ -46,7 +46,7 @@ export interface KVCache {
   mask: Uint8Array;
   /** Real tokens per row (the next position id). */
   tokens: Int32Array;
-  /** One tensor per `past_key_values.*` input, in session.pastInputs order. */
+  /** One tensor per cache input, in session.cache order. */
   past: ort.Tensor[];
 }
 
@@ -145,42 +145,42 @@ export class SteerableModel {
 
     // Attention mask over past + new columns.
     const mask = new Uint8Array(batch * total);
-    const maskI64 = new BigInt64Array(batch * total);
     for (let b = 0; b < batch; b++) {
       if (cache) mask.set(cache.mask.subarray(b * past, (b + 1) * past), b * total);
       mask.set(x.mask.subarray(b * seq, (b + 1) * seq), b * total + past);
     }
-    for (let i = 0; i < mask.length; i++) if (mask[i]) maskI64[i] = 1n;
 
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', x.ids, [batch, seq]),
-      attention_mask: new ort.Tensor('int64', maskI64, [batch, total]),
-    };
-    if (s.hasPositionIds) feeds['position_ids'] = new ort.Tensor('int64', BigInt64Array.from(x.positionIds, BigInt), [batch, seq]);
+    const feeds: Record<string, ort.Tensor> = { [s.inputIds.name]: intTensor(s.inputIds.type, x.ids, [batch, seq]) };
+    if (s.attentionMask) feeds[s.attentionMask.name] = intTensor(s.attentionMask.type, mask, [batch, total]);
+    else if (mask.includes(0))
+      throw new Error(`${s.path} has no attention_mask input, so rows cannot be padded: give rows of equal length (or one row per call)`);
+    if (s.positionIds) feeds[s.positionIds.name] = intTensor(s.positionIds.type, x.positionIds, [batch, seq]);
     if (s.hasUseCacheBranch) feeds['use_cache_branch'] = past > 0 ? this.branch.on : this.branch.off;
     if (cache) {
       if (cache.batch !== batch) throw new Error(`forward: cache has ${cache.batch} rows, inputIds has ${batch}`);
-      s.pastInputs.forEach((name, i) => (feeds[name] = cache.past[i]!));
-    } else if (s.pastInputs.length) {
-      // Prefill: zero-length past, as Optimum / transformers.js feed it.
-      const [heads, dim] = s.kvDims ?? [this.config.numKvHeads, this.config.headDim];
-      const empty = this.floatTensor(new Float32Array(0), [batch, heads, 0, dim]);
-      for (const name of s.pastInputs) feeds[name] = empty;
-    }
+      s.cache.forEach((c, i) => (feeds[c.past] = cache.past[i]!));
+    } else
+      for (const c of s.cache) {
+        // Prefill: zero-length past, as Optimum / transformers.js / ORT's GPT-2 helper feed it.
+        const heads = c.heads ?? (c.layout === 'packed' ? this.config.numHeads : this.config.numKvHeads);
+        const dim = c.dim ?? this.config.headDim;
+        const dims = c.layout === 'packed' ? [2, batch, heads, 0, dim] : [batch, heads, 0, dim];
+        feeds[c.past] = c.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
+      }
     this.feedLayerInputs(feeds, 'steer', s.steerInputs, this.steerTensors(input.steer, x), batch, seq);
     this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
 
     const useCache = input.useCache ?? true;
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
-    const fetches = ['logits'];
-    if (useCache) for (const p of s.pastInputs) fetches.push(s.presentOf.get(p)!);
+    const fetches = [s.logits];
+    if (useCache) for (const c of s.cache) fetches.push(c.present);
     for (const l of hiddenLayers) fetches.push(s.hiddenOutputs.get(l)!);
 
     const t0 = performance.now();
     const out = await s.session.run(feeds, fetches);
     const runMs = performance.now() - t0;
 
-    const logitsT = out['logits']!;
+    const logitsT = out[s.logits]!;
     const vocab = logitsT.dims[2]!;
     const logits = input.lastLogitsOnly
       ? this.toFloat32(logitsT, seq, vocab, true)
@@ -192,7 +192,7 @@ export class SteerableModel {
     if (useCache) {
       const tokens = new Int32Array(batch);
       for (let b = 0; b < batch; b++) tokens[b] = (cache?.tokens[b] ?? 0) + countRow(x.mask, b, seq);
-      next = { batch, length: total, mask, tokens, past: s.pastInputs.map((p) => out[s.presentOf.get(p)!]!) };
+      next = { batch, length: total, mask, tokens, past: s.cache.map((c) => out[c.present]!) };
     }
     return { batch, seq, vocab, logits, hidden, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
   }
@@ -256,9 +256,9 @@ export class SteerableModel {
     for (const name of inputs.values()) feeds[name] ??= this.zeroLayer;
   }
 
-  /** A tensor of the model's float type from float32 values. */
+  /** A steer / ablate tensor in the residual stream's float type, from float32 values. */
   private floatTensor(data: Float32Array, dims: number[]): ort.Tensor {
-    return this.session.floatType === 'float16'
+    return this.session.residualType === 'float16'
       ? new ort.Tensor('float16', floatToHalf(data), dims)
       : new ort.Tensor('float32', data, dims);
   }
@@ -275,6 +275,12 @@ export class SteerableModel {
     }
     return out;
   }
+}
+
+/** Integer values as the element type the graph declares for that input. */
+function intTensor(type: 'int32' | 'int64', values: ArrayLike<number> | BigInt64Array, dims: number[]): ort.Tensor {
+  if (type === 'int64') return new ort.Tensor('int64', values instanceof BigInt64Array ? values : BigInt64Array.from(values as ArrayLike<number>, (v) => BigInt(v)), dims);
+  return new ort.Tensor('int32', values instanceof BigInt64Array ? Int32Array.from(values, Number) : Int32Array.from(values as ArrayLike<number>), dims);
 }
 
 function countRow(mask: Uint8Array, b: number, seq: number): number {
