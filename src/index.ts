@@ -3,9 +3,10 @@
 
 // model: config, tokenizer, the steerable session
 export { loadModel, findOnnxFile, type LoadOptions } from './model/load.js';
+export { resolveModelFolder, type FolderLayout, type ModelFolder } from './model/layout.js';
 export { loadModelConfig, parseModelConfig, type ModelConfig } from './model/config.js';
-export { loadTokenizer, Tokenizer, type ChatMessage, type ChatTemplateOptions } from './model/tokenizer.js';
-export { openSession, type ModelSession, type FloatType, type SessionOptions } from './model/session.js';
+export { loadTokenizer, plainTranscript, Tokenizer, type ChatMessage, type ChatTemplateOptions } from './model/tokenizer.js';
+export { executionProviders, openSession, type ModelSession, type FloatType, type SessionOptions } from './model/session.js';
 export { batchInputs, type BatchInputs } from './model/inputs.js';
 export {
   SteerableModel,
@@ -20,7 +21,7 @@ export {
 } from './model/steerableModel.js';
 
 // generation
-export { generate, generateChat, type GenerateOptions, type GenerateResult, type StepTiming } from './generation/generate.js';
+export { generate, generateChat, generateText, type GenerateOptions, type GenerateResult, type StepTiming } from './generation/generate.js';
 export { createRng, sampleToken, nucleus, topIndices, argmax, type SamplingOptions, type Rng } from './generation/sampling.js';
 
 // activations

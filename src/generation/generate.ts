@@ -155,6 +155,11 @@ export async function generateChat(
   return generate(model, prompts, opts);
 }
 
+/** Continue raw text prompts (base models): each text is encoded as it is, with the tokenizer's BOS. */
+export async function generateText(model: SteerableModel, texts: string[], opts: GenerateOptions = {}): Promise<GenerateResult> {
+  return generate(model, texts.map((t) => model.tokenizer.encodeRaw(t)), opts);
+}
+
 /** [batch, seq, H] -> [batch, H] at the last column. */
 function lastColumn(x: Float32Array, batch: number, seq: number, H: number): Float32Array {
   const out = new Float32Array(batch * H);

@@ -19,9 +19,18 @@ export interface ChatTemplateOptions {
 export class Tokenizer {
   constructor(readonly inner: PreTrainedTokenizer) {}
 
-  /** Chat-templated text. */
+  /** False for base models whose tokenizer_config.json has no chat_template (see plainTranscript). */
+  get hasChatTemplate(): boolean {
+    return !!this.inner.chat_template;
+  }
+
+  /**
+   * Chat-templated text. Without a chat template (base models) the conversation is written as a
+   * plain transcript instead (plainTranscript), so extraction, monitoring and chat generation still
+   * run; `hasChatTemplate` tells which one was used.
+   */
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (!this.inner.chat_template) throw new Error('tokenizer_config.json has no chat_template');
+    if (!this.inner.chat_template) return plainTranscript(messages, opts, this.inner.bos_token ?? '');
     return this.inner.apply_chat_template(messages, {
       tokenize: false,
       add_generation_prompt: opts.addGenerationPrompt ?? false,
@@ -39,6 +48,11 @@ export class Tokenizer {
   /** Template + encode in one step. */
   encodeChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): number[] {
     return this.encode(this.applyChatTemplate(messages, opts));
+  }
+
+  /** Token ids of a raw prompt for a base model: the text as it is, with the BOS token the tokenizer adds. */
+  encodeRaw(text: string): number[] {
+    return this.encode(text, { addSpecialTokens: true });
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
@@ -61,6 +75,19 @@ export class Tokenizer {
     const ids = this.encode(token);
     return ids.length === 1 ? ids[0] : undefined;
   }
+}
+
+const ROLE_NAMES: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant' };
+
+/**
+ * The fallback for tokenizers without a chat template: BOS, then "Role: content" blocks separated
+ * by blank lines, and with the generation prompt a final "Assistant:" for the model to continue.
+ * A base model reads this as a dialogue transcript, the form its pretraining data holds most often.
+ */
+export function plainTranscript(messages: ChatMessage[], opts: ChatTemplateOptions = {}, bos = ''): string {
+  const blocks = messages.map((m) => `${ROLE_NAMES[m.role] ?? m.role}: ${m.content}`);
+  if (opts.addGenerationPrompt) blocks.push('Assistant:');
+  return bos + blocks.join('\n\n');
 }
 
 /** Load tokenizer.json + tokenizer_config.json from `dir` without touching the network. */

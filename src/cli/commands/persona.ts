@@ -71,6 +71,7 @@ interface GenFlags {
   judgeBaseUrl?: string;
   judgeTimeout?: string;
   judgeRetries?: string;
+  device: string;
   runs: string;
   run?: string;
 }
@@ -86,6 +87,7 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
     .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
     .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`)
+    .option('--device <name>', 'ONNX Runtime execution provider: cpu, cuda, ...', 'cpu')
     .option('--runs <dir>', 'where run directories go', 'runs')
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
@@ -187,7 +189,7 @@ export function registerPersonaCommands(program: Command): void {
     if (o.out !== undefined && !o.out.endsWith('.safetensors')) throw new Error(`--out: '${o.out}' must end in .safetensors`);
     const trait = resolveTrait(o.trait);
     const judge = await judgeFor(trait.trait, o, dir);
-    const model = await loadModel(dir);
+    const model = await loadModel(dir, { device: o.device });
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', trait.trait), 'extract', { ...modelIdentity(model), trait: trait.trait, judge: judge.id, ...cfg, generator: generator ? { baseUrl: generator.baseUrl, model: generator.model ?? null } : 'local' });
     const bars: Record<string, ReturnType<typeof progress>> = {};
     await inRun(run, model, async () => {
@@ -241,7 +243,7 @@ export function registerPersonaCommands(program: Command): void {
     const gen = genConfig(o);
     const nQuestions = intFlag(o.questions, '--questions', 1);
     const samples = intFlag(o.samples, '--samples', 1, 1000);
-    const model = await loadModel(dir, { ablation: ablate.length > 0 });
+    const model = await loadModel(dir, { ablation: ablate.length > 0, device: o.device });
     await checked(model, () => {
       checkLayers('--layer', layers, set, kind, model);
       for (const l of ablate) if (!model.ablatableLayers.includes(l)) throw new Error(`--ablate: layer ${l} cannot be ablated in ${model.dir} (ablatable layers: ${model.ablatableLayers.join(', ')})`);
@@ -296,7 +298,7 @@ export function registerPersonaCommands(program: Command): void {
     const coherenceThreshold = floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100);
     const fileLayers = (set.vectors[kind]?.length ?? 1) - 1;
     const layers = o.layers ? intListFlag(o.layers, '--layers', 0, fileLayers) : Array.from({ length: fileLayers }, (_, i) => i + 1);
-    const model = await loadModel(dir);
+    const model = await loadModel(dir, { device: o.device });
     await checked(model, () => checkLayers('--layers', layers, set, kind, model));
     const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, nQuestions);
     const cfg = { questions, system: o.system, samples, ...gen, layers, coeffs, positions, coherenceThreshold };
