@@ -4,7 +4,7 @@
 // the fused sum output appended); every other node, initializer and unknown field is copied byte
 // for byte (../../onnx/wire.ts `rewrite`), and external-data references are left as they were.
 
-import { node, valueInfo, type Dim } from '../../onnx/build.js';
+import { node, tensor, valueInfo, type Dim } from '../../onnx/build.js';
 import type { GraphView, ModelView, NodeView } from '../../onnx/read.js';
 import { AttrF, DType, GraphF, ModelF, NodeF } from '../../onnx/schema.js';
 import { Msg, readFields, rewrite } from '../../onnx/wire.js';
@@ -121,7 +121,36 @@ interface PointCtx {
   prefix: string;
   ablation: boolean;
   names: Names;
+  hiddenSize: number;
+  /** Add the steer through a fused sum node that keeps float16 (see steerSumFp16). */
+  fp16Sum: boolean;
 }
+
+/**
+ * h + steer in float16 without an Add node. ONNX Runtime's CPU provider has no float16 Add, so it
+ * wraps one in casts to float32; before a float16 norm that pulls the norm into float32 as well
+ * and the zero-steered model no longer reproduces the original bit for bit (seen at the embedding
+ * output of onnxruntime-genai fp16 graphs). SkipSimplifiedLayerNormalization has a float16 kernel
+ * and its output 3 is exactly input + skip rounded to float16, so with the steer (expanded to h's
+ * shape) as the skip the sum stays float16 and zeros leave h untouched. The normalised output is
+ * unused.
+ */
+function steerSumFp16(h: string, k: number, out: string, c: PointCtx, nodes: Msg[]): void {
+  const p = `${c.prefix}L${k}/steer`;
+  const shape = c.names.fresh(`${p}/shape`);
+  const expanded = c.names.fresh(`${p}/expanded`);
+  const gamma = c.names.fresh(`${p}/gamma`);
+  const normed = c.names.fresh(`${p}/unused_norm`);
+  const ones = new Uint16Array(c.hiddenSize).fill(0x3c00); // float16 1.0
+  nodes.push(
+    node({ op: 'Shape', inputs: [h], outputs: [shape], name: shape }),
+    node({ op: 'Expand', inputs: [steerName(k), shape], outputs: [expanded], name: expanded }),
+    node({ op: 'Constant', inputs: [], outputs: [gamma], name: gamma, attrs: { value: { tensor: tensor('', DType.FLOAT16, [c.hiddenSize], new Uint8Array(ones.buffer)) } } }),
+    node({ op: 'SkipSimplifiedLayerNormalization', domain: MS_DOMAIN, inputs: [h, expanded, gamma], outputs: [normed, '', '', out], name: c.names.fresh(`${p}/sum`) }),
+  );
+}
+
+const MS_DOMAIN = 'com.microsoft';
 
 /**
  * h - (h U^T) U with U = ablate.k of shape [ab, r, H] (r orthonormal rows; r = 1 is one direction):
@@ -150,7 +179,8 @@ function pointEdit(n: NodeView, pt: ResidualPoint, c: PointCtx, e: NodeEdit, hid
     let cur = c.names.fresh(`${p}/pre`);
     e.outputs.set(pt.producer.index, cur);
     if (c.ablation) cur = ablateNodes(cur, k, c, e.after);
-    e.after.push(node({ op: 'Add', inputs: [cur, steerName(k)], outputs: [pt.tensor], name: c.names.fresh(`${p}/steer`) }));
+    if (c.fp16Sum) steerSumFp16(cur, k, pt.tensor, c, e.after);
+    else e.after.push(node({ op: 'Add', inputs: [cur, steerName(k)], outputs: [pt.tensor], name: c.names.fresh(`${p}/steer`) }));
   } else if (pt.steerVia === 'fused-input') {
     const f = pt.fused!;
     let cur = n.inputs[f.steerInput]!;
@@ -221,6 +251,8 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
   const existing = [...taken].find((x) => /^(steer|ablate|hidden_states)\.\d+$/.test(x));
   if (existing) throw new InstrumentError(`${source}: already has '${existing}' (instrumented twice?)`);
   const names = new Names(taken);
+  // Only where the graph already uses com.microsoft ops (the fused float16 exports that need it).
+  const fp16Sum = plan.dtype === 'float16' && model.opsets.some((o) => o.domain === MS_DOMAIN);
 
   const steerable = plan.points.filter((p) => p.steerVia !== 'none').map((p) => p.layer);
   const inputsAdded: PortSpec[] = steerable.map((k) => ({ name: steerName(k), dtype: plan.dtype, shape: ['steer_batch', 'steer_seq', H] }));
@@ -235,7 +267,7 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
 
   let graphMsg: Msg;
   if (!plan.branches) {
-    const { edits } = planEdits(g, plan.points, { prefix: 'persona/', ablation, names }, (k) => hiddenName(k));
+    const { edits } = planEdits(g, plan.points, { prefix: 'persona/', ablation, names, hiddenSize: H, fp16Sum }, (k) => hiddenName(k));
     graphMsg = editGraph(g, edits, inputsAdded.map(port), outputsAdded.map(port));
   } else {
     const ifNode = g.nodes[plan.branches[0]!.ifNode]!;
@@ -243,7 +275,7 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
     for (const b of plan.branches) {
       const sub = ifNode.attrs.get(b.attr)?.g;
       if (!sub) throw new InstrumentError(`${source}: If node lost its ${b.attr}`);
-      const c = { prefix: `persona/${b.attr}/`, ablation, names };
+      const c = { prefix: `persona/${b.attr}/`, ablation, names, hiddenSize: H, fp16Sum };
       // Branch outputs get their own names; the If node's outputs carry hidden_states.k.
       const { edits, hidden } = planEdits(sub, b.points, c, (k) => names.fresh(`${c.prefix}${hiddenName(k)}`));
       const branchOuts = hidden.map((h, i) => valueInfo(h, elem, outputsAdded[i]!.shape));
