@@ -1,9 +1,13 @@
-// Exports made by ONNX Runtime's own tools (test/fixtures/exports.ts), through our loader and
+// Exports made by ONNX Runtime's own tools (test/fixtures/exports.ts) and the Phi-3 (fused
+// qkv_proj / gate_up_proj) and Gemma-2 (sandwich norms) block shapes, through our loader and
 // runtime: the folder layout is recognised, every declared input is fed in its declared type,
 // hidden states equal the reference forward, steering works at every steerable layer, zero
 // steering is the original model bit for bit, and cached generation equals recomputation.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readModel } from '../../src/onnx/read.js';
 import { extractActivations } from '../../src/activations/extract.js';
 import { generate } from '../../src/generation/generate.js';
 import { describeModel } from '../../src/model/instrument/inspect.js';
@@ -26,13 +30,19 @@ const padded = (ids: number[][]) => {
   return { ids: ids.map((r) => [...Array(S - r.length).fill(2), ...r]), mask: ids.map((r) => [...Array(S - r.length).fill(0), ...r.map(() => 1)]) };
 };
 
-const EXPECT: Record<ExportKind, { layout: string; steerable: (L: number) => number[]; tol: number; inputs: Record<string, string> }> = {
+type Kind = ExportKind | 'phi3' | 'gemma2';
+const KINDS: Kind[] = [...EXPORT_KINDS, 'phi3', 'gemma2'];
+const EVERY = (L: number) => [...Array(L + 1).keys()];
+const EXPECT: Record<Kind, { layout: string; steerable: (L: number) => number[]; tol: number; inputs: Record<string, string>; nodes?: RegExp[] }> = {
   'gpt2-past': { layout: 'transformers.js', steerable: (L) => [...Array(L).keys()].map((k) => k + 1), tol: 1e-4, inputs: { input_ids: 'int32', attention_mask: 'int32', position_ids: 'int32', past_0: 'float32' } },
   'genai-fp16': { layout: 'onnxruntime-genai', steerable: (L) => [...Array(L + 1).keys()], tol: 3e-3, inputs: { input_ids: 'int64', 'past_key_values.0.key': 'float16' } },
   'genai-int4': { layout: 'onnxruntime-genai', steerable: (L) => [...Array(L + 1).keys()], tol: 1e-4, inputs: { input_ids: 'int64', 'past_key_values.0.key': 'float32' } },
+  // Optimum-style graphs of two architectures with their own block shapes.
+  phi3: { layout: 'transformers.js', steerable: EVERY, tol: 1e-4, inputs: { input_ids: 'int64' }, nodes: [/qkv_proj\/MatMul/, /gate_up_proj\/MatMul/] },
+  gemma2: { layout: 'transformers.js', steerable: EVERY, tol: 1e-4, inputs: { input_ids: 'int64' }, nodes: [/post_attention_layernorm/, /pre_feedforward_layernorm/, /post_feedforward_layernorm/] },
 };
 
-describe.each(EXPORT_KINDS)('%s', (kind) => {
+describe.each(KINDS)('%s', (kind) => {
   const want = EXPECT[kind];
   let fx: Fixture;
   let model: SteerableModel;
@@ -47,6 +57,8 @@ describe.each(EXPORT_KINDS)('%s', (kind) => {
     expect(d.layout).toBe(want.layout);
     for (const [name, type] of Object.entries(want.inputs)) expect(d.inputs.find((i) => i.name === name)?.type, name).toBe(type);
     expect(model.steerableLayers).toEqual(want.steerable(fx.config.numLayers));
+    const names = readModel(readFileSync(join(fx.dir, d.file))).graph.nodes.map((n) => n.name);
+    for (const re of want.nodes ?? []) expect(names.some((n) => re.test(n)), String(re)).toBe(true);
     expect(model.hiddenLayers).toEqual([...Array(fx.config.numLayers + 1).keys()]);
   });
 
