@@ -86,10 +86,12 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
 
   let cache: KVCache | undefined;
   let feed: number[][] = prompts;
+  // A graph without cache inputs cannot continue from a cache: recompute every step.
+  const recompute = opts.fullRecompute || model.session.cache.length === 0;
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();
-    const r = opts.fullRecompute
+    const r = recompute
       ? await model.forward({
           inputIds: prompts.map((p, b) => p.concat(fed[b]!)),
           steer,

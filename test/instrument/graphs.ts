@@ -18,6 +18,8 @@ export interface TinyOptions {
   /** Blocks without residual adds (x = f(x)): not a residual network. */
   noResidual?: boolean;
   logitsName?: string;
+  /** Declare an extra (unused) int64 graph input of this name. */
+  extraInput?: string;
 }
 
 /** Weights are small random matrices; the point is the topology, not the numbers. */
@@ -62,7 +64,10 @@ export function tinyDecoder(o: TinyOptions): Uint8Array {
     name: 'tiny',
     nodes,
     initializers: inits,
-    inputs: [valueInfo('input_ids', DType.INT64, ['batch_size', 'sequence_length'])],
+    inputs: [
+      valueInfo('input_ids', DType.INT64, ['batch_size', 'sequence_length']),
+      ...(o.extraInput ? [valueInfo(o.extraInput, DType.INT64, ['batch_size', 'sequence_length'])] : []),
+    ],
     outputs: [valueInfo(logits, DType.FLOAT, ['batch_size', 'sequence_length', V])],
   });
   return model(g, [{ domain: '', version: 17 }]).finish();
