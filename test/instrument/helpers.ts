@@ -34,10 +34,13 @@ export function scratchDir(tag: string): string {
   return dir;
 }
 
-/** A private copy of a fixture folder (external data included): prepare writes next to the source. */
+/**
+ * A private copy of a fixture folder (external data included): prepare writes next to the source.
+ * Instrumented files other tests cached in the shared fixture folder are left behind.
+ */
 export function copyFixture(fx: Fixture): string {
   const dir = scratchDir(fx.kind);
-  cpSync(fx.dir, dir, { recursive: true });
+  cpSync(fx.dir, dir, { recursive: true, filter: (src) => !/\.persona(-ablation)?\.(onnx|json)$/.test(src) });
   return dir;
 }
 
