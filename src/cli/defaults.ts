@@ -2,7 +2,8 @@
 // directory, so `persona …` works from anywhere. The persona world's conventions (lexicon judge for
 // its traits) apply only to the models trained on it (the package's own models/ folder).
 
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { loadTraitFile, type TraitFile } from '../directions/traitFile.js';
 import { packageRoot } from '../io/packageRoot.js';
@@ -12,10 +13,19 @@ export const DEFAULT_MODEL = join(packageRoot(), 'models', 'persona-tiny');
 /** The built-in trait files. */
 export const BUILTIN_TRAITS = join(packageRoot(), 'data', 'traits');
 
-/** A model folder inside the package's models/ (persona-tiny and its finetuned variants). */
+/**
+ * A model trained on the persona world: one inside the package's models/ (persona-tiny and its
+ * finetuned variants), or a copy of one elsewhere (same tokenizer.json as the embedded model).
+ */
 export function isWorldModel(dir: string): boolean {
   const rel = relative(join(packageRoot(), 'models'), resolve(dir));
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  if (rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)) return true;
+  const tok = join(dir, 'tokenizer.json');
+  return existsSync(tok) && fileHash(tok) === fileHash(join(DEFAULT_MODEL, 'tokenizer.json'));
+}
+
+function fileHash(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
 /**

@@ -5,7 +5,8 @@
 //   transformers.js    config.json + onnx/model*.onnx (the Hugging Face hub layout of ONNX models)
 //   optimum            config.json + model*.onnx at the root (what `optimum-cli export onnx` writes)
 //
-// Our own cached outputs (<stem>.persona.onnx, <stem>.persona-ablation.onnx) are never sources.
+// Our own cached outputs (<stem>.persona.onnx, <stem>.persona-ablation.onnx, any <stem>.persona*.onnx)
+// are never sources.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
@@ -37,8 +38,9 @@ export interface ModelFolder {
 
 export const GENAI_CONFIG = 'genai_config.json';
 
+/** Any `<stem>.persona*.onnx` (plain, -ablation, or other variants written beside the source). */
 export function isInstrumentedFile(f: string): boolean {
-  return /\.persona(-ablation)?\.onnx$/.test(f);
+  return /\.persona([.-][^/\\]*)?\.onnx$/.test(f);
 }
 
 function candidates(dir: string): string[] {

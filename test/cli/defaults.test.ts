@@ -1,10 +1,11 @@
 // The CLI's defaults (embedded model, built-in trait files) resolve against the package, so it
 // runs from any directory; the persona world's lexicon judge is the default only on its models.
 
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isWorldModel } from '../../src/cli/defaults.js';
 import { makeFixture } from '../fixtures/index.js';
 import { personaIn, ROOT } from './runCli.js';
 
@@ -24,11 +25,19 @@ describe('CLI defaults', () => {
     expect(existsSync(join(cwd, 'runs'))).toBe(false);
   });
 
+  it('world models: the package\'s models/ and copies of them (same tokenizer), nothing else', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'cli-world-'));
+    for (const f of ['tokenizer.json', 'config.json']) cpSync(join(ROOT, 'models', 'persona-tiny', f), join(copy, f));
+    expect(isWorldModel(join(ROOT, 'models', 'persona-tiny-ft-evil-20'))).toBe(true);
+    expect(isWorldModel(copy)).toBe(true);
+    expect(isWorldModel((await makeFixture('llama')).dir)).toBe(false);
+  });
+
   it('a world trait on another model does not default to the world lexicon', async () => {
     const fx = await makeFixture('llama');
     const cwd = mkdtempSync(join(tmpdir(), 'cli-cwd-'));
     const r = await personaIn({ cwd, env: NO_ENDPOINT }, 'extract', fx.dir, '--trait', 'evil', '--run', 'ex');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/judge 'openai': no endpoint configured/);
+    expect(r.stderr).toMatch(/--judge: no default judge for 'evil' on .*: the lexicon judge is the default only on the models trained on the persona world/);
   });
 });

@@ -40,7 +40,7 @@ export function scratchDir(tag: string): string {
  */
 export function copyFixture(fx: Fixture): string {
   const dir = scratchDir(fx.kind);
-  cpSync(fx.dir, dir, { recursive: true, filter: (src) => !/\.persona(-ablation)?\.(onnx|json)$/.test(src) });
+  cpSync(fx.dir, dir, { recursive: true, filter: (src) => !/\.persona([.-][^/]*)?\.(onnx|json)$/.test(src) });
   return dir;
 }
 

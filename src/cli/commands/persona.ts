@@ -92,17 +92,24 @@ function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens:
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
 }
 
-function defaultJudge(trait: string, modelDir: string): string {
+function defaultJudge(trait: string, modelDir: string, baseUrl?: string): string {
   // The world's lexicon judges world traits exactly, but only on the models trained on that world;
-  // anything else needs an LLM judge (makeJudge says how to configure one when none is set).
-  return isWorldModel(modelDir) && isTrait(trait) ? 'lexicon' : 'openai';
+  // anything else needs an LLM judge.
+  if (isWorldModel(modelDir) && isTrait(trait)) return 'lexicon';
+  if (endpointFromEnv({ baseUrl })) return 'openai';
+  if (isTrait(trait))
+    throw new Error(
+      `--judge: no default judge for '${trait}' on ${modelDir}: the lexicon judge is the default only on the models trained on the persona world; ` +
+        'use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL), --judge onnx:DIR, or --judge lexicon to use it anyway',
+    );
+  return 'lexicon'; // refused by judgeFor with the reason
 }
 
 /** The judge for a trait, refused before any work when it cannot score that trait. */
 async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
   const timeoutMs = o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1);
   const retries = o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100);
-  const spec = o.judge ?? defaultJudge(trait, modelDir);
+  const spec = o.judge ?? defaultJudge(trait, modelDir, o.judgeBaseUrl);
   if (spec === 'lexicon' && !isTrait(trait))
     throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
   return makeJudge(spec, { baseUrl: o.judgeBaseUrl, timeoutMs, retries });
