@@ -7,6 +7,7 @@ import { EXTRACTION_METHODS, type ExtractionMethod } from '../../directions/extr
 import { readGenerationsCsv, writeGenerationsCsv } from '../../directions/generationsCsv.js';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, pairedVectors, vectorSet } from '../../directions/personaExtract.js';
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
+import type { TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
 import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
 import { parseGeneratorSpec } from '../../generation/remote.js';
@@ -138,7 +139,7 @@ async function extractFromCsv(dir: string, o: GenFlags & { trait: string; fromCs
   const name = traitFile?.trait ?? o.trait;
   const filter = { threshold: floatFlag(o.threshold, '--threshold', 0, 100), coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100) };
   const batchSize = intFlag(o.batchSize, '--batch-size', 1);
-  const model = await loadModel(dir);
+  const model = await loadModel(dir, { device: o.device });
   const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', name), 'extract', { ...modelIdentity(model), trait: name, fromCsv: files.map((f) => resolve(f)), method, ...filter });
   await inRun(run, model, async () => {
     const g = readGenerationsCsv(model, files[0]!, files[1]!, name, traitFile, filter);
