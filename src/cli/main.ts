@@ -8,6 +8,7 @@ import { registerMonitoringCommands } from './commands/monitoring.js';
 import { registerPersonaCommands } from './commands/persona.js';
 import { registerProbeCommands } from './commands/probe.js';
 import { registerVectorCommands } from './commands/vector.js';
+import { registerServeCommand } from './commands/serve.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -20,6 +21,7 @@ export function buildCli(): Command {
   registerPersonaCommands(program);
   registerProbeCommands(program);
   registerVectorCommands(program);
+  registerServeCommand(program);
   return program;
 }
 

@@ -4,7 +4,7 @@
 // the cache path computes the same thing).
 
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
-import type { KVCache, SteerableModel } from '../model/steerableModel.js';
+import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
 
@@ -16,7 +16,11 @@ export interface GenerateOptions {
   /** Tokens that end a row; default the model's eos ids. The stop token is not returned. */
   stopIds?: number[];
   steering?: Steering;
+  /** A ready steer plan instead of `steering` (e.g. one per row, or one that changes between steps). */
+  steerPlan?: SteerInput;
   ablation?: Ablation[];
+  /** Asked after each token a row keeps; true ends that row there (finish 'length'): per-row limits, cancelled rows. */
+  stopRow?: (row: number, tokens: number[]) => boolean;
   /**
    * Layers whose hidden state to record at every step, at the position being fed: step 0 = the
    * last prompt token (what monitoring projects), step t = generated token t-1.
@@ -25,9 +29,9 @@ export interface GenerateOptions {
   /**
    * Called after every step with each row's new token (-1 for rows already finished) and, for
    * captureLayers, this step's [batch, hidden] state per layer (what `hidden` collects), so that
-   * monitors can follow the residual stream live.
+   * monitors can follow the residual stream live; `logits` is this step's [batch, vocab] block.
    */
-  onToken?: (e: { step: number; tokens: number[]; hidden: Map<number, Float32Array> }) => void;
+  onToken?: (e: { step: number; tokens: number[]; hidden: Map<number, Float32Array>; logits: Float32Array }) => void;
   /** No cache: rerun prompt + generated tokens every step. */
   fullRecompute?: boolean;
   /** Keep each step's next-token logits ([batch, vocab] per step). */
@@ -65,7 +69,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   const stop = new Set(opts.stopIds ?? model.config.eosTokenIds);
   const H = model.hiddenSize;
 
-  const steer = opts.steering?.length ? steeringPlan(model, opts.steering, prompts.map((p) => p.length)) : undefined;
+  const steer = opts.steerPlan ?? (opts.steering?.length ? steeringPlan(model, opts.steering, prompts.map((p) => p.length)) : undefined);
   const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
   const capture = opts.captureLayers ?? [];
   const seed = opts.sampling?.seed ?? 0;
@@ -127,13 +131,14 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
       } else {
         tokens[b]!.push(tok);
         if (penalty) seen[b]!.add(tok);
+        if (opts.stopRow?.(b, tokens[b]!)) done[b] = true;
       }
     }
     // Finished rows keep receiving a (masked-in, ignored) filler so the batch stays rectangular.
     feed = next.map((t) => [t < 0 ? model.padId : t]);
     for (let b = 0; b < batch; b++) fed[b]!.push(feed[b]![0]!);
     steps.push({ totalMs: performance.now() - t0, runMs: r.runMs });
-    opts.onToken?.({ step, tokens: next, hidden: stepHidden });
+    opts.onToken?.({ step, tokens: next, hidden: stepHidden, logits: r.logits });
     if (done.every(Boolean)) break;
   }
   const totalMs = performance.now() - start;
