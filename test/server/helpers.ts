@@ -1,0 +1,70 @@
+// A real `persona serve` server in the test process: the embedded model, built-in vectors and
+// probes computed with small settings into a fresh cache, listening on a free loopback port.
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RunDir } from '../../src/logs/runDir.js';
+import { loadModel } from '../../src/model/load.js';
+import type { SteerableModel } from '../../src/model/steerableModel.js';
+import { builtinDirections } from '../../src/server/builtin.js';
+import { Directions, type Settings } from '../../src/server/controls.js';
+import { DEFAULT_LIMITS, startServer, type RunningServer } from '../../src/server/server.js';
+
+export const MODEL = join(import.meta.dirname, '../../models/persona-tiny');
+
+export interface TestServer {
+  running: RunningServer;
+  model: SteerableModel;
+  directions: Directions;
+  run: RunDir;
+  url: string;
+  stop: () => Promise<void>;
+}
+
+export async function testServer(o: { traits: string[]; attributes: string[]; maxBatch?: number; startup?: Settings; maxBody?: number }): Promise<TestServer> {
+  const root = mkdtempSync(join(tmpdir(), 'serve-'));
+  const model = await loadModel(MODEL);
+  const loaded = await builtinDirections(model, { cacheDir: join(root, 'cache'), traits: o.traits, attributes: o.attributes, layer: 3, questions: 6, perClass: 12 });
+  const directions = new Directions(model, loaded.traits, loaded.probes, { layers: [3, 4], strength: 1, direction: 'centroid' });
+  const run = RunDir.open(join(root, 'run'), 'serve', {});
+  const running = await startServer(model, directions, run, {
+    host: '127.0.0.1',
+    port: 0,
+    modelId: 'persona-tiny',
+    limits: { ...DEFAULT_LIMITS, maxTokens: 64, ...(o.maxBody ? { maxBody: o.maxBody } : {}) },
+    batch: { maxBatch: o.maxBatch ?? 8, maxQueue: 64 },
+    startup: o.startup ?? { steer: [], probe: [] },
+  });
+  return {
+    running,
+    model,
+    directions,
+    run,
+    url: running.url,
+    stop: async () => {
+      await running.close();
+      await model.dispose();
+    },
+  };
+}
+
+/** POST JSON; the parsed reply and status. */
+export async function post(url: string, body: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+/** A streamed chat completion read to its end: the data payloads in order (the last is "[DONE]"). */
+export async function streamChat(url: string, body: Record<string, unknown>): Promise<{ status: number; events: any[]; done: boolean }> {
+  const r = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, stream: true }) });
+  const text = await r.text();
+  const payloads = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6));
+  const done = payloads.at(-1) === '[DONE]';
+  return { status: r.status, events: payloads.filter((p) => p !== '[DONE]').map((p) => JSON.parse(p)), done };
+}
+
+/** The answer text of a stream: its content deltas joined. */
+export function streamedText(events: any[]): string {
+  return events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('');
+}
