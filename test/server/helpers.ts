@@ -22,17 +22,21 @@ export interface TestServer {
   stop: () => Promise<void>;
 }
 
-export async function testServer(o: { traits: string[]; attributes: string[]; maxBatch?: number; startup?: Settings; maxBody?: number }): Promise<TestServer> {
+/**
+ * `cache` names a built-in cache kept across runs in the temp folder (one per test file, so files
+ * running in parallel never write the same one); the first run computes it (seconds).
+ */
+export async function testServer(o: { traits: string[]; attributes: string[]; cache: string; maxBatch?: number; startup?: Settings }): Promise<TestServer> {
   const root = mkdtempSync(join(tmpdir(), 'serve-'));
   const model = await loadModel(MODEL);
-  const loaded = await builtinDirections(model, { cacheDir: join(root, 'cache'), traits: o.traits, attributes: o.attributes, layer: 3, questions: 6, perClass: 12 });
+  const loaded = await builtinDirections(model, { cacheDir: join(tmpdir(), 'persona-steer-test-cache', o.cache), traits: o.traits, attributes: o.attributes, layer: 3, questions: 6, perClass: 12 });
   const directions = new Directions(model, loaded.traits, loaded.probes, { layers: [3, 4], strength: 1, direction: 'centroid' });
   const run = RunDir.open(join(root, 'run'), 'serve', {});
   const running = await startServer(model, directions, run, {
     host: '127.0.0.1',
     port: 0,
     modelId: 'persona-tiny',
-    limits: { ...DEFAULT_LIMITS, maxTokens: 64, ...(o.maxBody ? { maxBody: o.maxBody } : {}) },
+    limits: { ...DEFAULT_LIMITS, maxTokens: 64 },
     batch: { maxBatch: o.maxBatch ?? 8, maxQueue: 64 },
     startup: o.startup ?? { steer: [], probe: [] },
   });
