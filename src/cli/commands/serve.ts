@@ -84,13 +84,15 @@ export function registerServeCommand(program: Command): void {
         direction: choiceFlag(o.pinDirection, '--pin-direction', ['weight', 'centroid'] as const),
       };
       const useBuiltin = o.builtin && !o.vector && !o.probe;
+      const builtinTraits = o.traits ? choiceList(o.traits, '--traits', BUILTIN_TRAITS) : [];
+      const builtinAttributes = o.attributes ? choiceList(o.attributes, '--attributes', BUILTIN_ATTRIBUTES) : [];
       const model = await loadModel(dir);
       try {
         const loaded = useBuiltin
           ? await builtinDirections(model, {
               cacheDir: o.cache,
-              traits: o.traits ? choiceList(o.traits, '--traits', BUILTIN_TRAITS) : [],
-              attributes: o.attributes ? choiceList(o.attributes, '--attributes', BUILTIN_ATTRIBUTES) : [],
+              traits: builtinTraits,
+              attributes: builtinAttributes,
               layer,
               onProgress: (l) => console.error(l),
             })
