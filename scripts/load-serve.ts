@@ -55,19 +55,15 @@ async function client(i: number): Promise<ClientResult> {
     if (!res.ok) return { ok: false, error: `HTTP ${res.status} ${await res.text()}`, tokens: 0, firstMs, totalMs: performance.now() - t0 };
     const reader = res.body!.getReader();
     const dec = new TextDecoder();
-    let buf = '';
-    const payloads: string[] = [];
+    let text = '';
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buf += dec.decode(value, { stream: true });
-      let cut;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        payloads.push(buf.slice(0, cut).replace(/^data: /, ''));
-        buf = buf.slice(cut + 2);
-        if (payloads.length === 2) firstMs = performance.now() - t0; // first token after the role chunk
-      }
+      text += dec.decode(value, { stream: true });
+      // The first token arrives in the second event (the first only opens the assistant message).
+      if (Number.isNaN(firstMs) && text.split('\n\n').length > 2) firstMs = performance.now() - t0;
     }
+    const payloads = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6));
     const totalMs = performance.now() - t0;
     if (payloads.at(-1) !== '[DONE]') return { ok: false, error: 'no [DONE]', tokens: 0, firstMs, totalMs };
     const events = payloads.slice(0, -1).map((p) => JSON.parse(p));

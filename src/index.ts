@@ -139,3 +139,11 @@ export { pearson, correlation, type Correlation } from './experiments/stats.js';
 
 // instrumentation (what `persona prepare` / `persona inspect` use)
 export { prepareModel, describeModel, formatInspection, InstrumentError, type Manifest, type PreparedModel } from './model/instrument/index.js';
+
+// server: `persona serve` from a script (OpenAI-compatible API, dashboard, batching of requests)
+export { startServer, closeOnSignals, DEFAULT_LIMITS, type ServeOptions, type RunningServer } from './server/server.js';
+export { Directions, RequestError, type Settings, type SteerSetting, type ProbeSetting, type TraitDirection, type ProbeControl } from './server/controls.js';
+export { builtinDirections, BUILTIN_TRAITS, BUILTIN_ATTRIBUTES } from './server/builtin.js';
+export { traitsFromFiles, probesFromFiles } from './server/directionFiles.js';
+export { Batcher, type GenerationJob, type BatcherOptions } from './server/batcher.js';
+export { rowwiseSteering } from './interventions/rowSteering.js';

@@ -84,7 +84,7 @@ describe('dashboard in headless Chromium', () => {
     // Every answer token is coloured by its projection.
     const tokens = page.locator('.msg.assistant[data-turn="0"] .tok[data-proj]');
     expect(await tokens.count()).toBeGreaterThan(3);
-    const evil = await page.evaluate('state.turns[0].responseMean.evil');
+    const evil = (await page.evaluate('state.turns[0].responseMean.evil')) as number;
     firstEvil = evil;
     await page.screenshot({ path: join(OUT, '1-first-answer.png'), fullPage: true });
     await page.close();

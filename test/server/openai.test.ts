@@ -28,8 +28,8 @@ const evil = () => s.directions.traits[0]!;
 describe('persona serve: /v1', () => {
   it('lists its model', async () => {
     const r = await fetch(`${s.url}/v1/models`);
-    const j = await r.json();
-    expect(j.data.map((m: { id: string }) => m.id)).toEqual(['persona-tiny']);
+    const j = (await r.json()) as { data: { id: string }[] };
+    expect(j.data.map((m) => m.id)).toEqual(['persona-tiny']);
   });
 
   it('answers greedy requests exactly as generateChat does, with usage', async () => {
