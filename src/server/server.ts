@@ -69,7 +69,10 @@ export async function startServer(model: SteerableModel, directions: Directions,
         if (await dashboard.handle(req, res, path)) return;
         throw new RequestError(`${method} ${path}: not found`, 404);
       } catch (e) {
-        if (!(e instanceof RequestError)) ctx.log('errors', { path, error: e instanceof Error ? e.stack ?? e.message : String(e), at: new Date().toISOString() });
+        const at = new Date().toISOString();
+        if (!(e instanceof RequestError)) ctx.log('errors', { path, error: e instanceof Error ? e.stack ?? e.message : String(e), at });
+        // Refused requests are logged too: the log holds every request the API received.
+        else if (path.startsWith('/v1/')) ctx.log('requests', { endpoint: path, at, status: e.status, error: e.message });
         sendError(res, e);
       }
     })();

@@ -138,6 +138,32 @@ describe('persona serve: /v1', () => {
     const big = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }] }) });
     expect(big.status).toBe(413);
     expect((await fetch(`${s.url}/v1/nothing`)).status).toBe(404);
+    // Refused requests are in the log with their reason.
+    const refused = s.run.records<{ status?: number; error?: string }>('requests').filter((r) => r.status === 400);
+    expect(refused.some((r) => /persona\.steer\[0\]\.coeff/.test(r.error!))).toBe(true);
+  });
+
+  it('stops generating for a client that goes away, and refuses work beyond the queue bound', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: ctrl.signal,
+      body: JSON.stringify({ messages: question, max_tokens: 64, temperature: 0, stream: true, seed: 424242 }),
+    });
+    await res.body!.getReader().read();
+    ctrl.abort();
+    const deadline = Date.now() + 10_000;
+    type Rec = { request?: { seed: number }; response?: { finish_reason: string; usage: { completion_tokens: number } } };
+    let rec: Rec | undefined;
+    while (!(rec = s.run.records<Rec>('requests').find((r) => r.request?.seed === 424242)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(rec?.response?.finish_reason).toBe('client_closed');
+    expect(rec!.response!.usage.completion_tokens).toBeLessThan(64);
+    // A batcher with room for one waiting request: one runs, one waits, the next gets 503.
+    const { Batcher } = await import('../../src/server/batcher.js');
+    const small = new Batcher(s.model, { maxBatch: 1, maxQueue: 1 });
+    const job = { prompt: s.model.tokenizer.encodeChat(question, { addGenerationPrompt: true }), maxTokens: 2, temperature: 0, topP: 1, topK: 0, seed: 0, steering: () => [], ablation: [], captureLayers: [] };
+    const running = [small.submit(job), small.submit(job)];
+    await expect(small.submit(job)).rejects.toMatchObject({ status: 503 });
+    await Promise.all(running);
   });
 
   it('serves our own judge client: it sees the top-20 logprobs the local ONNX judge computes, and scores alike', async () => {
@@ -159,7 +185,7 @@ describe('persona serve: /v1', () => {
       expect(await judge.trait(rubric, input)).toEqual(await local.trait(rubric, input));
       expect(await judge.coherence(input)).toEqual(await local.coherence(input));
     }
-    const logged = s.run.records<{ request: { max_tokens: number; logprobs: number } }>('requests').filter((r) => r.request.max_tokens === 1);
+    const logged = s.run.records<{ request: { max_tokens: number; logprobs: number } }>('requests').filter((r) => r.request?.max_tokens === 1);
     expect(logged.length).toBeGreaterThanOrEqual(6);
     expect(logged[0]!.request.logprobs).toBe(20);
   });

@@ -8,7 +8,7 @@
 //   POST /api/sessions/ID/messages      {content, maxTokens?, temperature?, seed?} -> events: user, token, turn, error
 //   GET  /api/sessions/ID/export        the conversation with all readouts, JSONL
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -24,6 +24,12 @@ const DEFAULT_SYSTEM = 'You are a helpful assistant.';
 let page: string | null = null;
 let plotly: string | null = null;
 
+/** The page beside this module, or, when run from a tsc build (dist/ has no .html), the source one. */
+function pagePath(): string {
+  const here = join(import.meta.dirname, 'page.html');
+  return existsSync(here) ? here : join(import.meta.dirname, '../../../../src/server/dashboard/page.html');
+}
+
 export class Dashboard {
   private readonly sessions = new Map<string, DashboardSession>();
   constructor(private readonly ctx: ServerContext) {}
@@ -32,7 +38,7 @@ export class Dashboard {
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     const m = req.method ?? 'GET';
     if (m === 'GET' && (path === '/' || path === '/dashboard')) {
-      page ??= readFileSync(join(import.meta.dirname, 'page.html'), 'utf8');
+      page ??= readFileSync(pagePath(), 'utf8');
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
       return true;
     }
