@@ -5,6 +5,9 @@ import { RequestError } from './controls.js';
 
 /** The request body as JSON; more than `limit` bytes is refused with 413 before it is all read. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  // JSON only: a cross-site page cannot send it without a CORS preflight, which this server never
+  // grants, so a web page the user visits cannot make the local model generate.
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new RequestError(`content-type must be application/json (got ${req.headers['content-type'] ?? 'none'})`, 415);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) throw new RequestError(`request body of ${declared} bytes is over the limit of ${limit} (--max-body)`, 413);
   const chunks: Buffer[] = [];

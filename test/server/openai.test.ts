@@ -137,6 +137,8 @@ describe('persona serve: /v1', () => {
     await bad({ top_logprobs: 3 }, 400, /needs "logprobs": true/);
     const big = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(2 << 20) }] }) });
     expect(big.status).toBe(413);
+    const form = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ messages: question }) });
+    expect(form.status).toBe(415);
     expect((await fetch(`${s.url}/v1/nothing`)).status).toBe(404);
     // Refused requests are in the log with their reason.
     const refused = s.run.records<{ status?: number; error?: string }>('requests').filter((r) => r.status === 400);
