@@ -99,6 +99,9 @@ describe('dashboard in headless Chromium', () => {
     expect(answer).not.toBe(first);
     expect(turn.controls.steer.evil).toBe(8);
     expect(turn.responseMean.evil).toBeGreaterThan(firstEvil);
+    // The picture of the user is read under the pins only: the trait slider leaves it as it was.
+    const age = await probeBars(page, 'age');
+    for (const [c, p] of Object.entries(firstAge)) expect(age[c]).toBeCloseTo(p, 3);
     await page.screenshot({ path: join(OUT, '2-evil-slider.png'), fullPage: true });
     await page.close();
   });

@@ -123,10 +123,10 @@ export class Dashboard {
       if (prompt.length > this.ctx.limits.maxPromptTokens) throw new RequestError(`the conversation is ${prompt.length} tokens, at most ${this.ctx.limits.maxPromptTokens}`);
       const controls = session.controls;
       const { ablation } = session.plan();
-      // The model's picture of the user after this message, read under the controls in force.
+      // The model's picture of the user after this message, read under the pins in force.
       const userModel: Record<string, ProbeReadout> = {};
       if (this.ctx.directions.probes.length) {
-        const plan = session.plan();
+        const plan = session.pinPlan();
         const [read] = await this.ctx.batcher.withModel(() =>
           readWithProbes(this.ctx.model, this.ctx.directions.probes.map((p) => p.probe), [messages], { steering: plan.steering, ablation: plan.ablation }),
         );

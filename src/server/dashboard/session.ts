@@ -29,7 +29,7 @@ export interface TurnRecord {
   assistant: string;
   /** The controls in force when the answer started. */
   controls: DashboardControls;
-  /** attribute -> the model's picture of the user after this user message (read under the controls). */
+  /** attribute -> the model's picture of the user after this user message (read under the pins). */
   userModel: Record<string, ProbeReadout>;
   /** trait -> projection of the last prompt token (predicts the coming answer). */
   lastPrompt: Record<string, number>;
@@ -48,6 +48,7 @@ export class DashboardSession {
   lastUsed = Date.now();
   private controlsNow: DashboardControls;
   private planNow: { steering: Steering; ablation: Ablation[] };
+  private pinPlanNow: { steering: Steering; ablation: Ablation[] };
 
   constructor(
     private readonly directions: Directions,
@@ -65,6 +66,7 @@ export class DashboardSession {
       }
     this.controlsNow = { steer, pins, pinStrength };
     this.planNow = directions.plan(this.settings(this.controlsNow), 'controls');
+    this.pinPlanNow = directions.plan({ steer: [], probe: this.settings(this.controlsNow).probe }, 'controls');
     if (system) this.messages.push({ role: 'system', content: system });
   }
 
@@ -97,12 +99,22 @@ export class DashboardSession {
       next.pinStrength = u.pinStrength;
     }
     this.planNow = this.directions.plan(this.settings(next), 'controls');
+    this.pinPlanNow = this.directions.plan({ steer: [], probe: this.settings(next).probe }, 'controls');
     this.controlsNow = next;
     return this.controls;
   }
 
   plan(): { steering: Steering; ablation: Ablation[] } {
     return this.planNow;
+  }
+
+  /**
+   * The pins alone: what the user-model readings are taken under. Trait steering is left out: it
+   * is meant for the answer, and added at the reading position it would rewrite the picture of the
+   * user (an evil push reads as "child" on persona-tiny).
+   */
+  pinPlan(): { steering: Steering; ablation: Ablation[] } {
+    return this.pinPlanNow;
   }
 
   private settings(c: DashboardControls): Settings {
