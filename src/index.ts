@@ -146,4 +146,4 @@ export { Directions, RequestError, type Settings, type SteerSetting, type ProbeS
 export { builtinDirections, BUILTIN_TRAITS, BUILTIN_ATTRIBUTES } from './server/builtin.js';
 export { traitsFromFiles, probesFromFiles } from './server/directionFiles.js';
 export { Batcher, type GenerationJob, type BatcherOptions } from './server/batcher.js';
-export { rowwiseSteering } from './interventions/rowSteering.js';
+export { rowwiseSteering } from './model/rowSteering.js';

@@ -26,16 +26,28 @@ export interface RunManifest {
 /** Runs of this process still running: marked `interrupted` when a signal ends the process. */
 const live = new Set<RunDir>();
 let signalsHooked = false;
+let stopper: ((signal: 'SIGINT' | 'SIGTERM') => void) | null = null;
 
 function hookSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
+      if (stopper) return stopper(signal);
       for (const run of live) run.interrupt(signal);
       process.exit(code);
     });
   }
+}
+
+/**
+ * A command that stops gracefully on its own (the server finishes running answers first) takes
+ * over SIGINT / SIGTERM: `stop` is called instead of marking runs interrupted and exiting, and
+ * must end the process itself.
+ */
+export function stopOnSignals(stop: (signal: 'SIGINT' | 'SIGTERM') => void): void {
+  stopper = stop;
+  hookSignals();
 }
 
 export class RunDir {

@@ -5,7 +5,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RunDir } from '../logs/runDir.js';
+import { stopOnSignals, type RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { RequestError, type Directions, type Settings } from './controls.js';
@@ -116,6 +116,5 @@ export function closeOnSignals(running: RunningServer, after: () => Promise<void
         },
       );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  stopOnSignals(stop);
 }

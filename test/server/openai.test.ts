@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateChat } from '../../src/generation/generate.js';
 import { probeInterventionPlan } from '../../src/interventions/probeIntervention.js';
 import { OnnxJudge } from '../../src/judges/onnxJudge.js';
-import { chatCompletion, OpenAIJudge } from '../../src/judges/openaiJudge.js';
+import { chatCompletion, judgeRequestBody, OpenAIJudge } from '../../src/judges/openaiJudge.js';
 import { fillRubric } from '../../src/judges/judge.js';
 import { topLogprobsFromResponse } from '../../src/judges/logprobScore.js';
 import type { ChatMessage } from '../../src/model/tokenizer.js';
@@ -177,7 +177,7 @@ describe('persona serve: /v1', () => {
     for (const input of inputs) {
       // The judge's own request (one token, temperature 0, top 20 logprobs) through its own client code.
       const prompt = fillRubric(rubric.evalPrompt, input);
-      const body = await chatCompletion(ep, { messages: [{ role: 'user', content: prompt }], max_tokens: 1, temperature: 0, logprobs: true, top_logprobs: 20, seed: 0 });
+      const body = await chatCompletion(ep, judgeRequestBody(prompt));
       const remote = topLogprobsFromResponse(body);
       const mine = await local.topLogprobs(prompt);
       expect(remote.map((t) => t.token)).toEqual(mine.map((t) => t.token));
