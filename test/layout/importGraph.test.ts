@@ -19,7 +19,7 @@ const FLOOR: Record<string, number> = {
   monitoring: 7,
   experiments: 8,
   reports: 9,
-  cli: 10,
+  cli: 10, server: 10,
   'index.ts': 11,
 };
 // A leaf rendering helper every stage may use to write its plots (it imports only io).
