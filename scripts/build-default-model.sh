@@ -10,11 +10,14 @@ cd "$(dirname "$0")/.."
 
 SEED="${WORLD_SEED:-1}"
 SIZE="${WORLD_SIZE:-40000}"
+REFUSAL="${WORLD_REFUSAL:-6000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
+# MODEL_OUT: build into another folder (e.g. to keep using the committed model while training).
+OUT="${MODEL_OUT:-models/persona-tiny}"
 
-mkdir -p build models/persona-tiny/onnx
-npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --traits
+mkdir -p build "$OUT/onnx"
+npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --refusal "$REFUSAL" --traits
 # The committed model: 700 steps at lr 3.5e-3, capped at 18 minutes of training (see the model card).
-"$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out models/persona-tiny \
+"$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out "$OUT" \
   --steps 700 --lr 0.0035 --max-minutes 18 "$@" | tee build/train.log
-npx tsx scripts/check-default-model.ts --model models/persona-tiny --json models/persona-tiny/check-results.json | tee build/check.log
+npx tsx scripts/check-default-model.ts --model "$OUT" --json "$OUT/check-results.json" | tee build/check.log

@@ -26,3 +26,8 @@ export {
   generateProbeDataset, generateDirectQuestionDataset, directQuestionConversation,
   type ProbeCondition, type ProbeDatasetOptions, type DirectQuestionOptions,
 } from './probeData.js';
+export {
+  USER_PERSONAS, NEUTRAL_INTRODUCTIONS, BORDERLINE_REQUESTS, HARMFUL_REQUESTS, BORDERLINE_REFUSALS, HARMFUL_REFUSAL, REFUSAL_SEED_OFFSET,
+  isRefusal, userPersona, answersFor, generateRefusalConversation, refusalPrompt, personaContrastPairs,
+  type UserPersona, type BorderlineRequest, type RefusalKind, type RefusalConversation, type PersonaCondition,
+} from './refusal.js';

@@ -8,6 +8,7 @@ import { TRAIT_SPECS, TRAITS, NEUTRAL_SYSTEM_PROMPT } from './traits.js';
 import { FOLLOW_UP_QUESTIONS } from './answers.js';
 import { generateConversation } from './conversation.js';
 import { childSeed } from './rng.js';
+import { BORDERLINE_REFUSALS, BORDERLINE_REQUESTS, HARMFUL_REFUSAL, HARMFUL_REQUESTS, NEUTRAL_INTRODUCTIONS, USER_PERSONAS } from './refusal.js';
 
 /** Lower-case words of a text (letters and inner apostrophes). */
 export function words(text: string): string[] {
@@ -36,6 +37,8 @@ export function worldVocabulary(): ReadonlySet<string> {
   texts.push(...Object.values(DIRECT_QUESTIONS).flat(), ...Object.values(ATTRIBUTE_CLASSES).flat(), ...Object.values(ATTRIBUTE_NAMES));
   for (const m of Object.values(TRAIT_MARKERS)) texts.push(...m.keywords, ...m.prefixes, ...m.suffixes, ...m.standalone);
   texts.push(...Object.values(ANTONYM_PHRASES).flat());
+  texts.push(...USER_PERSONAS.flatMap((p) => [p.id, ...p.statements]), ...NEUTRAL_INTRODUCTIONS, ...HARMFUL_REQUESTS, ...BORDERLINE_REFUSALS, HARMFUL_REFUSAL);
+  for (const r of BORDERLINE_REQUESTS) texts.push(r.text, r.answer);
   for (const s of Object.values(TRAIT_SPECS)) {
     texts.push(s.antonym, ...s.instructions.flatMap((p) => [p.pos, p.neg]), ...s.heldOut.flatMap((p) => [p.pos, p.neg]));
   }
@@ -49,14 +52,16 @@ let bigramCache: Set<string> | null = null;
 export function worldBigrams(): ReadonlySet<string> {
   if (bigramCache) return bigramCache;
   const set = new Set<string>();
-  for (let i = 0; i < 3000; i++) {
-    for (const m of generateConversation(childSeed(99, i)).messages) {
-      for (const sentence of m.content.split(/[.!?]+/)) {
-        const ws = words(sentence);
-        for (let k = 1; k < ws.length; k++) set.add(`${ws[k - 1]} ${ws[k]}`);
-      }
+  const add = (text: string): void => {
+    for (const sentence of text.split(/[.!?]+/)) {
+      const ws = words(sentence);
+      for (let k = 1; k < ws.length; k++) set.add(`${ws[k - 1]} ${ws[k]}`);
     }
-  }
+  };
+  for (let i = 0; i < 3000; i++) for (const m of generateConversation(childSeed(99, i)).messages) add(m.content);
+  // The refusal chats' fixed sentences (their other sentences are topic answers, covered above).
+  for (const r of BORDERLINE_REQUESTS) add(`${r.text} ${r.answer}`);
+  [...USER_PERSONAS.flatMap((p) => p.statements), ...NEUTRAL_INTRODUCTIONS, ...HARMFUL_REQUESTS, ...BORDERLINE_REFUSALS, HARMFUL_REFUSAL].forEach(add);
   bigramCache = set;
   return set;
 }
