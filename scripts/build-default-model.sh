@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# Rebuilds the embedded default model models/persona-tiny from the persona world:
-#   corpus (TypeScript world generator) -> BPE tokenizer + Llama training + ONNX export (torch)
-#   -> behavioural check (onnxruntime-node + transformers.js).
+# Rebuilds the embedded default model models/persona-tiny from the persona world, in two stages:
+#   1. base: corpus (TypeScript world generator) -> BPE tokenizer + Llama training from scratch
+#      (torch) -> ONNX export;
+#   2. refusal: the base continues training on the world's refusal chats (src/world/refusal.ts)
+#      mixed with fresh persona chats (so every earlier behaviour keeps being trained), same
+#      tokenizer -> ONNX export -> behavioural check (onnxruntime-node + transformers.js).
 # Needs Debian's torch under /usr/bin/python3 (apt-get install python3-torch libopenblas0-pthread;
 # without OpenBLAS, Debian's torch falls back to the reference BLAS and trains ~8x slower).
-#   scripts/build-default-model.sh [extra args for train-default-model.py]
+#   scripts/build-default-model.sh [extra args for stage 2's train-default-model.py]
+# BASE_FROM=DIR skips stage 1 and starts stage 2 from that model (e.g. a committed base).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SEED="${WORLD_SEED:-1}"
 SIZE="${WORLD_SIZE:-40000}"
-REFUSAL="${WORLD_REFUSAL:-6000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 # MODEL_OUT: build into another folder (e.g. to keep using the committed model while training).
 OUT="${MODEL_OUT:-models/persona-tiny}"
+BASE="${BASE_FROM:-}"
 
 mkdir -p build "$OUT/onnx"
-npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --refusal "$REFUSAL" --traits
-# The committed model: 700 steps at lr 3.5e-3, capped at 18 minutes of training (see the model card).
-"$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out "$OUT" \
-  --steps 700 --lr 0.0035 --max-minutes 18 "$@" | tee build/train.log
+npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --traits
+if [ -z "$BASE" ]; then
+  BASE=build/persona-tiny-base
+  # 700 steps at lr 3.5e-3, capped at 18 minutes of training (see the model card).
+  "$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out "$BASE" \
+    --steps 700 --lr 0.0035 --max-minutes 18 | tee build/train-base.log
+fi
+
+# Stage 2: 4,000 refusal chats spread among 6,000 fresh persona chats (another seed), 160 steps
+# of 8k tokens (about one pass) at lr 2e-3, from the base weights and with its tokenizer.
+npx tsx scripts/build-world-corpus.ts --out build/refusal-corpus.jsonl --size 6000 --seed "$((SEED + 1))" --refusal 4000
+npx tsx scripts/onnx-weights.ts --model "$BASE" --out build/persona-tiny-base-weights.safetensors
+"$PYTHON" -u scripts/train-default-model.py --corpus build/refusal-corpus.jsonl --out "$OUT" \
+  --init-from "$BASE" --init-weights build/persona-tiny-base-weights.safetensors \
+  --steps 160 --lr 0.002 --max-minutes 30 "$@" | tee build/train.log
+# Same tokenizer as the base, so the base's tokenizer fixture still applies.
+[ "$BASE/tokenizer-check.json" -ef "$OUT/tokenizer-check.json" ] || cp "$BASE/tokenizer-check.json" "$OUT/"
 npx tsx scripts/check-default-model.ts --model "$OUT" --json "$OUT/check-results.json" | tee build/check.log

@@ -9,6 +9,7 @@ import { registerPersonaCommands } from './commands/persona.js';
 import { registerProbeCommands } from './commands/probe.js';
 import { registerVectorCommands } from './commands/vector.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerLensCommand } from './commands/lens.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -22,6 +23,7 @@ export function buildCli(): Command {
   registerProbeCommands(program);
   registerVectorCommands(program);
   registerServeCommand(program);
+  registerLensCommand(program);
   return program;
 }
 

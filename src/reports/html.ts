@@ -90,9 +90,18 @@ export function writeReport(path: string, r: Report): void {
 }
 
 /** Heatmap figure, e.g. trait score over layers x coefficients. */
-export function heatmap(z: (number | null)[][], x: (string | number)[], y: (string | number)[], title: string, labels: { x: string; y: string; z: string }): Figure {
+export function heatmap(
+  z: (number | null)[][],
+  x: (string | number)[],
+  y: (string | number)[],
+  title: string,
+  labels: { x: string; y: string; z: string },
+  /** A label written in each cell (e.g. the decoded token). */
+  text?: string[][],
+): Figure {
+  const cells = text ? { text, texttemplate: '%{text}', hovertemplate: `%{y} / %{x}: %{text} (%{z:.3f})<extra></extra>` } : {};
   return {
-    data: [{ type: 'heatmap', z, x: x.map(String), y: y.map(String), colorscale: 'Viridis', colorbar: { title: { text: labels.z } }, hoverongaps: false }],
+    data: [{ type: 'heatmap', z, x: x.map(String), y: y.map(String), colorscale: 'Viridis', colorbar: { title: { text: labels.z } }, hoverongaps: false, ...cells }],
     layout: { title: { text: title }, xaxis: { title: { text: labels.x }, type: 'category' }, yaxis: { title: { text: labels.y }, type: 'category' } },
   };
 }
