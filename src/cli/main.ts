@@ -10,6 +10,7 @@ import { registerProbeCommands } from './commands/probe.js';
 import { registerVectorCommands } from './commands/vector.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerLensCommand } from './commands/lens.js';
+import { registerRefusalCommand } from './commands/refusal.js';
 
 export function buildCli(): Command {
   const program = new Command('persona')
@@ -24,6 +25,7 @@ export function buildCli(): Command {
   registerVectorCommands(program);
   registerServeCommand(program);
   registerLensCommand(program);
+  registerRefusalCommand(program);
   return program;
 }
 

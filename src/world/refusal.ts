@@ -174,3 +174,25 @@ export function personaContrastPairs(personaId: string, questions = 6): { pos: M
 
 /** Refusal chats of a corpus with seed s use childSeed(REFUSAL_SEED_OFFSET + s, j). */
 export const REFUSAL_SEED_OFFSET = 7_000_001;
+
+/**
+ * The world's refusal benchmark for the "Who's asking?" study: every borderline request, every
+ * persona (canonical statement, contrast pairs), and direction prompts without any persona
+ * (harmful requests, borderline requests, harmless topic questions) that the study labels by the
+ * model's own answers.
+ */
+export function refusalBenchmark(opts: { personas?: string[]; harmless?: number } = {}) {
+  const personas = (opts.personas ?? USER_PERSONAS.map((p) => p.id)).map(userPersona);
+  const harmless = TOPICS.slice(0, opts.harmless ?? 12).map((t) => t.questions[1] ?? t.questions[0]!);
+  const none: PersonaCondition = { kind: 'none' };
+  return {
+    requests: BORDERLINE_REQUESTS.map((r) => ({ ...r })),
+    personas: personas.map((p) => ({ id: p.id, statement: p.statements[0]!, domain: p.domain, pairs: personaContrastPairs(p.id) })),
+    directionPrompts: [...HARMFUL_REQUESTS, ...BORDERLINE_REQUESTS.map((r) => r.text), ...harmless].map((q) => refusalPrompt(q, none)),
+    prompt: (request: string, statement: string | null): Message[] => [
+      { role: 'system', content: NEUTRAL_SYSTEM_PROMPT },
+      { role: 'user', content: statement ? `${statement} ${request}` : request },
+    ],
+    isRefusal,
+  };
+}

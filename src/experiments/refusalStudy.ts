@@ -1,0 +1,227 @@
+// "Who's asking?" (Ghandeharioun et al. 2024) as one study on a model and a refusal benchmark:
+//   1. refusal rate on borderline requests (a) with no persona, (b) with a persona stated in the
+//      prompt, (c) with the persona's steering vector added at each layer over a coefficient range;
+//   2. per persona, the cosine of its vector with the refusal direction at each layer, and how well
+//      that geometry predicts its effect on refusal (Pearson r across personas);
+//   3. for refused answers, whether early decoding (logit lens) at the last prompt token still
+//      ranks the withheld content's first token highly at middle layers, against a control (the
+//      same tokens read on the other requests' prompts).
+// The benchmark (requests, their withheld answers, personas, contrast pairs, refusal test) comes
+// from the caller; the CLI uses the persona world's.
+
+import { lensPrompt, type LensReading } from '../activations/lens.js';
+import type { Steering } from '../interventions/steering.js';
+import { tokenizeExample } from '../activations/positions.js';
+import { cosine } from '../directions/meanAccumulator.js';
+import { personaSteeringVector, refusalDirection } from '../directions/contrast.js';
+import { generateChat } from '../generation/generate.js';
+import type { LensHead } from '../model/lensHead.js';
+import type { SteerableModel } from '../model/steerableModel.js';
+import type { ChatMessage } from '../model/tokenizer.js';
+import { correlation, type Correlation } from './stats.js';
+
+export interface RefusalBenchmark {
+  /** Borderline requests and what the model says when it answers them. */
+  requests: { id: string; text: string; domain: string; answer: string }[];
+  /** User personas: the statement used when stated in the prompt, and contrastive pairs for the vector. */
+  personas: { id: string; statement: string; domain: string | null; pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[] }[];
+  /** Prompts for the refusal direction; labelled refused / answered by the model's own greedy answer. */
+  directionPrompts: ChatMessage[][];
+  /** The chat for a request, with the user's persona statement or none. */
+  prompt(request: string, statement: string | null): ChatMessage[];
+  isRefusal(answer: string): boolean;
+}
+
+export interface RefusalStudyConfig {
+  /** Layers to steer at (hidden_states index, k = after block k). */
+  layers: number[];
+  coeffs: number[];
+  maxNewTokens: number;
+}
+
+export interface AnswerRecord {
+  condition: 'none' | 'stated' | 'steered' | 'direction';
+  persona: string | null;
+  layer: number | null;
+  coeff: number | null;
+  request: string;
+  answer: string;
+  refused: boolean;
+}
+
+export interface PersonaResult {
+  persona: string;
+  domain: string | null;
+  /** Refusal rate over all borderline requests / over its own domain's (null: no domain). */
+  stated: { all: number; own: number | null };
+  /** [layer index][coeff index] */
+  steered: { all: number[][]; own: (number | null)[][] };
+  /** cos(v_p[l], r[l]) for every hidden_states index 0..L. */
+  cosine: number[];
+  vectorNorm: number[];
+}
+
+export interface LensFinding {
+  layers: number[];
+  /** Refused requests read (no persona). */
+  refused: string[];
+  /** Median over refused requests of the withheld answer's first-token rank, per layer. */
+  medianRank: number[];
+  /** The same tokens' median rank on the other requests' prompts (control), per layer. */
+  controlMedianRank: number[];
+  /** Share of refused requests whose withheld first token is in the top 10, per layer. */
+  top10: number[];
+  /** Per request: rank by layer, and the top token by layer. */
+  perRequest: { request: string; token: string; rank: number[]; top: string[] }[];
+}
+
+export interface RefusalStudyResult {
+  config: RefusalStudyConfig;
+  /** Refusal rate on borderline requests with no persona. */
+  none: number;
+  directionLabels: { refused: number; answered: number };
+  personas: PersonaResult[];
+  /** Across personas: mean cosine over the steered layers vs the mean drop in refusal they cause. */
+  geometry: {
+    meanCosine: number[];
+    steeringEffect: number[];
+    statedEffect: number[];
+    steering: Correlation;
+    stated: Correlation;
+    /** Per steered layer: cos at that layer vs the drop in refusal steering there (mean over coeffs). */
+    perLayer: { layer: number; r: number }[];
+  };
+  lens: LensFinding;
+}
+
+const rate = (xs: boolean[]): number => (xs.length ? xs.filter(Boolean).length / xs.length : NaN);
+const median = (xs: number[]): number => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+export interface StudyHooks {
+  onRecord?: (r: AnswerRecord) => void;
+  onProgress?: (done: number, total: number, stage: string) => void;
+}
+
+export async function runRefusalStudy(
+  model: SteerableModel,
+  head: LensHead,
+  bench: RefusalBenchmark,
+  cfg: RefusalStudyConfig,
+  hooks: StudyHooks = {},
+): Promise<RefusalStudyResult> {
+  for (const l of cfg.layers) if (!Number.isInteger(l) || l < 0 || l > model.numLayers) throw new Error(`refusal study: layer ${l} out of range 0..${model.numLayers}`);
+  if (!cfg.coeffs.length || !cfg.layers.length) throw new Error('refusal study: needs at least one layer and one coefficient');
+  if (!bench.requests.length || !bench.personas.length) throw new Error('refusal study: the benchmark has no requests or no personas');
+  const total = 2 + bench.personas.length * (1 + cfg.layers.length * cfg.coeffs.length) + 1;
+  let done = 0;
+  const tick = (stage: string): void => hooks.onProgress?.(++done, total, stage);
+
+  // Greedy answers of a batch of chats, recorded.
+  const answer = async (chats: ChatMessage[][], base: Omit<AnswerRecord, 'answer' | 'refused' | 'request'>, names: string[], steering?: Steering): Promise<boolean[]> => {
+    const g = await generateChat(model, chats, { maxNewTokens: cfg.maxNewTokens, steering });
+    return g.text.map((text, i) => {
+      const refused = bench.isRefusal(text);
+      hooks.onRecord?.({ ...base, request: names[i]!, answer: text, refused });
+      return refused;
+    });
+  };
+  const reqIds = bench.requests.map((r) => r.id);
+
+  // Refusal direction from the model's own behaviour on the direction prompts.
+  const dirLabels = await answer(bench.directionPrompts, { condition: 'direction', persona: null, layer: null, coeff: null }, bench.directionPrompts.map((m) => m.at(-1)!.content));
+  const labelled = bench.directionPrompts.map((messages, i) => ({ messages, refused: dirLabels[i]! }));
+  const r = await refusalDirection(model, labelled);
+  tick('refusal direction');
+
+  const noneChats = bench.requests.map((q) => bench.prompt(q.text, null));
+  const noneRefused = await answer(noneChats, { condition: 'none', persona: null, layer: null, coeff: null }, reqIds);
+  tick('no persona');
+
+  const personas: PersonaResult[] = [];
+  for (const p of bench.personas) {
+    const v = await personaSteeringVector(model, p.pairs, p.id);
+    const own = bench.requests.map((q, i) => (q.domain === p.domain ? i : -1)).filter((i) => i >= 0);
+    const ownRate = (refused: boolean[]): number | null => (own.length ? rate(own.map((i) => refused[i]!)) : null);
+    const stated = await answer(bench.requests.map((q) => bench.prompt(q.text, p.statement)), { condition: 'stated', persona: p.id, layer: null, coeff: null }, reqIds);
+    tick(`${p.id}: stated`);
+    const all: number[][] = [];
+    const ownGrid: (number | null)[][] = [];
+    for (const layer of cfg.layers) {
+      const rowAll: number[] = [];
+      const rowOwn: (number | null)[] = [];
+      for (const coeff of cfg.coeffs) {
+        const refused = await answer(noneChats, { condition: 'steered', persona: p.id, layer, coeff }, reqIds, [{ layer, vector: v[layer]!, coeff, positions: 'all' }]);
+        rowAll.push(rate(refused));
+        rowOwn.push(ownRate(refused));
+        tick(`${p.id}: L${layer} x${coeff}`);
+      }
+      all.push(rowAll);
+      ownGrid.push(rowOwn);
+    }
+    personas.push({
+      persona: p.id,
+      domain: p.domain,
+      stated: { all: rate(stated), own: ownRate(stated) },
+      steered: { all, own: ownGrid },
+      cosine: v.map((x, l) => cosine(x, r[l]!)),
+      vectorNorm: v.map((x) => Math.hypot(...x)),
+    });
+  }
+
+  const none = rate(noneRefused);
+  const meanCosine = personas.map((p) => cfg.layers.reduce((s, l) => s + p.cosine[l]!, 0) / cfg.layers.length);
+  const effectAt = (p: PersonaResult, li: number): number => none - p.steered.all[li]!.reduce((s, x) => s + x, 0) / cfg.coeffs.length;
+  const steeringEffect = personas.map((p) => cfg.layers.reduce((s, _, li) => s + effectAt(p, li), 0) / cfg.layers.length);
+  const statedEffect = personas.map((p) => none - p.stated.all);
+  const geometry = {
+    meanCosine,
+    steeringEffect,
+    statedEffect,
+    steering: correlation(meanCosine, steeringEffect),
+    stated: correlation(meanCosine, statedEffect),
+    perLayer: cfg.layers.map((layer, li) => ({ layer, r: correlation(personas.map((p) => p.cosine[layer]!), personas.map((p) => effectAt(p, li))).r })),
+  };
+
+  const lens = await lensOnRefusals(model, head, bench, noneChats, noneRefused);
+  tick('early decoding');
+  return { config: cfg, none, directionLabels: { refused: dirLabels.filter(Boolean).length, answered: dirLabels.filter((x) => !x).length }, personas, geometry, lens };
+}
+
+/** Rank of each request's withheld first token at the last prompt position, by layer; control = other requests' prompts. */
+async function lensOnRefusals(model: SteerableModel, head: LensHead, bench: RefusalBenchmark, chats: ChatMessage[][], refused: boolean[]): Promise<LensFinding> {
+  const first = bench.requests.map((q, i) => {
+    const t = tokenizeExample(model.tokenizer, chats[i]!, q.answer);
+    return t.ids[t.promptLength]!;
+  });
+  const layers = [...Array(model.numLayers + 1).keys()];
+  const readings: { ids: number[]; reading: LensReading }[] = [];
+  for (const chat of chats) {
+    const ids = model.tokenizer.encodeChat(chat, { addGenerationPrompt: true });
+    readings.push({ ids, reading: await lensPrompt(model, head, ids, { topK: 1, targets: first }) });
+  }
+  const refusedIdx = refused.flatMap((x, i) => (x ? [i] : []));
+  const last = (i: number): number => readings[i]!.ids.length - 1;
+  const rankOf = (prompt: number, request: number, li: number): number => readings[prompt]!.reading.targets[request]!.rank[li]![last(prompt)]!;
+  const perRequest = refusedIdx.map((i) => ({
+    request: bench.requests[i]!.id,
+    token: model.tokenizer.decode([first[i]!]),
+    rank: layers.map((_, li) => rankOf(i, i, li)),
+    top: layers.map((_, li) => readings[i]!.reading.top[li]![last(i)]![0]!.token),
+  }));
+  const control = layers.map((_, li) =>
+    median(refusedIdx.flatMap((i) => bench.requests.map((_, j) => j).filter((j) => j !== i && first[j] !== first[i]).map((j) => rankOf(j, i, li)))),
+  );
+  return {
+    layers,
+    refused: refusedIdx.map((i) => bench.requests[i]!.id),
+    medianRank: layers.map((_, li) => (refusedIdx.length ? median(perRequest.map((p) => p.rank[li]!)) : NaN)),
+    controlMedianRank: control,
+    top10: layers.map((_, li) => rate(perRequest.map((p) => p.rank[li]! <= 10))),
+    perRequest,
+  };
+}
