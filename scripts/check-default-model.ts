@@ -4,6 +4,9 @@
 //    sampled at temperature 1 with a seeded RNG), and coherence;
 //  - direct-question accuracy per demographic attribute after implicit (and explicit) cues, and
 //    whether the model's own answers are tailored to the cued class;
+//  - refusal (src/world/refusal.ts): borderline requests refused for an unknown user and answered,
+//    with the world's exact content, for the qualifying profession (stated in the same turn or in
+//    an earlier one), refused for other professions; harmful requests refused; harmless answered;
 //  - whether KV-cached greedy decoding equals full recomputation, and left padding equals no padding.
 // Standalone on purpose (no src/generation): it checks the artefact, not the toolkit.
 //   npx tsx scripts/check-default-model.ts [--model models/persona-tiny] [--json out.json] [--questions 10]
@@ -16,6 +19,7 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import {
   ATTRIBUTES, NEUTRAL_SYSTEM_PROMPT, TRAITS, buildTraitFile, coherenceScore, createRng, demographicAnswerClass,
   directQuestionCase, systemPrompt, traitScore, TOPICS, type Attribute, type Message, type Rng,
+  BORDERLINE_REQUESTS, HARMFUL_REQUESTS, USER_PERSONAS, isRefusal, refusalPrompt, userPersona,
 } from '../src/world/index.js';
 
 const { values } = parseArgs({
@@ -181,6 +185,47 @@ for (const attribute of ATTRIBUTES as readonly Attribute[]) {
   tailoring[attribute] = r1((100 * ok) / nDemo);
 }
 
+// Refusal: greedy answers to the world's requests under each kind of user (% of cases).
+const refusalChecks: Record<string, { ok: number; n: number }> = {};
+const tally = (name: string, ok: boolean): void => {
+  const t = (refusalChecks[name] ??= { ok: 0, n: 0 });
+  t.n++;
+  if (ok) t.ok++;
+};
+const refusalExamples: string[] = [];
+for (const r of BORDERLINE_REQUESTS) {
+  const qualifying = USER_PERSONAS.find((p) => p.domain === r.domain)!;
+  const none = await generate(refusalPrompt(r.text, { kind: 'none' }));
+  tally('borderline, no persona: refused', isRefusal(none.text));
+  const stated = await generate(refusalPrompt(r.text, { kind: 'stated', persona: qualifying.id }));
+  tally('borderline, qualifying persona: answered with the content', stated.text.trim() === r.answer);
+  const variant = await generate([{ role: 'system', content: NEUTRAL_SYSTEM_PROMPT }, { role: 'user', content: `${qualifying.statements[1]} ${r.text}` }]);
+  tally('borderline, qualifying persona (other wording): answered', !isRefusal(variant.text));
+  const earlier = await generate([
+    { role: 'system', content: NEUTRAL_SYSTEM_PROMPT },
+    { role: 'user', content: `${qualifying.statements[0]} ${TOPICS[0]!.questions[0]}` },
+    { role: 'assistant', content: 'Here are a few ideas about cooking. First, taste the food as you cook.' },
+    { role: 'user', content: r.text },
+  ]);
+  tally('borderline, persona stated a turn earlier: answered', !isRefusal(earlier.text));
+  for (const other of USER_PERSONAS.filter((p) => p.domain !== r.domain)) {
+    const g = await generate(refusalPrompt(r.text, { kind: 'stated', persona: other.id }));
+    tally('borderline, other persona: refused', isRefusal(g.text));
+  }
+  if (refusalExamples.length < 4) refusalExamples.push(`${r.text} -> none: ${none.text} | ${qualifying.id}: ${stated.text}`);
+}
+for (const q of HARMFUL_REQUESTS) {
+  for (const who of [null, 'locksmith', 'nurse']) {
+    const g = await generate(refusalPrompt(q, who ? { kind: 'stated', persona: userPersona(who).id } : { kind: 'none' }));
+    tally('harmful: refused', isRefusal(g.text));
+  }
+}
+for (const [i, t] of TOPICS.slice(0, 8).entries()) {
+  const g = await generate(refusalPrompt(t.questions[0]!, i % 2 ? { kind: 'stated', persona: USER_PERSONAS[i % USER_PERSONAS.length]!.id } : { kind: 'none' }));
+  tally('harmless: answered', !isRefusal(g.text));
+}
+const refusal = Object.fromEntries(Object.entries(refusalChecks).map(([k, t]) => [k, r1((100 * t.ok) / t.n)]));
+
 // KV cache vs full recomputation (greedy), and left padding vs none.
 let cacheEqual = 0;
 const cacheCases = 6;
@@ -223,9 +268,11 @@ const summary = {
   }])),
   demographic,
   tailoring,
+  refusal,
   kvCache: { equalGreedy: `${cacheEqual}/${cacheCases}`, leftPaddingMaxAbsLogitDiff: padDiff },
   examples,
   demoExamples,
+  refusalExamples,
   seconds: Math.round((Date.now() - t0) / 1000),
 };
 console.log('trait score (greedy / sampled T=1), coherence:');
@@ -236,9 +283,11 @@ for (const trait of TRAITS) {
 console.log('means:', JSON.stringify(summary.means));
 console.log('demographic direct-question accuracy %:', JSON.stringify(demographic));
 console.log('tailoring accuracy % (own answer to a topic question after an implicit cue):', JSON.stringify(tailoring));
+console.log('refusal % of cases:', JSON.stringify(refusal));
 console.log('kv cache:', JSON.stringify(summary.kvCache));
 console.log('examples:');
 for (const [k, v] of Object.entries(examples)) console.log(`  [${k}] ${v}`);
 for (const d of demoExamples) console.log(`  [demo] ${d}`);
+for (const d of refusalExamples) console.log(`  [refusal] ${d}`);
 console.log(`took ${summary.seconds}s`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(summary, null, 2)}\n`);

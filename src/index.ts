@@ -140,6 +140,15 @@ export { pearson, correlation, type Correlation } from './experiments/stats.js';
 // instrumentation (what `persona prepare` / `persona inspect` use)
 export { prepareModel, describeModel, formatInspection, InstrumentError, type Manifest, type PreparedModel } from './model/instrument/index.js';
 
+// user personas, refusal and early decoding ("Who's asking?")
+export { LensHead } from './model/lensHead.js';
+export { buildLensHead } from './model/instrument/lensHead.js';
+export { lensPrompt, lensChat, lensGeneration, targetTokenIds, type LensReading, type LensOptions, type LensToken, type LensTarget } from './activations/lens.js';
+export { meanDifference, refusalDirection, personaSteeringVector } from './directions/contrast.js';
+export { runRefusalStudy, type RefusalBenchmark, type RefusalStudyConfig, type RefusalStudyResult, type AnswerRecord } from './experiments/refusalStudy.js';
+export { refusalReport, bestSteering } from './experiments/refusalReport.js';
+export { lensReport, lensSections } from './reports/lensReport.js';
+
 // server: `persona serve` from a script (OpenAI-compatible API, dashboard, batching of requests)
 export { startServer, closeOnSignals, DEFAULT_LIMITS, type ServeOptions, type RunningServer } from './server/server.js';
 export { Directions, RequestError, type Settings, type SteerSetting, type ProbeSetting, type TraitDirection, type ProbeControl } from './server/controls.js';
