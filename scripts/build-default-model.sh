@@ -20,21 +20,29 @@ OUT="${MODEL_OUT:-models/persona-tiny}"
 BASE="${BASE_FROM:-}"
 
 mkdir -p build "$OUT/onnx"
-npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --traits
 if [ -z "$BASE" ]; then
+  npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --traits
   BASE=build/persona-tiny-base
   # 700 steps at lr 3.5e-3, capped at 18 minutes of training (see the model card).
   "$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out "$BASE" \
     --steps 700 --lr 0.0035 --max-minutes 18 | tee build/train-base.log
 fi
 
-# Stage 2: 4,000 refusal chats spread among 6,000 fresh persona chats (another seed), 160 steps
-# of 8k tokens (about one pass) at lr 2e-3, from the base weights and with its tokenizer.
-npx tsx scripts/build-world-corpus.ts --out build/refusal-corpus.jsonl --size 6000 --seed "$((SEED + 1))" --refusal 4000
+# Stage 2: REFUSAL_CHATS refusal chats spread among REPLAY_CHATS fresh persona chats (another
+# seed, so every earlier behaviour keeps being trained), REFUSAL_STEPS steps of 8k tokens at lr
+# 2e-3, from the base weights and with its tokenizer. See the model card for the runs behind the
+# committed model.
+REFUSAL_CHATS="${REFUSAL_CHATS:-5000}"
+REPLAY_CHATS="${REPLAY_CHATS:-3000}"
+REFUSAL_STEPS="${REFUSAL_STEPS:-160}"
+npx tsx scripts/build-world-corpus.ts --out build/refusal-corpus.jsonl --size "$REPLAY_CHATS" --seed "$((SEED + 1))" --refusal "$REFUSAL_CHATS"
 npx tsx scripts/onnx-weights.ts --model "$BASE" --out build/persona-tiny-base-weights.safetensors
 "$PYTHON" -u scripts/train-default-model.py --corpus build/refusal-corpus.jsonl --out "$OUT" \
   --init-from "$BASE" --init-weights build/persona-tiny-base-weights.safetensors \
-  --steps 160 --lr 0.002 --max-minutes 30 "$@" | tee build/train.log
-# Same tokenizer as the base, so the base's tokenizer fixture still applies.
-[ "$BASE/tokenizer-check.json" -ef "$OUT/tokenizer-check.json" ] || cp "$BASE/tokenizer-check.json" "$OUT/"
+  --steps "$REFUSAL_STEPS" --lr 0.002 --max-minutes 30 "$@" | tee build/train.log
+# Same tokenizer as the base, so the base's tokenizer fixture still applies; keep its training log.
+if ! [ "$BASE" -ef "$OUT" ]; then
+  cp "$BASE/tokenizer-check.json" "$OUT/"
+  if [ -f "$BASE/training_log.base.json" ]; then cp "$BASE/training_log.base.json" "$OUT/"; else cp "$BASE/training_log.json" "$OUT/training_log.base.json"; fi
+fi
 npx tsx scripts/check-default-model.ts --model "$OUT" --json "$OUT/check-results.json" | tee build/check.log

@@ -107,11 +107,11 @@ export function generateRefusalConversation(seed: number): RefusalConversation {
   const rng = createRng(seed);
   const kind = (['borderline', 'harmful', 'harmless'] as const)[rng.weighted([0.6, 0.12, 0.28])]!;
   const borderline = kind === 'borderline' ? rng.pick(BORDERLINE_REQUESTS) : null;
-  // Who asks: for borderline requests the qualifying profession half of the time, so that
-  // answered and refused cases are balanced; otherwise any persona or none.
+  // Who asks: for borderline requests the qualifying profession 45% of the time, so that answered
+  // and refused cases are balanced, else an unknown user (22%) or another persona; otherwise any.
   let persona: UserPersona | null;
-  if (borderline && rng.chance(0.5)) persona = USER_PERSONAS.find((p) => p.domain === borderline.domain)!;
-  else persona = rng.chance(0.3) ? null : rng.pick(USER_PERSONAS);
+  if (borderline && rng.chance(0.45)) persona = USER_PERSONAS.find((p) => p.domain === borderline.domain)!;
+  else persona = rng.chance(borderline ? 0.4 : 0.3) ? null : rng.pick(USER_PERSONAS);
   const intro = persona ? rng.pick(persona.statements) : rng.chance(0.5) ? rng.pick(NEUTRAL_INTRODUCTIONS) : '';
   const request = borderline ? borderline.text : kind === 'harmful' ? rng.pick(HARMFUL_REQUESTS) : topicReply(rng).question;
 
