@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Rebuilds the embedded default model models/persona-tiny from the persona world, in two stages:
+# Rebuilds the embedded default model models/persona-tiny from the persona world (stage 1) and its
+# refusal variant models/persona-tiny-refusal (stage 2):
 #   1. base: corpus (TypeScript world generator) -> BPE tokenizer + Llama training from scratch
-#      (torch) -> ONNX export;
+#      (torch) -> ONNX export -> behavioural check;
 #   2. refusal: the base continues training on the world's refusal chats (src/world/refusal.ts)
 #      mixed with fresh persona chats (so every earlier behaviour keeps being trained), same
 #      tokenizer -> ONNX export -> behavioural check (onnxruntime-node + transformers.js).
@@ -15,17 +16,18 @@ cd "$(dirname "$0")/.."
 SEED="${WORLD_SEED:-1}"
 SIZE="${WORLD_SIZE:-40000}"
 PYTHON="${PYTHON:-/usr/bin/python3}"
-# MODEL_OUT: build into another folder (e.g. to keep using the committed model while training).
-OUT="${MODEL_OUT:-models/persona-tiny}"
+# MODEL_OUT: where stage 2 writes (e.g. a build folder, to keep using the committed model while training).
+OUT="${MODEL_OUT:-models/persona-tiny-refusal}"
 BASE="${BASE_FROM:-}"
 
 mkdir -p build "$OUT/onnx"
 if [ -z "$BASE" ]; then
   npx tsx scripts/build-world-corpus.ts --out build/world-corpus.jsonl --size "$SIZE" --seed "$SEED" --traits
-  BASE=build/persona-tiny-base
+  BASE=models/persona-tiny
   # 700 steps at lr 3.5e-3, capped at 18 minutes of training (see the model card).
   "$PYTHON" -u scripts/train-default-model.py --corpus build/world-corpus.jsonl --out "$BASE" \
     --steps 700 --lr 0.0035 --max-minutes 18 | tee build/train-base.log
+  npx tsx scripts/check-default-model.ts --model "$BASE" --json "$BASE/check-results.json" | tee build/check-base.log
 fi
 
 # Stage 2: REFUSAL_CHATS refusal chats spread among REPLAY_CHATS fresh persona chats (another

@@ -9,7 +9,7 @@ describe('persona refusal', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-refusal-'));
 
   it('runs the study into a run directory: answers, result, report', async () => {
-    const r = await persona('refusal', '--layers', '3', '--coeffs', '2', '--personas', 'nurse,baker', '--max-new-tokens', '10', '--run', join(dir, 'run'));
+    const r = await persona('refusal', 'models/persona-tiny-refusal', '--layers', '3', '--coeffs', '2', '--personas', 'nurse,baker', '--max-new-tokens', '10', '--run', join(dir, 'run'));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/refusal rate, borderline requests, no persona: \d+%/);
     expect(r.stdout).toMatch(/nurse: stated \d+% \(own domain \d+%\)/);

@@ -11,7 +11,6 @@ import { runRefusalStudy, type AnswerRecord } from '../../experiments/refusalStu
 import { bestSteering, refusalReport } from '../../experiments/refusalReport.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { choiceList, inRun, intFlag, parseFloatList, parseIntList, progress } from '../util.js';
-import { DEFAULT_MODEL } from './persona.js';
 
 interface RefusalFlags {
   layers: string;
@@ -26,7 +25,7 @@ export function registerRefusalCommand(program: Command): void {
   program
     .command('refusal')
     .description("user personas and refusal (Ghandeharioun et al. 2024) on the persona world: refusal rates with no / stated / steered persona, persona-vector geometry vs effect, early decoding of refused answers")
-    .argument('[model_dir]', 'model folder (trained on the persona world)', DEFAULT_MODEL)
+    .argument('[model_dir]', 'model folder (trained on the persona world with its refusal stage)', 'models/persona-tiny-refusal')
     .option('--layers <list>', 'layers to steer at (hidden_states index: k = after block k)', '1-4')
     .option('--coeffs <list>', 'steering coefficients (multiples of each persona vector)', '0.5,1,2,4')
     .option('--personas <list>', `personas (default all: ${USER_PERSONAS.map((p) => p.id).join(', ')})`)
