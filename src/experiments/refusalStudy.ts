@@ -10,7 +10,7 @@
 // from the caller; the CLI uses the persona world's.
 
 import { lensPrompt, type LensReading } from '../activations/lens.js';
-import type { Steering } from '../interventions/steering.js';
+import type { Steering } from '../model/steering.js';
 import { tokenizeExample } from '../activations/positions.js';
 import { cosine } from '../directions/meanAccumulator.js';
 import { personaSteeringVector, refusalDirection } from '../directions/contrast.js';

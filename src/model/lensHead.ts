@@ -6,7 +6,7 @@ import { relative } from 'node:path';
 import { buildLensHead, LENS_INPUT, LENS_OUTPUT } from './instrument/lensHead.js';
 import { planModel } from './instrument/prepare.js';
 import { findOnnxFile } from './load.js';
-import { floatToHalf, halfToFloat } from './fp16.js';
+import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import type { SteerableModel } from './steerableModel.js';
 
 export class LensHead {

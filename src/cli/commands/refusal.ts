@@ -10,7 +10,7 @@ import { writeReport } from '../../reports/html.js';
 import { runRefusalStudy, type AnswerRecord } from '../../experiments/refusalStudy.js';
 import { bestSteering, refusalReport } from '../../experiments/refusalReport.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { choiceList, inRun, intFlag, parseFloatList, parseIntList, progress } from '../util.js';
+import { choiceList, inRun, intFlag, floatListFlag, parseIntList, progress } from '../util.js';
 
 interface RefusalFlags {
   layers: string;
@@ -34,7 +34,7 @@ export function registerRefusalCommand(program: Command): void {
     .option('--run <dir>', 'run directory (default: a fresh one under --runs)')
     .action(async (dir: string, o: RefusalFlags) => {
       const layers = parseIntList(o.layers, '--layers');
-      const coeffs = parseFloatList(o.coeffs, '--coeffs');
+      const coeffs = floatListFlag(o.coeffs, '--coeffs');
       const personas = o.personas ? choiceList(o.personas, '--personas', USER_PERSONAS.map((p) => p.id)) : undefined;
       const maxNewTokens = intFlag(o.maxNewTokens, '--max-new-tokens', 1, 512);
       const model = await loadModel(dir);
