@@ -3,6 +3,7 @@
 // 0 = embeddings, k = after decoder block k.
 
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
+import { readerFor } from '../model/reader.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';
@@ -23,6 +24,8 @@ export interface ExtractOptions {
   /** Project directions out while reading (every position). */
   ablation?: Ablation[];
   onProgress?: (done: number, total: number) => void;
+  /** Run the whole instrumented graph instead of the variant pruned after the deepest layer (for checks). */
+  fullGraph?: boolean;
 }
 
 export interface ExampleActivations {
@@ -71,13 +74,15 @@ export async function extractActivations(
   const order = seqs.map((_, i) => i).sort((a, b) => seqs[a]!.ids.length - seqs[b]!.ids.length);
   const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
   const results: ExampleActivations[] = new Array(seqs.length);
+  // Nothing after the deepest layer read is computed (no later blocks, no LM head).
+  const reader = opts.fullGraph ? model : await readerFor(model, Math.max(...layers));
   for (let start = 0; start < order.length; start += batchSize) {
     const idx = order.slice(start, start + batchSize);
     const rows = idx.map((i) => seqs[i]!);
     const steer = opts.steering?.length
       ? steeringPlan(model, opts.steering, rows.map((r) => r.promptLength))
       : undefined;
-    const r = await model.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, ablate, useCache: false });
+    const r = await reader.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, ablate, useCache: false });
     const S = r.seq;
     rows.forEach((row, b) => {
       const len = row.ids.length;

@@ -46,6 +46,12 @@ export interface CacheInput {
 export interface ModelSession {
   session: ort.InferenceSession;
   path: string;
+  /** What it was opened with (a pruned reading variant is opened alike). */
+  options: SessionOptions;
+  /** False on a variant pruned for reading hidden states (instrument/truncate.ts). */
+  hasLogits: boolean;
+  /** False when the cache inputs have no present outputs (a reading variant): forward runs without a cache. */
+  hasCacheOutputs: boolean;
   /** The execution provider the session runs on. */
   device: string;
   /** Element type of logits. */
@@ -107,7 +113,7 @@ async function createSession(path: string, opts: SessionOptions): Promise<ort.In
   }
 }
 
-export async function openSession(path: string, opts: SessionOptions = {}): Promise<ModelSession> {
+export async function openSession(path: string, opts: SessionOptions = {}, need: { logits: boolean } = { logits: true }): Promise<ModelSession> {
   const session = await createSession(path, opts);
   const io = opts.io;
   const ins = session.inputNames;
@@ -129,8 +135,9 @@ export async function openSession(path: string, opts: SessionOptions = {}): Prom
   };
 
   const logits = io?.logits ?? 'logits';
-  if (!outs.includes(logits)) throw new Error(`${path}: expected an output "${logits}"; outputs are ${outs.join(', ')}`);
-  const floatType = (typeOf(logits) ?? 'float32') as string;
+  const hasLogits = outs.includes(logits);
+  if (!hasLogits && need.logits) throw new Error(`${path}: expected an output "${logits}"; outputs are ${outs.join(', ')}`);
+  const floatType = (typeOf(hasLogits ? logits : outs[0]!) ?? 'float32') as string;
   if (floatType !== 'float32' && floatType !== 'float16')
     throw new Error(`${path}: logits are ${floatType}; only float32 and float16 models are supported`);
 
@@ -160,7 +167,8 @@ export async function openSession(path: string, opts: SessionOptions = {}): Prom
           `past_key_values.N.key/value, packed past_N, use_cache_branch, steer.k, ablate.k)`,
       );
     const present = scheme.s.present(scheme.m!);
-    if (!outs.includes(present)) throw new Error(`${path}: cache input ${name} has no matching output ${present}`);
+    // A reading variant keeps the past inputs (fed empty) but has no cache outputs.
+    if (!outs.includes(present) && need.logits) throw new Error(`${path}: cache input ${name} has no matching output ${present}`);
     const t = typeOf(name) ?? floatType;
     if (t !== 'float32' && t !== 'float16') throw new Error(`${path}: cache input "${name}" is ${t}; expected float32 or float16`);
     const m = meta.get(name);
@@ -181,6 +189,9 @@ export async function openSession(path: string, opts: SessionOptions = {}): Prom
   return {
     session,
     path,
+    options: opts,
+    hasLogits,
+    hasCacheOutputs: cache.every((c) => outs.includes(c.present)),
     device: opts.device ?? 'cpu',
     floatType,
     residualType,

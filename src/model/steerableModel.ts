@@ -170,9 +170,9 @@ export class SteerableModel {
     this.feedLayerInputs(feeds, 'steer', s.steerInputs, this.steerTensors(input.steer, x), batch, seq);
     this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
 
-    const useCache = input.useCache ?? true;
+    const useCache = (input.useCache ?? true) && s.hasCacheOutputs;
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
-    const fetches = [s.logits];
+    const fetches = s.hasLogits ? [s.logits] : [];
     if (useCache) for (const c of s.cache) fetches.push(c.present);
     for (const l of hiddenLayers) fetches.push(s.hiddenOutputs.get(l)!);
 
@@ -180,11 +180,10 @@ export class SteerableModel {
     const out = await s.session.run(feeds, fetches);
     const runMs = performance.now() - t0;
 
-    const logitsT = out[s.logits]!;
-    const vocab = logitsT.dims[2]!;
-    const logits = input.lastLogitsOnly
-      ? this.toFloat32(logitsT, seq, vocab, true)
-      : this.toFloat32(logitsT, seq, vocab, false);
+    // A graph pruned for reading hidden states has no logits: empty, vocab 0.
+    const logitsT = s.hasLogits ? out[s.logits] : undefined;
+    const vocab = logitsT?.dims[2] ?? 0;
+    const logits = logitsT ? this.toFloat32(logitsT, seq, vocab, !!input.lastLogitsOnly) : new Float32Array(0);
     const hidden = new Map<number, Float32Array>();
     for (const l of hiddenLayers) hidden.set(l, this.toFloat32(out[s.hiddenOutputs.get(l)!]!, seq, this.hiddenSize, false));
 
@@ -197,10 +196,17 @@ export class SteerableModel {
     return { batch, seq, vocab, logits, hidden, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
   }
 
-  /** Release the ONNX Runtime session. */
+  /** Release the ONNX Runtime session and whatever was registered with onDispose. */
   async dispose(): Promise<void> {
+    for (const f of this.disposers.splice(0)) await f();
     await this.session.session.release();
   }
+
+  /** Release `f` with this model (e.g. the truncated reading variant, model/reader.ts). */
+  onDispose(f: () => Promise<void>): void {
+    this.disposers.push(f);
+  }
+  private readonly disposers: (() => Promise<void>)[] = [];
 
   private resolveHiddenLayers(req: ForwardInput['hiddenLayers']): number[] {
     if (req === undefined || req === 'none') return [];

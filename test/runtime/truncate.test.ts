@@ -1,0 +1,82 @@
+// Reading activations from the graph pruned after the deepest requested layer (no LM head, no
+// later blocks, no KV outputs) gives exactly what the whole instrumented graph gives.
+
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { extractActivations } from '../../src/activations/extract.js';
+import { loadModel } from '../../src/model/load.js';
+import { readerFor } from '../../src/model/reader.js';
+import { loadModel as readOnnx } from '../../src/model/instrument/prepare.js';
+import { pruneToOutputs, truncatedPaths } from '../../src/model/instrument/truncate.js';
+import type { SteerableModel } from '../../src/model/steerableModel.js';
+import { fixtureModel, randomVector } from './helpers.js';
+
+const examples = [
+  { promptIds: [1, 10, 11, 12], responseIds: [13, 14, 15] },
+  { promptIds: [1, 20], responseIds: [21, 22, 23, 24, 25] },
+  { promptIds: [1, 30, 31], responseIds: [32] },
+];
+const positions = ['prompt-mean', 'response-mean', 'last-prompt'] as const;
+
+/** Truncated and full-graph extraction of `layers`, compared value for value. */
+async function expectSameAsFull(model: SteerableModel, layers: number[], steerLayer?: number) {
+  const steering = steerLayer === undefined ? undefined : [{ layer: steerLayer, vector: randomVector(model.hiddenSize, 5, 2), coeff: 3, positions: 'all' as const }];
+  const opts = { positions: [...positions], layers, keepTokens: true, batchSize: 2, steering };
+  const cut = await extractActivations(model, examples, opts);
+  const full = await extractActivations(model, examples, { ...opts, fullGraph: true });
+  for (const [i, ex] of cut.entries()) {
+    for (const p of positions) ex.at[p]!.forEach((v, j) => expect(v, `example ${i} ${p} layer ${layers[j]}`).toEqual(full[i]!.at[p]![j]!));
+    ex.tokens!.forEach((t, j) => expect(t).toEqual(full[i]!.tokens![j]!));
+  }
+}
+
+describe('truncated reading graph', () => {
+  it('computes only what hidden_states.0..k need', async () => {
+    const { model } = await fixtureModel('llama');
+    const full = readOnnx(model.session.path).graph;
+    const cut = readerFor(model, 1);
+    const reader = await cut;
+    expect(reader).not.toBe(model);
+    expect(reader.session.hasLogits).toBe(false);
+    expect(reader.hiddenLayers).toEqual([0, 1]);
+    expect(reader.session.session.outputNames).toEqual(['hidden_states.0', 'hidden_states.1']);
+    expect(reader.session.presentOf.size).toBe(0);
+    const g = readOnnx(reader.session.path).graph;
+    expect(g.nodes.length).toBeLessThan(full.nodes.length / 2);
+    expect(g.nodes.some((n) => n.opType === 'MatMul' && /lm_head/.test(n.name + n.inputs.join()))).toBe(false);
+    expect(truncatedPaths(model.session.path, 1).onnx).toBe(reader.session.path);
+    // Same deepest layer: the same open session; a deeper one replaces it.
+    expect(await readerFor(model, 1)).toBe(reader);
+    expect((await readerFor(model, 3)).hiddenLayers).toEqual([0, 1, 2, 3]);
+    await model.dispose();
+  });
+
+  it('equals full extraction bit for bit on every fixture layer depth, with steering', async () => {
+    const { model } = await fixtureModel('llama');
+    for (const layers of [[0], [1], [2], [0, 3], [1, 2, 3]]) await expectSameAsFull(model, layers);
+    await expectSameAsFull(model, [2], 1); // steered below the cut
+    await expectSameAsFull(model, [1], 3); // steered above it: no effect on what is read
+    await model.dispose();
+  });
+
+  it('equals full extraction bit for bit on an fp16 graph', async () => {
+    const { model } = await fixtureModel('llama-fp16');
+    await expectSameAsFull(model, [0, 1, 2]);
+    await model.dispose();
+  });
+
+  it('merged decoders (If nodes) are not pruned: the full graph reads', async () => {
+    const { model } = await fixtureModel('llama-merged');
+    expect(pruneToOutputs(readOnnx(model.session.path), ['hidden_states.1'])).toBeNull();
+    expect(await readerFor(model, 1)).toBe(model);
+    await expectSameAsFull(model, [1, 2]);
+    await model.dispose();
+  });
+
+  it.runIf(existsSync('models/persona-tiny'))('equals full extraction bit for bit on persona-tiny', async () => {
+    const model = await loadModel('models/persona-tiny', { threads: 1 });
+    await expectSameAsFull(model, [2]);
+    await expectSameAsFull(model, model.hiddenLayers);
+    await model.dispose();
+  });
+});
