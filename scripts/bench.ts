@@ -5,6 +5,8 @@
 //   project / screen peak memory at 8n rows    vs n rows (scripts/bench-memory)   goal <= 1.15x
 //   our loop's ms/token beyond session.run     as a share of the whole step      goal <= 5%
 //   probe fits (CV accuracy, time)              vs scikit-learn, same folds       goal within 1 point, faster
+//   extraction pruned after the deepest layer    vs the whole graph                (bench-extraction)
+//   extraction, steered decode, memory after load vs PyTorch eager with hooks     goal >= 1.5x, <= 1.1x memory
 //
 // On a SmolLM2-135M-shaped random model (30 layers, hidden 576, 9/3 heads, ffn 1536, vocab 49152),
 // built by the test fixture generator. A/B runs are interleaved and medians compared, so machine
@@ -19,6 +21,7 @@ import { benchMemory } from './bench-memory.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
 import { benchProbes } from './bench-probes.js';
+import { benchAgainstTorch, benchTruncation } from './bench-extraction.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const quick = args.has('quick');
@@ -28,6 +31,8 @@ const PREFILL = { batch: 1, seq: quick ? 64 : 256 };
 const DECODE_TOKENS = quick ? 16 : 48;
 const REPS = quick ? 3 : 7;
 const threads = Number(args.get('threads') ?? 2);
+// Thread counts tried on both sides of the PyTorch comparison (each side keeps its fastest).
+const threadChoices = [...new Set([1, threads])];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -104,14 +109,28 @@ async function main() {
     // Same, sampling at temperature 1 with top-p 0.9 over the 49k vocabulary (informative: the goal is stated for the loop).
     { metric: '  same, top-p sampling (share)', a: NaN, b: NaN, ratio: median(sampledShare), goal: '<= 0.05', ok: median(sampledShare) <= 0.05 },
   ];
+  rows.push(...(await benchTruncation(steered, REPS, log)));
+  const torch = await benchAgainstTorch(
+    [
+      { label: quick ? 'quick' : 'SmolLM2-shaped', dir: fx.dir, onnx: join(fx.dir, 'onnx', 'model.onnx'), extract: quick ? [[8, 64]] : [[8, 64], [1, 256]] },
+      { label: 'persona-tiny', dir: 'models/persona-tiny', onnx: 'models/persona-tiny/onnx/model.onnx', extract: [[8, 64]] },
+    ],
+    { reps: REPS, threads: threadChoices, decodeTokens: DECODE_TOKENS },
+    log,
+  );
+  if (torch.skipped) log(`PyTorch baseline skipped: ${torch.skipped}`);
+  rows.push(...torch.rows);
   // project / screen memory against dataset size (fresh processes on the embedded model).
   rows.push(...(await benchMemory(quick, log)));
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
-  console.log(pad('metric', 54) + pad('measured', 12) + pad('baseline', 12) + pad('ratio', 9) + pad('goal', 9) + 'met');
+  console.log(pad('metric', 62) + pad('measured', 12) + pad('baseline', 12) + pad('ratio', 9) + pad('goal', 11) + 'met');
+  const num = (x: number) => (Number.isNaN(x) ? '-' : Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(1) : x.toFixed(2));
   for (const r of rows) {
-    console.log(pad(r.metric, 54) + pad(r.a.toFixed(2), 12) + pad(r.b.toFixed(2), 12) + pad(r.ratio.toFixed(3), 9) + pad(r.goal, 9) + (r.ok ? 'yes' : 'NO'));
+    console.log(pad(r.metric, 62) + pad(num(r.a), 12) + pad(num(r.b), 12) + pad(num(r.ratio), 9) + pad(r.goal, 11) + (r.ok ? 'yes' : 'NO'));
   }
+  if (torch.skipped) console.log(`\nPyTorch baseline: absent (${torch.skipped})`);
+  else console.log(`\nPyTorch ${Object.values(torch.torch!)[0]?.torch}: threads tried per workload ${JSON.stringify(Object.fromEntries(Object.entries(torch.torch!).map(([k, v]) => [k, v.threadsTried])))}; matmul GFLOP/s ${JSON.stringify(Object.values(torch.torch!)[0]?.matmulGflops)}`);
   mkdirSync('build', { recursive: true });
   const out = join('build', quick ? 'bench-quick.json' : 'bench.json');
   writeJsonAtomic(out, {
@@ -122,6 +141,7 @@ async function main() {
     prefill: { batch: PREFILL.batch, seq: PREFILL.seq, msPlain: prefillPlain, msHidden: prefillHidden },
     decode: { tokens: DECODE_TOKENS, msPerTokenOff: decodeOff, msPerTokenOn: decodeOn, loopShare, loopMsPerToken, sampledShare },
     results: rows,
+    torch: torch.torch ?? { skipped: torch.skipped },
     probes: await benchProbes({ quick }),
   });
   console.log(`\nwrote ${out}`);

@@ -45,9 +45,14 @@ describe('truncated reading graph', () => {
     expect(g.nodes.length).toBeLessThan(full.nodes.length / 2);
     expect(g.nodes.some((n) => n.opType === 'MatMul' && /lm_head/.test(n.name + n.inputs.join()))).toBe(false);
     expect(truncatedPaths(model.session.path, 1).onnx).toBe(reader.session.path);
-    // Same deepest layer: the same open session; a deeper one replaces it.
+    // Same deepest layer: the same open session; two depths stay open, a third closes the oldest.
     expect(await readerFor(model, 1)).toBe(reader);
-    expect((await readerFor(model, 3)).hiddenLayers).toEqual([0, 1, 2, 3]);
+    const deep = await readerFor(model, 3);
+    expect(deep.hiddenLayers).toEqual([0, 1, 2, 3]);
+    expect(await readerFor(model, 1)).toBe(reader);
+    await readerFor(model, 2);
+    expect(await readerFor(model, 1)).toBe(reader);
+    expect(await readerFor(model, 3)).not.toBe(deep);
     await model.dispose();
   });
 
