@@ -204,7 +204,7 @@ def main():
     n = job.get('rooflineN', 1024)
     a, b = torch.randn(n, n), torch.randn(n, n)
     roof = {}
-    for t in job['threads']:
+    for t in (job['threads'] if n else []):
         torch.set_num_threads(t)
         torch.mm(a, b)
         ms = median_ms(lambda: torch.mm(a, b), 5)

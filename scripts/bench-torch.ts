@@ -100,7 +100,7 @@ export async function runTorch(
   model: SteerableModel,
   sourceOnnx: string,
   workloads: TorchWorkload[],
-  opts: { reps: number; threads: number[] },
+  opts: { reps: number; threads: number[]; roofline?: boolean },
 ): Promise<TorchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-torch-'));
   try {
@@ -114,6 +114,7 @@ export async function runTorch(
       workloads,
       reps: opts.reps,
       threads: opts.threads,
+      rooflineN: opts.roofline === false ? 0 : 1024,
     };
     writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
     const r = spawnSync(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], { encoding: 'utf8', maxBuffer: 1 << 26 });
