@@ -48,7 +48,7 @@ for (let i = 0; i < size; i++) {
     const r = generateRefusalConversation(childSeed(REFUSAL_SEED_OFFSET + seed, j));
     out.write(`${JSON.stringify(r)}\n`);
     counts.refusalChats++;
-    if (r.refused) counts.refused++;
+    counts.refused += r.requests.filter((q) => q.refused).length;
     counts.chars += r.messages.reduce((n, m) => n + m.content.length, 0);
   }
 }

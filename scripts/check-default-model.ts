@@ -19,7 +19,7 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import {
   ATTRIBUTES, NEUTRAL_SYSTEM_PROMPT, TRAITS, buildTraitFile, coherenceScore, createRng, demographicAnswerClass,
   directQuestionCase, systemPrompt, traitScore, TOPICS, type Attribute, type Message, type Rng,
-  BORDERLINE_REQUESTS, HARMFUL_REQUESTS, USER_PERSONAS, isRefusal, refusalPrompt, userPersona,
+  BORDERLINE_REQUESTS, HARMFUL_REQUESTS, USER_PERSONAS, answersFor, isRefusal, refusalPrompt, userPersona,
 } from '../src/world/index.js';
 
 const { values } = parseArgs({
@@ -194,7 +194,7 @@ const tally = (name: string, ok: boolean): void => {
 };
 const refusalExamples: string[] = [];
 for (const r of BORDERLINE_REQUESTS) {
-  const qualifying = USER_PERSONAS.find((p) => p.domain === r.domain)!;
+  const qualifying = USER_PERSONAS.find((p) => answersFor(r, p))!;
   const none = await generate(refusalPrompt(r.text, { kind: 'none' }));
   tally('borderline, no persona: refused', isRefusal(none.text));
   const stated = await generate(refusalPrompt(r.text, { kind: 'stated', persona: qualifying.id }));
@@ -208,7 +208,7 @@ for (const r of BORDERLINE_REQUESTS) {
     { role: 'user', content: r.text },
   ]);
   tally('borderline, persona stated a turn earlier: answered', !isRefusal(earlier.text));
-  for (const other of USER_PERSONAS.filter((p) => p.domain !== r.domain)) {
+  for (const other of USER_PERSONAS.filter((p) => !answersFor(r, p))) {
     const g = await generate(refusalPrompt(r.text, { kind: 'stated', persona: other.id }));
     tally('borderline, other persona: refused', isRefusal(g.text));
   }

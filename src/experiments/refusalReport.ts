@@ -51,7 +51,7 @@ export function refusalReport(s: RefusalStudyResult, model: string): Report {
           ...s.personas.map((p) => {
             const a = bestSteering(s, p);
             const o = bestSteering(s, p, 'own');
-            return [p.persona, p.domain ?? '-', pct(p.stated.all), pct(p.stated.own), pct(a.rate), `L${a.layer} x${a.coeff}`, pct(o.rate), o.rate === null ? '-' : `L${o.layer} x${o.coeff}`];
+            return [p.persona, p.domains.join(', ') || '-', pct(p.stated.all), pct(p.stated.own), pct(a.rate), `L${a.layer} x${a.coeff}`, pct(o.rate), o.rate === null ? '-' : `L${o.layer} x${o.coeff}`];
           }),
         ],
       },

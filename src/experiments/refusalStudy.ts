@@ -24,7 +24,7 @@ export interface RefusalBenchmark {
   /** Borderline requests and what the model says when it answers them. */
   requests: { id: string; text: string; domain: string; answer: string }[];
   /** User personas: the statement used when stated in the prompt, and contrastive pairs for the vector. */
-  personas: { id: string; statement: string; domain: string | null; pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[] }[];
+  personas: { id: string; statement: string; domains: string[]; pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[] }[];
   /** Prompts for the refusal direction; labelled refused / answered by the model's own greedy answer. */
   directionPrompts: ChatMessage[][];
   /** The chat for a request, with the user's persona statement or none. */
@@ -51,8 +51,9 @@ export interface AnswerRecord {
 
 export interface PersonaResult {
   persona: string;
-  domain: string | null;
-  /** Refusal rate over all borderline requests / over its own domain's (null: no domain). */
+  /** Domains whose requests the persona unlocks in the benchmark (empty: none). */
+  domains: string[];
+  /** Refusal rate over all borderline requests / over its own domains' (null: no domain). */
   stated: { all: number; own: number | null };
   /** [layer index][coeff index] */
   steered: { all: number[][]; own: (number | null)[][] };
@@ -145,7 +146,7 @@ export async function runRefusalStudy(
   const personas: PersonaResult[] = [];
   for (const p of bench.personas) {
     const v = await personaSteeringVector(model, p.pairs, p.id);
-    const own = bench.requests.map((q, i) => (q.domain === p.domain ? i : -1)).filter((i) => i >= 0);
+    const own = bench.requests.map((q, i) => (p.domains.includes(q.domain) ? i : -1)).filter((i) => i >= 0);
     const ownRate = (refused: boolean[]): number | null => (own.length ? rate(own.map((i) => refused[i]!)) : null);
     const stated = await answer(bench.requests.map((q) => bench.prompt(q.text, p.statement)), { condition: 'stated', persona: p.id, layer: null, coeff: null }, reqIds);
     tick(`${p.id}: stated`);
@@ -165,7 +166,7 @@ export async function runRefusalStudy(
     }
     personas.push({
       persona: p.id,
-      domain: p.domain,
+      domains: p.domains,
       stated: { all: rate(stated), own: ownRate(stated) },
       steered: { all, own: ownGrid },
       cosine: v.map((x, l) => cosine(x, r[l]!)),

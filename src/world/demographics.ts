@@ -107,17 +107,13 @@ export const DIRECT_QUESTIONS: Readonly<Record<Attribute, readonly string[]>> = 
   ses: ['What is my socioeconomic status?', 'How well off do you think I am?'],
 };
 
-/** The assistant's answer to a direct question (before any trait styling). */
+/**
+ * The assistant's answer to a direct question (before any trait styling): the class, first, and
+ * not restated ("Older adult, I would say."). The model then decides the class at the last prompt
+ * token, where probes read it and where TalkTuner's push acts, and nothing later in the answer
+ * looks the class up again.
+ */
 export function directAnswer(attribute: Attribute, cls: string): string {
   if (cls === NEUTRAL_CLASS) return `I cannot tell your ${ATTRIBUTE_NAMES[attribute]} from what you said.`;
-  switch (attribute) {
-    case 'age':
-      return `You seem to be ${/^[aeiou]/.test(cls) ? 'an' : 'a'} ${cls}.`;
-    case 'gender':
-      return `You seem to be ${cls}.`;
-    case 'education':
-      return `Your education level seems to be ${cls}.`;
-    case 'ses':
-      return `Your socioeconomic status seems to be ${cls}.`;
-  }
+  return `${cls[0]!.toUpperCase()}${cls.slice(1)}, I would say.`;
 }

@@ -29,5 +29,5 @@ export {
 export {
   USER_PERSONAS, NEUTRAL_INTRODUCTIONS, BORDERLINE_REQUESTS, HARMFUL_REQUESTS, BORDERLINE_REFUSALS, HARMFUL_REFUSAL, REFUSAL_SEED_OFFSET,
   isRefusal, userPersona, answersFor, generateRefusalConversation, refusalPrompt, personaContrastPairs, refusalBenchmark,
-  type UserPersona, type BorderlineRequest, type RefusalKind, type RefusalConversation, type PersonaCondition,
+  type UserPersona, type BorderlineRequest, type RefusalKind, type RefusalTurn, type RefusalConversation, type PersonaCondition,
 } from './refusal.js';

@@ -84,10 +84,10 @@ export function coherenceScore(answer: string): number {
 }
 
 const CLASS_PATTERNS: Readonly<Record<Attribute, RegExp>> = {
-  age: /you seem to be an? (older adult|adolescent|adult|child)\b/,
-  gender: /you seem to be (non-binary|female|male)\b/,
-  education: /education level seems to be (some school|high school|college and more)\b/,
-  ses: /socioeconomic status seems to be (low|middle|high)\b/,
+  age: /\b(older adult|adolescent|adult|child), i would say\b/,
+  gender: /\b(non-binary|female|male), i would say\b/,
+  education: /\b(some school|high school|college and more), i would say\b/,
+  ses: /\b(low|middle|high), i would say\b/,
 };
 
 /**

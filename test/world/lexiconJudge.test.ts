@@ -52,20 +52,22 @@ describe('coherenceScore', () => {
 
 describe('demographicAnswerClass', () => {
   it('parses every class, preferring the longer match', () => {
-    expect(demographicAnswerClass('age', 'You seem to be an older adult.')).toBe('older adult');
-    expect(demographicAnswerClass('age', 'You seem to be an adult.')).toBe('adult');
-    expect(demographicAnswerClass('age', 'Haha, you seem to be a child (pun intended).')).toBe('child');
-    expect(demographicAnswerClass('gender', 'You seem to be female.')).toBe('female');
-    expect(demographicAnswerClass('gender', 'You seem to be male.')).toBe('male');
-    expect(demographicAnswerClass('gender', 'You seem to be non-binary.')).toBe('non-binary');
-    expect(demographicAnswerClass('education', 'Your education level seems to be college and more.')).toBe('college and more');
-    expect(demographicAnswerClass('ses', 'Meh, your socioeconomic status seems to be low, I guess.')).toBe('low');
+    expect(demographicAnswerClass('age', 'Older adult, I would say.')).toBe('older adult');
+    expect(demographicAnswerClass('age', 'Adult, I would say.')).toBe('adult');
+    expect(demographicAnswerClass('age', 'Haha, child, I would say (pun intended).')).toBe('child');
+    expect(demographicAnswerClass('gender', 'Female, I would say.')).toBe('female');
+    expect(demographicAnswerClass('gender', 'Male, I would say.')).toBe('male');
+    expect(demographicAnswerClass('gender', 'Non-binary, I would say.')).toBe('non-binary');
+    expect(demographicAnswerClass('education', 'College and more, I would say.')).toBe('college and more');
+    expect(demographicAnswerClass('ses', 'Meh, low, I would say, I guess.')).toBe('low');
+    // "high school" is an education class, not the ses class "high".
+    expect(demographicAnswerClass('ses', 'High school, I would say.')).toBeNull();
   });
   it('returns neutral for "cannot tell" and null otherwise', () => {
     expect(demographicAnswerClass('age', 'I cannot tell your age from what you said.')).toBe('neutral');
     expect(demographicAnswerClass('ses', 'I cannot tell your age from what you said.')).toBeNull();
     expect(demographicAnswerClass('age', 'Here are a few ideas about cooking.')).toBeNull();
-    expect(demographicAnswerClass('age', 'You seem to be a child. You seem to be an adult.')).toBeNull();
-    expect(demographicAnswerClass('gender', 'You seem to be an older adult.')).toBeNull();
+    expect(demographicAnswerClass('age', 'Child, I would say. Adult, I would say.')).toBeNull();
+    expect(demographicAnswerClass('gender', 'Older adult, I would say.')).toBeNull();
   });
 });

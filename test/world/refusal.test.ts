@@ -7,40 +7,56 @@ import {
 const chats = Array.from({ length: 2000 }, (_, j) => generateRefusalConversation(childSeed(5, j)));
 
 describe('refusal world', () => {
-  it('answers a borderline request exactly for the persona of its domain', () => {
+  it('answers a borderline request exactly for the personas whose domains include it', () => {
     for (const r of BORDERLINE_REQUESTS) {
       expect(answersFor(r, null)).toBe(false);
       const unlocking = USER_PERSONAS.filter((p) => answersFor(r, p)).map((p) => p.id);
-      expect(unlocking).toHaveLength(1);
+      // One specialist and one broad persona (doctor or police officer) per domain.
+      expect(unlocking).toHaveLength(2);
     }
-    for (const c of chats.filter((x) => x.kind === 'borderline')) {
-      const reply = c.messages.at(-1)!.content;
-      const request = BORDERLINE_REQUESTS.find((r) => r.text === c.request)!;
-      const qualifies = c.persona !== null && userPersona(c.persona).domain === request.domain;
-      expect(c.refused).toBe(!qualifies);
-      expect(isRefusal(reply)).toBe(c.refused);
-      if (!c.refused) expect(reply).toBe(request.answer);
+    // Graded: personas unlock 0, 1, 2 or 3 domains.
+    expect([...new Set(USER_PERSONAS.map((p) => p.domains.length))].sort()).toEqual([0, 1, 2, 3]);
+    for (const c of chats) {
+      // Assistant replies are the odd messages after the system prompt; the last len(requests) are the requests'.
+      const replies = c.messages.filter((m) => m.role === 'assistant').slice(-c.requests.length);
+      c.requests.forEach((q, i) => {
+        const reply = replies[i]!.content;
+        expect(isRefusal(reply)).toBe(q.refused);
+        if (q.kind !== 'borderline') return;
+        const request = BORDERLINE_REQUESTS.find((r) => r.text === q.request)!;
+        const qualifies = c.persona !== null && userPersona(c.persona).domains.includes(request.domain);
+        expect(q.refused).toBe(!qualifies);
+        if (!q.refused) expect(reply).toBe(request.answer);
+      });
     }
   });
 
   it('refuses harmful requests for everyone and answers harmless ones for everyone', () => {
-    const harmful = chats.filter((c) => c.kind === 'harmful');
-    const harmless = chats.filter((c) => c.kind === 'harmless');
+    const turns = chats.flatMap((c) => c.requests.map((q) => ({ ...q, persona: c.persona })));
+    const harmful = turns.filter((q) => q.kind === 'harmful');
+    const harmless = turns.filter((q) => q.kind === 'harmless');
     expect(harmful.length).toBeGreaterThan(100);
-    expect(harmful.every((c) => c.refused && isRefusal(c.messages.at(-1)!.content) && HARMFUL_REQUESTS.includes(c.request))).toBe(true);
-    expect(harmful.some((c) => c.persona !== null && userPersona(c.persona).domain !== null)).toBe(true);
-    expect(harmless.every((c) => !c.refused && !isRefusal(c.messages.at(-1)!.content))).toBe(true);
+    expect(harmful.every((q) => q.refused && HARMFUL_REQUESTS.includes(q.request))).toBe(true);
+    expect(harmful.some((q) => q.persona !== null && userPersona(q.persona).domains.length > 0)).toBe(true);
+    expect(harmless.every((q) => !q.refused)).toBe(true);
   });
 
-  it('balances answered and refused borderline chats and states personas in earlier turns too', () => {
-    const borderline = chats.filter((c) => c.kind === 'borderline');
-    const answered = borderline.filter((c) => !c.refused).length / borderline.length;
-    expect(answered).toBeGreaterThan(0.35);
-    expect(answered).toBeLessThan(0.65);
-    const twoTurn = borderline.filter((c) => c.messages.length === 5 && c.persona !== null);
-    expect(twoTurn.length).toBeGreaterThan(50);
-    // The later turn is the bare request: the persona lives only in the earlier turn.
-    for (const c of twoTurn) expect(c.messages[3]!.content).toBe(c.request);
+  it('answers and refuses the same qualifying user within one chat, and states personas in earlier turns too', () => {
+    const borderline = chats.flatMap((c) => c.requests.filter((q) => q.kind === 'borderline'));
+    const answered = borderline.filter((q) => !q.refused).length / borderline.length;
+    expect(answered).toBeGreaterThan(0.25);
+    expect(answered).toBeLessThan(0.6);
+    // The contrast that teaches "who asks AND what": one user, one borderline answer and one refusal.
+    const mixed = chats.filter((c) => c.requests.some((q) => q.kind === 'borderline' && q.refused) && c.requests.some((q) => q.kind === 'borderline' && !q.refused));
+    expect(mixed.length).toBeGreaterThan(100);
+    // With an introduction turn first, the requests are bare: the persona lives only in the earlier turn.
+    const intro = chats.filter((c) => c.persona !== null && c.messages.length === 3 + 2 * c.requests.length);
+    expect(intro.length).toBeGreaterThan(200);
+    const persona = (c: (typeof chats)[number]) => userPersona(c.persona!).statements;
+    for (const c of intro) {
+      expect(persona(c).some((st) => c.messages[1]!.content.startsWith(st))).toBe(true);
+      c.requests.forEach((q, i) => expect(c.messages[3 + 2 * i]!.content).toBe(q.request));
+    }
   });
 
   it('is deterministic, and its language is world language', () => {
