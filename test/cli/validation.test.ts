@@ -21,6 +21,11 @@ const nanVec = join(dir, 'nan.safetensors');
 const withNaN = syntheticVectorSet(160, 4);
 withNaN.vectors.response_avg[3]![7] = Number.NaN;
 savePersonaVectors(nanVec, withNaN);
+// Finite, but 1e20 times a vector of ordinary norm: float32 activations cannot hold it.
+const hugeVec = join(dir, 'huge.safetensors');
+const huge = syntheticVectorSet(160, 4);
+for (const layer of huge.vectors.response_avg) layer.forEach((x, i) => (layer[i] = x * 1e20));
+savePersonaVectors(hugeVec, huge);
 
 const extract = ['extract', '--trait', 'evil', '--runs', runs];
 const steer = ['steer', '--vector', vec, '--runs', runs];
@@ -49,6 +54,8 @@ const cases: [string, string[], RegExp][] = [
   ['steer --kind bogus', [...steer, '--kind', 'bogus'], /^--kind: unknown value 'bogus' \(choose from response_avg, prompt_avg, prompt_last\)$/],
   ['steer --questions 0', [...steer, '--questions', '0'], /^--questions: 0 is out of range/],
   ['steer on a vector file holding NaN', ['steer', '--vector', nanVec, '--runs', runs], /nan\.safetensors: tensor 'response_avg' layer 3 holds a non-finite value \(NaN\)/],
+  ['steer with a 1e20-scaled vector', ['steer', '--vector', hugeVec, '--layer', '2', '--coeff', '2', '--runs', runs], /^--coeff: 2 times the layer 2 vector of .*huge\.safetensors \(\|v\| 3\.24e\+22\) is 6\.48e\+22; float32 activations overflow above 1\.84e\+19$/],
+  ['sweep with a 1e20-scaled vector', ['sweep', '--vector', hugeVec, '--layers', '1', '--coeffs', '0,1e-5,2', '--runs', runs], /^--coeffs: 2 times the layer 1 vector of .*huge\.safetensors \(\|v\| 3\.13e\+22\) is 6\.26e\+22; float32/],
   ['sweep --layers 1-4:0', [...sweep, '--layers', '1-4:0'], /^--layers: step in '1-4:0' must be at least 1/],
   ['sweep --layers 1-100000000', [...sweep, '--layers', '1-100000000'], /^--layers: range '1-100000000' has more than 10000 values/],
   ['sweep --layers 2-7', [...sweep, '--layers', '2-7'], /^--layers: 5 is out of range \(expected integers from 0 to 4/],

@@ -15,6 +15,7 @@ import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
+import { MAX_RESIDUAL_NORM, norm, short } from '../../model/overflow.js';
 import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
@@ -40,6 +41,15 @@ function checkLayers(flag: string, layers: number[], set: PersonaVectorSet, kind
   for (const l of layers) {
     if (l < 0 || l >= have) throw new Error(`${flag}: layer ${l} is out of range; the vector file has layers 0..${have - 1} (hidden_states index, k = output of block k)`);
     if (model && !model.steerableLayers.includes(l)) throw new Error(`${flag}: layer ${l} cannot be steered in ${model.dir} (steerable layers: ${model.steerableLayers.join(', ')})`);
+  }
+}
+
+/** Steering the float32 residual cannot hold (see model/overflow.ts) is refused by flag before the model loads. */
+function checkOverflow(flag: string, cells: [layer: number, coeff: number][], set: PersonaVectorSet, kind: VectorKind, file: string): void {
+  for (const [layer, coeff] of cells) {
+    const n = norm(set.vectors[kind]![layer]!);
+    if (Math.abs(coeff) * n >= MAX_RESIDUAL_NORM)
+      throw new Error(`${flag}: ${coeff} times the layer ${layer} vector of ${file} (|v| ${short(n)}) is ${short(Math.abs(coeff) * n)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
   }
 }
 
@@ -247,6 +257,7 @@ export function registerPersonaCommands(program: Command): void {
     const ablate = (o.ablate ?? []).map((l) => intFlag(l, '--ablate', 0));
     checkLayers('--layer', layers, set, kind);
     checkLayers('--ablate', ablate, set, kind);
+    checkOverflow('--coeff', layers.map((l, i) => [l, coeffs[coeffs.length === 1 ? 0 : i]!]), set, kind, o.vector);
     const positions = parsePositions(o.positions);
     const gen = genConfig(o);
     const nQuestions = intFlag(o.questions, '--questions', 1);
@@ -306,6 +317,7 @@ export function registerPersonaCommands(program: Command): void {
     const coherenceThreshold = floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100);
     const fileLayers = (set.vectors[kind]?.length ?? 1) - 1;
     const layers = o.layers ? intListFlag(o.layers, '--layers', 0, fileLayers) : Array.from({ length: fileLayers }, (_, i) => i + 1);
+    checkOverflow('--coeffs', layers.flatMap((l) => coeffs.map((c) => [l, c] as [number, number])), set, kind, o.vector);
     const model = await loadModel(dir, { device: o.device });
     await checked(model, () => checkLayers('--layers', layers, set, kind, model));
     const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, nQuestions);
