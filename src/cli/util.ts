@@ -1,12 +1,16 @@
 // Small helpers shared by CLI commands: number lists, validated flags, progress lines on stderr,
 // the run lifecycle.
 
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { RunDir } from '../logs/runDir.js';
+import { loadModelConfig } from '../model/config.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
 const MAX_LIST = 10_000;
 
-export function parseIntList(s: string, what: string): number[] {
+/** Not exported: every list flag goes through intListFlag, which adds the bounds. */
+function parseIntList(s: string, what: string): number[] {
   // "3", "2,4,6", "2-6", "2-10:2"
   const out: number[] = [];
   for (const part of s.split(',')) {
@@ -77,6 +81,18 @@ export function intListFlag(s: string, flag: string, min = -Infinity, max = Infi
   const bad = out.find((v) => v < min || v > max);
   if (bad !== undefined) throw new Error(`${flag}: ${bad} is out of range (expected integers from ${min} to ${max}, e.g. 4 or 2,4,6 or 2-8 or 2-8:2)`);
   return out;
+}
+
+/**
+ * The model's layer count and hidden size from its config alone, so layer flags and probe files
+ * are checked before the session is built (instrumenting and loading take seconds to minutes) and
+ * before a run directory exists.
+ */
+export function modelShape(dir: string): { numLayers: number; hiddenSize: number } {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new Error(`model folder not found: ${abs}`);
+  const { numLayers, hiddenSize } = loadModelConfig(abs);
+  return { numLayers, hiddenSize };
 }
 
 /** Comma-separated numbers, each finite and within min..max. */

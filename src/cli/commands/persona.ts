@@ -148,7 +148,7 @@ async function extractFromCsv(dir: string, o: GenFlags & { trait: string; fromCs
   }
   const name = traitFile?.trait ?? o.trait;
   const filter = { threshold: floatFlag(o.threshold, '--threshold', 0, 100), coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100) };
-  const batchSize = intFlag(o.batchSize, '--batch-size', 1);
+  const batchSize = intFlag(o.batchSize, '--batch-size', 1, 4096);
   const model = await loadModel(dir, { device: o.device });
   const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', name), 'extract', { ...modelIdentity(model), trait: name, fromCsv: files.map((f) => resolve(f)), method, ...filter });
   await inRun(run, model, async () => {
