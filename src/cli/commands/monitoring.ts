@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VECTOR_KINDS, type VectorKind } from '../../directions/vectorFile.js';
-import { RunDir } from '../../logs/runDir.js';
+import { dedupeRecords, RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
@@ -110,7 +110,9 @@ export function registerMonitoringCommands(program: Command): void {
     });
     await inRun(run, model, async () => {
       type Rec = { conversation: string; answer?: string } & TurnProjection;
-      const done = run.records<Rec>('turns');
+      // One record per conversation turn; a turn recorded twice (two writers) is used once and reported.
+      const turnKey = (r: Rec) => `${r.conversation}/${r.turn}`;
+      const done = run.keyedRecords<Rec>('turns', turnKey);
       const show = (t: TurnProjection) => names.map((n) => `${n}: last prompt ${t.lastPrompt[n]!.toFixed(3)}, answer ${t.responseMean[n]!.toFixed(3)}`).join('; ');
       if (conversations) {
         const bar = progress('conversations');
@@ -148,7 +150,7 @@ export function registerMonitoringCommands(program: Command): void {
           run.append('turns', { conversation: 'generated', answer, ...turn });
         }
       }
-      const recs = run.records<Rec>('turns');
+      const recs = dedupeRecords(run.records<Rec>('turns'), turnKey).records; // reported above
       const byName = [...new Set(recs.map((r) => r.conversation))].map((name) => ({ name, turns: recs.filter((r) => r.conversation === name) }));
       if (conversations) for (const c of byName) for (const t of c.turns) console.log(`${c.name} turn ${t.turn}: ${show(t)}`);
       writeReport(run.path('monitor.html'), monitorReport(byName, names, `${model.dir}, layer${layers.length > 1 ? 's' : ''} ${layers.join(', ')}`));
