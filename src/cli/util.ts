@@ -3,6 +3,8 @@
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { JUDGE_DEFAULTS } from '../judges/index.js';
 import type { RunDir } from '../logs/runDir.js';
 import { loadModelConfig } from '../model/config.js';
 import type { SteerableModel } from '../model/steerableModel.js';
@@ -112,6 +114,29 @@ export function choiceList<T extends string>(s: string, flag: string, allowed: r
   if (!items.length) throw new Error(`${flag}: empty list`);
   for (const x of items) if (!allowed.includes(x as T)) throw new Error(`${flag}: unknown value '${x}' (choose from ${allowed.join(', ')})`);
   return items as T[];
+}
+
+/** --judge-base-url, --judge-timeout, --judge-retries: the options of every command with an HTTP judge. */
+export function judgeHttpOptions(cmd: Command): Command {
+  return cmd
+    .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
+    .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
+    .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`);
+}
+
+export interface JudgeHttpFlags {
+  judgeBaseUrl?: string;
+  judgeTimeout?: string;
+  judgeRetries?: string;
+}
+
+/** The judge endpoint settings given on the command line, checked (unset ones fall back to the environment). */
+export function judgeHttpFlags(o: JudgeHttpFlags): { baseUrl?: string; timeoutMs?: number; retries?: number } {
+  return {
+    baseUrl: o.judgeBaseUrl,
+    timeoutMs: o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1),
+    retries: o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100),
+  };
 }
 
 /** Largest steering coefficient accepted: beyond it float32 activations overflow to Infinity/NaN. */

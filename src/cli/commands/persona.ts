@@ -9,7 +9,7 @@ import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, pairedVectors, vectorSet
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import type { TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
-import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
+import { endpointFromEnv, makeJudge } from '../../judges/index.js';
 import { parseGeneratorSpec } from '../../generation/remote.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
@@ -20,7 +20,7 @@ import type { Ablation, Steering, SteerPositions } from '../../model/steering.js
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
 import { DEFAULT_MODEL, isWorldModel, resolveTrait } from '../defaults.js';
-import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, MAX_COEFF, progress } from '../util.js';
+import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, progress, type JudgeHttpFlags } from '../util.js';
 
 export { DEFAULT_MODEL, resolveTrait } from '../defaults.js';
 
@@ -72,32 +72,28 @@ async function checked(model: SteerableModel, check: () => void): Promise<void> 
   }
 }
 
-interface GenFlags {
+interface GenFlags extends JudgeHttpFlags {
   maxNewTokens: string;
   temperature: string;
   topP: string;
   seed: string;
   batchSize: string;
   judge: string;
-  judgeBaseUrl?: string;
-  judgeTimeout?: string;
-  judgeRetries?: string;
   device: string;
   runs: string;
   run?: string;
 }
 
 function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
-  return cmd
-    .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
-    .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
-    .option('--top-p <p>', 'nucleus mass', '1')
-    .option('--seed <n>', 'base seed (each answer derives its own)', '0')
-    .option('--batch-size <n>', 'answers generated per batch', '16')
-    .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits on the embedded models, else openai)')
-    .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
-    .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
-    .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`)
+  return judgeHttpOptions(
+    cmd
+      .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
+      .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
+      .option('--top-p <p>', 'nucleus mass', '1')
+      .option('--seed <n>', 'base seed (each answer derives its own)', '0')
+      .option('--batch-size <n>', 'answers generated per batch', '16')
+      .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits on the embedded models, else openai)'),
+  )
     .option('--device <name>', 'ONNX Runtime execution provider: cpu, cuda, ...', 'cpu')
     .option('--runs <dir>', 'where run directories go', 'runs')
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
@@ -117,17 +113,16 @@ function defaultJudge(trait: string, modelDir: string, baseUrl?: string): string
 }
 
 /** The judge for a trait, refused before any work when it cannot score that trait. */
-async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
-  const timeoutMs = o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1);
-  const retries = o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100);
+async function judgeFor(trait: string, o: JudgeHttpFlags & { judge?: string }, modelDir: string) {
+  const http = judgeHttpFlags(o);
   const spec = o.judge ?? defaultJudge(trait, modelDir, o.judgeBaseUrl);
   if (spec === 'lexicon' && !isTrait(trait))
     throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
-  return makeJudge(spec, { baseUrl: o.judgeBaseUrl, timeoutMs, retries });
+  return makeJudge(spec, http);
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
+async function vectorContext(o: JudgeHttpFlags & { vector: string; kind: string; trait?: string; judge?: string }, modelDir: string) {
   const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);

@@ -27,7 +27,7 @@ import {
 } from '../../world/index.js';
 import { DEFAULT_MODEL } from './persona.js';
 import { isWorldModel } from '../defaults.js';
-import { choiceList, floatFlag, inRun, intFlag, intListFlag, MAX_COEFF, modelShape, progress } from '../util.js';
+import { choiceList, floatFlag, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, modelShape, progress, type JudgeHttpFlags } from '../util.js';
 
 const CONDITIONS: ProbeCondition[] = ['explicit', 'implicit', 'contradicting', 'none'];
 
@@ -196,7 +196,7 @@ export function registerProbeCommands(program: Command): void {
   });
 
   probeFlags(
-    probe
+    judgeHttpOptions(probe
       .command('steer')
       .description('intervene toward each class (vs a random control and no intervention); score direct questions and tailoring')
       .argument('[model_dir]', 'model folder', DEFAULT_MODEL)
@@ -210,8 +210,8 @@ export function registerProbeCommands(program: Command): void {
       .option('--judge <spec>', 'tailoring judge: lexicon (persona world) | openai[:MODEL] (pairwise rubric)')
       .option('--max-new-tokens <n>', 'tokens per direct answer', '24')
       .option('--tailoring-tokens <n>', 'tokens per everyday answer (tailoring shows in later sentences)', '80')
-      .option('--seed <n>', 'conversation and random-control seed', '0'),
-  ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
+      .option('--seed <n>', 'conversation and random-control seed', '0')),
+  ).action(async (dir: string, o: RunFlags & JudgeHttpFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
     const cfg: ProbeSteerConfig = {
       layers: intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers),
@@ -226,8 +226,9 @@ export function registerProbeCommands(program: Command): void {
     const n = intFlag(o.questions, '--questions', 1);
     const judge = o.judge ?? (o.tailoring ? 'lexicon' : undefined);
     if (judge && judge !== 'lexicon' && !judge.startsWith('openai')) throw new Error(`--judge: '${judge}' is not lexicon or openai[:MODEL]`);
-    const endpoint = judge?.startsWith('openai') ? endpointFromEnv(judge.includes(':') ? { model: judge.slice(judge.indexOf(':') + 1) } : {}) : null;
-    if (judge?.startsWith('openai') && !endpoint) throw new Error('--judge openai: no endpoint (set PERSONA_JUDGE_BASE_URL or OPENAI_BASE_URL)');
+    const http = judgeHttpFlags(o);
+    const endpoint = judge?.startsWith('openai') ? endpointFromEnv({ ...http, ...(judge.includes(':') ? { model: judge.slice(judge.indexOf(':') + 1) } : {}) }) : null;
+    if (judge?.startsWith('openai') && !endpoint) throw new Error('--judge openai: no endpoint (set --judge-base-url, PERSONA_JUDGE_BASE_URL or OPENAI_BASE_URL)');
     // World conversations and the lexicon only mean something to the models trained on the world.
     const world = isWorldModel(dir) && probes.every((p) => isAttribute(p.meta.attribute));
     if (judge === 'lexicon' && !world) throw new Error('--judge lexicon scores only persona-world attributes; use --judge openai');
@@ -257,8 +258,11 @@ export function registerProbeCommands(program: Command): void {
             if (get('probe'))
               console.log(`${kind} ${p.meta.attribute} -> ${target}: toward ${rate(get('probe')!)}, random ${rate(get('random')!)}, none ${rate(get('none')!)}${sel === undefined || sel === null ? '' : `, selectivity ${(100 * sel).toFixed(0)}`}`);
           }
+      const tailored = cells.filter((c) => c.kind === 'tailoring');
+      const unscored = tailored.reduce((a, c) => a + c.unscored, 0);
+      if (unscored) console.log(`unscored ${unscored} of ${tailored.reduce((a, c) => a + c.n, 0)} tailoring answers (the judge ${judge} gave no verdict; left out of the rates)`);
       console.log(`report ${run.path('steer.html')}`);
-      run.finish({ cells });
+      run.finish({ cells, unscored });
     });
   });
 
