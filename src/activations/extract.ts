@@ -2,6 +2,7 @@
 // of each layer at the requested positions (see positions.ts). Layer indices follow the model:
 // 0 = embeddings, k = after decoder block k.
 
+import { checkHidden, interventionCause } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import { readerFor } from '../model/reader.js';
 import type { SteerableModel } from '../model/steerableModel.js';
@@ -74,6 +75,7 @@ export async function extractActivations(
   const order = seqs.map((_, i) => i).sort((a, b) => seqs[a]!.ids.length - seqs[b]!.ids.length);
   const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
   const results: ExampleActivations[] = new Array(seqs.length);
+  const cause = () => interventionCause(opts.steering, opts.ablation);
   // Nothing after the deepest layer read is computed (no later blocks, no LM head).
   const reader = opts.fullGraph ? model : await readerFor(model, Math.max(...layers));
   for (let start = 0; start < order.length; start += batchSize) {
@@ -95,6 +97,11 @@ export async function extractActivations(
       const tokens = opts.keepTokens
         ? layers.map((l) => r.hidden.get(l)!.slice(offset * H, (offset + len) * H))
         : undefined;
+      // An overflowed state would average into every vector built from it: stop at the source.
+      layers.forEach((l, j) => {
+        for (const [key, v] of Object.entries(at)) checkHidden(v[j]!, H, 0, H, cause, `hidden_states.${l}`, `at ${key} of example ${idx[b]}`);
+        if (tokens) checkHidden(tokens[j]!, H, 0, tokens[j]!.length, cause, `hidden_states.${l}`, `in example ${idx[b]}`);
+      });
       results[idx[b]!] = { ids: row.ids, promptLength: row.promptLength, layers, at, ...(tokens ? { tokens } : {}) };
     });
     opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);

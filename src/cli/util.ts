@@ -1,12 +1,18 @@
 // Small helpers shared by CLI commands: number lists, validated flags, progress lines on stderr,
 // the run lifecycle.
 
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { JUDGE_DEFAULTS } from '../judges/index.js';
 import type { RunDir } from '../logs/runDir.js';
+import { loadModelConfig } from '../model/config.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
 const MAX_LIST = 10_000;
 
-export function parseIntList(s: string, what: string): number[] {
+/** Not exported: every list flag goes through intListFlag, which adds the bounds. */
+function parseIntList(s: string, what: string): number[] {
   // "3", "2,4,6", "2-6", "2-10:2"
   const out: number[] = [];
   for (const part of s.split(',')) {
@@ -79,6 +85,18 @@ export function intListFlag(s: string, flag: string, min = -Infinity, max = Infi
   return out;
 }
 
+/**
+ * The model's layer count and hidden size from its config alone, so layer flags and probe files
+ * are checked before the session is built (instrumenting and loading take seconds to minutes) and
+ * before a run directory exists.
+ */
+export function modelShape(dir: string): { numLayers: number; hiddenSize: number } {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new Error(`model folder not found: ${abs}`);
+  const { numLayers, hiddenSize } = loadModelConfig(abs);
+  return { numLayers, hiddenSize };
+}
+
 /** Comma-separated numbers, each finite and within min..max. */
 export function floatListFlag(s: string, flag: string, min = -Infinity, max = Infinity): number[] {
   return s.split(',').map((p) => floatFlag(p, flag, min, max));
@@ -96,6 +114,29 @@ export function choiceList<T extends string>(s: string, flag: string, allowed: r
   if (!items.length) throw new Error(`${flag}: empty list`);
   for (const x of items) if (!allowed.includes(x as T)) throw new Error(`${flag}: unknown value '${x}' (choose from ${allowed.join(', ')})`);
   return items as T[];
+}
+
+/** --judge-base-url, --judge-timeout, --judge-retries: the options of every command with an HTTP judge. */
+export function judgeHttpOptions(cmd: Command): Command {
+  return cmd
+    .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
+    .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
+    .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`);
+}
+
+export interface JudgeHttpFlags {
+  judgeBaseUrl?: string;
+  judgeTimeout?: string;
+  judgeRetries?: string;
+}
+
+/** The judge endpoint settings given on the command line, checked (unset ones fall back to the environment). */
+export function judgeHttpFlags(o: JudgeHttpFlags): { baseUrl?: string; timeoutMs?: number; retries?: number } {
+  return {
+    baseUrl: o.judgeBaseUrl,
+    timeoutMs: o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1),
+    retries: o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100),
+  };
 }
 
 /** Largest steering coefficient accepted: beyond it float32 activations overflow to Infinity/NaN. */

@@ -65,7 +65,8 @@ export interface FinetuneStudyResult {
 }
 
 export async function finetuneStudy(base: SteerableModel, variants: StudyVariant[], traits: StudyTrait[], judge: Judge, cfg: FinetuneStudyConfig, run: RunDir, log: (s: string) => void = () => {}): Promise<FinetuneStudyResult> {
-  const done = new Map(run.records<VariantMeasure>('measures').map((m) => [`${m.variant}/${m.trait}`, m]));
+  const measureKey = (m: VariantMeasure) => `${m.variant}/${m.trait}`;
+  const done = new Map(run.keyedRecords<VariantMeasure>('measures', measureKey).map((m) => [measureKey(m), m]));
   for (const v of variants) {
     if (traits.every((t) => done.has(`${v.name}/${t.name}`))) continue;
     // Screening uses the base model: what the data would do, judged before training on it.

@@ -65,7 +65,7 @@ export async function monitoringStudy(
 ): Promise<MonitoringStudyResult> {
   if (layer < 0 || layer > model.numLayers) throw new Error(`monitoring study: layer ${layer} out of range 0..${model.numLayers}`);
   const jobs = prompts.map((p, i) => ({ ...p, key: `${rubric.name}:${layer}:${p.group}:${i}` }));
-  const have = new Map((run?.records<MonitoringSample>('monitoring') ?? []).map((r) => [r.key, r]));
+  const have = new Map((run?.keyedRecords<MonitoringSample>('monitoring', (r) => r.key) ?? []).map((r) => [r.key, r]));
   const todo = jobs.filter((j) => !have.has(j.key));
   const H = model.hiddenSize;
   for (let i = 0; i < todo.length; i += gen.batchSize) {

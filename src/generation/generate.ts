@@ -3,6 +3,7 @@
 // `fullRecompute` reruns the whole sequence every step instead (slow; the tests use it to prove
 // the cache path computes the same thing).
 
+import { checkHidden, checkLogits, interventionCause } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
@@ -71,6 +72,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
 
   const steer = opts.steerPlan ?? (opts.steering?.length ? steeringPlan(model, opts.steering, prompts.map((p) => p.length)) : undefined);
   const ablate = opts.ablation?.length ? ablationTensors(model, opts.ablation) : undefined;
+  const cause = () => interventionCause(opts.steering, opts.ablation, !!opts.steerPlan);
   const capture = opts.captureLayers ?? [];
   const seed = opts.sampling?.seed ?? 0;
   const rowSeeds = opts.sampling?.rowSeeds;
@@ -106,6 +108,14 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
         })
       : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true });
     cache = r.cache;
+    // Overflowed activations would sample arbitrary tokens (often a stop token: answers ""); stop instead.
+    const V = r.vocab;
+    for (let b = 0; b < batch; b++) {
+      if (done[b]) continue;
+      const where = `at step ${step}${batch > 1 ? `, row ${b}` : ''}`;
+      checkLogits(r.logits, b * V, (b + 1) * V, cause, where);
+      for (const l of capture) checkHidden(r.hidden.get(l)!, H, ((b + 1) * r.seq - 1) * H, (b + 1) * r.seq * H, cause, `hidden_states.${l}`, where);
+    }
     const stepHidden = new Map<number, Float32Array>();
     for (const l of capture) {
       const h = lastColumn(r.hidden.get(l)!, batch, r.seq, H);
@@ -114,7 +124,6 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
     }
     if (opts.keepLogits) logits.push(r.logits);
 
-    const V = r.vocab;
     scratch ??= new Float32Array(V);
     const next: number[] = new Array(batch);
     for (let b = 0; b < batch; b++) {

@@ -97,6 +97,19 @@ export function readJsonFile(path: string): unknown {
   return parseJson(readFileSync(path, 'utf8'), path);
 }
 
+/** A file that must hold one JSON object: errors name the file (and line and column of a syntax error). */
+export function readJsonObject(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: cannot read (${(e as Error).message})`);
+  }
+  const v = parseJson(text, path);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${path}: not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
 /** One line of a JSONL file; `line` is 1-based. */
 export function parseJsonLine(text: string, file: string, line: number): unknown {
   try {

@@ -33,6 +33,9 @@ export function endpointFromEnv(over: Partial<OpenAIEndpoint> = {}, env = proces
   };
 }
 
+/** The URL a judge request goes to, for errors about its reply. */
+export const completionsUrl = (ep: OpenAIEndpoint): string => `${ep.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+
 export async function chatCompletion(ep: OpenAIEndpoint, body: Record<string, unknown>): Promise<unknown> {
   return postOpenAI(ep, '/chat/completions', { model: ep.model, ...body }, 'set PERSONA_JUDGE_TIMEOUT_MS or --judge-timeout to wait longer');
 }
@@ -58,7 +61,7 @@ export class OpenAIJudge implements Judge {
     try {
       return scoreFromTopLogprobs(topLogprobsFromResponse(body));
     } catch (e) {
-      throw new Error(`${this.ep.baseUrl.replace(/\/+$/, '')}/chat/completions: ${(e as Error).message}`);
+      throw new Error(`${completionsUrl(this.ep)}: ${(e as Error).message}`);
     }
   }
 

@@ -2,7 +2,7 @@
 // the same question, which one is more targeted to a user of a given class? Asked in both orders,
 // because LLM judges favour a position; the verdict is the mean preference for answer A.
 
-import { chatCompletion, type OpenAIEndpoint } from './openaiJudge.js';
+import { chatCompletion, completionsUrl, type OpenAIEndpoint } from './openaiJudge.js';
 
 export interface PairwiseInput {
   question: string;
@@ -28,7 +28,11 @@ Answer 2:
 
 Reply with a single character: 1 or 2.`;
 
-/** Preference for A in [0, 1] (1 = A is more targeted in both orders), or null when the judge gave no usable verdict. */
+/**
+ * Preference for A in [0, 1] (1 = A is more targeted in both orders), or null when the judge
+ * answered neither order with 1 or 2 (unscored). A reply without choices[0].message.content is a
+ * wrong endpoint or API, not a verdict: it fails naming the URL.
+ */
 export async function pairwisePreference(ep: OpenAIEndpoint, input: PairwiseInput): Promise<number | null> {
   const ask = async (first: string, second: string): Promise<number | null> => {
     const prompt = PAIRWISE_PROMPT.replace('{audience}', input.audience)
@@ -36,9 +40,11 @@ export async function pairwisePreference(ep: OpenAIEndpoint, input: PairwiseInpu
       .replace('{first}', first)
       .replace('{second}', second);
     const body = (await chatCompletion(ep, { messages: [{ role: 'user', content: prompt }], max_tokens: 1, temperature: 0, seed: 0 })) as {
-      choices?: { message?: { content?: string } }[];
-    };
-    const text = body.choices?.[0]?.message?.content?.trim() ?? '';
+      choices?: { message?: { content?: unknown } }[];
+    } | null;
+    const content = body?.choices?.[0]?.message?.content;
+    if (typeof content !== 'string') throw new Error(`${completionsUrl(ep)}: reply has no choices[0].message.content (got ${JSON.stringify(body).slice(0, 200)})`);
+    const text = content.trim();
     return text.startsWith('1') ? 1 : text.startsWith('2') ? 2 : null;
   };
   const [ab, ba] = await Promise.all([ask(input.a, input.b), ask(input.b, input.a)]);

@@ -56,7 +56,7 @@ export class RunLock {
         return new RunLock(path);
       }
       if (other && processAlive(other.pid))
-        throw new Error(`${dir}: in use by '${other.command}' (pid ${other.pid}, since ${other.since}); wait for it to end or use another --run directory`);
+        throw new Error(`${dir}: in use by '${other.command}' (pid ${other.pid} on host ${other.host}, since ${other.since}); wait for it to end or use another --run directory`);
       // Stale: move it aside (atomic, so only one taker wins), then check it was the stale one we saw.
       const aside = `${path}.stale.${process.pid}`;
       try {

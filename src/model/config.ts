@@ -2,9 +2,9 @@
 // Architectures spell the same numbers differently (llama: num_hidden_layers, gpt2: n_layer, ...);
 // everything downstream reads ModelConfig only.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseJson } from '../io/json.js';
+import { readJsonObject } from '../io/json.js';
 
 export interface ModelConfig {
   /** config.json `model_type` (llama, qwen2, gemma, phi3, gpt2, ...). */
@@ -28,18 +28,6 @@ export interface ModelConfig {
 }
 
 type Json = Record<string, unknown>;
-
-function readJson(path: string): Json {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  const v = parseJson(text, path);
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${path}: not a JSON object`);
-  return v as Json;
-}
 
 /** Multimodal / nested configs (gemma3, some phi exports) keep the decoder under text_config. */
 function decoderSection(cfg: Json): Json {
@@ -141,9 +129,9 @@ export function parseGenaiConfig(cfg: Json, where = 'genai_config.json'): ModelC
 export function loadModelConfig(dir: string): ModelConfig {
   const cfgPath = join(dir, 'config.json');
   const genaiPath = join(dir, 'genai_config.json');
-  if (!existsSync(cfgPath) && existsSync(genaiPath)) return parseGenaiConfig(readJson(genaiPath), genaiPath);
+  if (!existsSync(cfgPath) && existsSync(genaiPath)) return parseGenaiConfig(readJsonObject(genaiPath), genaiPath);
   if (!existsSync(cfgPath)) throw new Error(`no config.json (nor genai_config.json) in model folder ${dir}`);
   const genPath = join(dir, 'generation_config.json');
-  const gen = existsSync(genPath) ? readJson(genPath) : {};
-  return parseModelConfig(readJson(cfgPath), gen, cfgPath, genPath);
+  const gen = existsSync(genPath) ? readJsonObject(genPath) : {};
+  return parseModelConfig(readJsonObject(cfgPath), gen, cfgPath, genPath);
 }

@@ -10,6 +10,7 @@
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
+import { readJsonObject } from '../io/json.js';
 import { InstrumentError } from './instrument/errors.js';
 
 export type FolderLayout = 'onnxruntime-genai' | 'transformers.js' | 'optimum';
@@ -57,13 +58,15 @@ function pick(dir: string, rel: string): string | undefined {
 }
 
 export function readGenaiConfig(dir: string): Record<string, unknown> {
-  const path = join(dir, GENAI_CONFIG);
+  return readFolderJson(join(dir, GENAI_CONFIG));
+}
+
+/** A model folder's JSON object file (config.json, genai_config.json), as an InstrumentError naming FILE:LINE:COLUMN. */
+export function readFolderJson(path: string): Record<string, unknown> {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
+    return readJsonObject(path);
   } catch (e) {
-    throw new InstrumentError(`${path}: cannot read (${(e as Error).message})`);
+    throw new InstrumentError((e as Error).message);
   }
 }
 

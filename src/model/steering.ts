@@ -11,6 +11,7 @@
 //   'response' the last prompt token and every generated token (the persona-vectors paper's choice)
 //   number[]   exactly these token indices
 
+import { MAX_RESIDUAL_NORM, norm, short } from './overflow.js';
 import type { AblateTensors, SteerTensors, TokenPositions } from './steerableModel.js';
 
 export type SteerPositions = 'all' | 'prompt' | 'response' | number[];
@@ -61,6 +62,11 @@ export function validateSteering(model: SteerTarget, steering: Steering): void {
     if (!(s.vector instanceof Float32Array) || s.vector.length !== model.hiddenSize)
       throw new Error(`${what}: vector has ${s.vector?.length} values, the model's hidden size is ${model.hiddenSize}`);
     if (!Number.isFinite(s.coeff)) throw new Error(`${what}: coeff must be a finite number, got ${s.coeff}`);
+    const added = Math.abs(s.coeff) * norm(s.vector);
+    if (!Number.isFinite(added)) throw new Error(`${what}: vector holds a non-finite value`);
+    // Past this the float32 norm layers square the residual to Infinity and the model outputs nothing.
+    if (added >= MAX_RESIDUAL_NORM)
+      throw new Error(`${what}: |coeff * vector| is ${short(added)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
     const p = s.positions ?? 'all';
     if (Array.isArray(p)) {
       if (p.some((x) => !Number.isInteger(x) || x < 0))

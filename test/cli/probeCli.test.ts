@@ -40,7 +40,7 @@ describe('persona probe', () => {
       [['probe', 'train', '--data', bad], /bad\.jsonl:2: field 'messages\[0\]\.role' must be one of system, user, assistant \(got "bot"\)/],
       [['probe', 'train', '--data', data, '--attributes', 'height'], /attribute 'height': the data has 0 class\(es\)/],
       [['probe', 'train', '--data', data, '--folds', '1'], /--folds: 1 is out of range/],
-      [['probe', 'steer', '--probes', train, '--layers', '9'], /--layers: layer 9 out of range 0\.\.4/],
+      [['probe', 'steer', '--probes', train, '--layers', '9'], /--layers: 9 is out of range \(expected integers from 0 to 4/],
       [['probe', 'steer', '--probes', train, '--layers', '1-4:0'], /--layers: step in '1-4:0' must be at least 1/],
       [['probe', 'steer', '--probes', train, '--layers', '4-1'], /--layers: range '4-1' runs backwards/],
       [['probe', 'steer', '--probes', train, '--layers', '3', '--direction', 'sideways'], /--direction: unknown value 'sideways'/],

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { savePersonaVectors } from '../../src/directions/vectorFile.js';
 import { readManifest, readRecords } from '../../src/logs/runDir.js';
+import { saveProbe } from '../../src/directions/probes/probeFile.js';
 import { steeringPlan } from '../../src/model/steering.js';
 import { syntheticVectorSet } from '../helpers/vectors.js';
+import { syntheticProbe } from '../probes/helpers.js';
 import { personaError } from './runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cli-flags-'));
@@ -21,11 +23,19 @@ const nanVec = join(dir, 'nan.safetensors');
 const withNaN = syntheticVectorSet(160, 4);
 withNaN.vectors.response_avg[3]![7] = Number.NaN;
 savePersonaVectors(nanVec, withNaN);
+// Finite, but 1e20 times a vector of ordinary norm: float32 activations cannot hold it.
+const hugeVec = join(dir, 'huge.safetensors');
+const huge = syntheticVectorSet(160, 4);
+for (const layer of huge.vectors.response_avg) layer.forEach((x, i) => (layer[i] = x * 1e20));
+savePersonaVectors(hugeVec, huge);
 
 const extract = ['extract', '--trait', 'evil', '--runs', runs];
 const steer = ['steer', '--vector', vec, '--runs', runs];
 const sweep = ['sweep', '--vector', vec, '--runs', runs];
 const data = join(dir, 'chats.jsonl'); // never read: the flags fail first
+const probeFile = join(dir, 'age.safetensors');
+saveProbe(probeFile, syntheticProbe({ hiddenSize: 160, numLayers: 4, dir: '/m' }, ['child', 'adult']));
+const out = join(dir, 'out'); // what probe data and vector export would write
 
 const cases: [string, string[], RegExp][] = [
   ['extract --temperature abc', [...extract, '--temperature', 'abc'], /^--temperature: 'abc' is not a number \(expected a number from 0 to 100\)$/],
@@ -49,6 +59,8 @@ const cases: [string, string[], RegExp][] = [
   ['steer --kind bogus', [...steer, '--kind', 'bogus'], /^--kind: unknown value 'bogus' \(choose from response_avg, prompt_avg, prompt_last\)$/],
   ['steer --questions 0', [...steer, '--questions', '0'], /^--questions: 0 is out of range/],
   ['steer on a vector file holding NaN', ['steer', '--vector', nanVec, '--runs', runs], /nan\.safetensors: tensor 'response_avg' layer 3 holds a non-finite value \(NaN\)/],
+  ['steer with a 1e20-scaled vector', ['steer', '--vector', hugeVec, '--layer', '2', '--coeff', '2', '--runs', runs], /^--coeff: 2 times the layer 2 vector of .*huge\.safetensors \(\|v\| 3\.24e\+22\) is 6\.48e\+22; float32 activations overflow above 1\.84e\+19$/],
+  ['sweep with a 1e20-scaled vector', ['sweep', '--vector', hugeVec, '--layers', '1', '--coeffs', '0,1e-5,2', '--runs', runs], /^--coeffs: 2 times the layer 1 vector of .*huge\.safetensors \(\|v\| 3\.13e\+22\) is 6\.26e\+22; float32/],
   ['sweep --layers 1-4:0', [...sweep, '--layers', '1-4:0'], /^--layers: step in '1-4:0' must be at least 1/],
   ['sweep --layers 1-100000000', [...sweep, '--layers', '1-100000000'], /^--layers: range '1-100000000' has more than 10000 values/],
   ['sweep --layers 2-7', [...sweep, '--layers', '2-7'], /^--layers: 5 is out of range \(expected integers from 0 to 4/],
@@ -61,6 +73,21 @@ const cases: [string, string[], RegExp][] = [
   ['project --layer -2', ['project', data, '--vector', vec, '--layer', '-2', '--runs', runs], /^--layer: -2 is out of range/],
   ['monitor --temperature -1', ['monitor', '--vector', vec, '--layer', '3', '--temperature', '-1', '--runs', runs], /^--temperature: -1 is out of range/],
   ['screen --top-k 0', ['screen', data, '--vector', vec, '--layer', '3', '--top-k', '0', '--runs', runs], /^--top-k: 0 is out of range/],
+  // Layer lists are checked against the model's config before the model loads (no run directory).
+  ['lens --layers 99', ['lens', '-p', 'hi', '--layers', '99', '--runs', runs], /^--layers: 99 is out of range \(expected integers from 0 to 4/],
+  ['refusal --layers 99', ['refusal', '--layers', '99', '--runs', runs], /^--layers: 99 is out of range \(expected integers from 0 to 4/],
+  ['probe steer --layers 9', ['probe', 'steer', '--probes', probeFile, '--layers', '9', '--runs', runs], /^--layers: 9 is out of range \(expected integers from 0 to 4/],
+  ['probe stereotype --layers 2-9', ['probe', 'stereotype', '--probes', probeFile, '--layers', '2-9', '--runs', runs], /^--layers: 5 is out of range \(expected integers from 0 to 4/],
+  ['probe read --layer 5', ['probe', 'read', '--probes', probeFile, '--conversation', data, '--layer', '5', '--runs', runs], /^--layer: 5 is out of range \(expected an integer from 0 to 4\)$/],
+  ['probe steer --strength 1e9', ['probe', 'steer', '--probes', probeFile, '--layers', '3', '--strength', '1e9', '--runs', runs], /^--strength: 1000000000 is out of range/],
+  ['probe data --turns 0-3', ['probe', 'data', '-o', out, '--turns', '0-3'], /^--turns: 0 is out of range \(expected integers from 1 to 4/],
+  ['probe data --turns 1-x', ['probe', 'data', '-o', out, '--turns', '1-x'], /^--turns: cannot read '1-x'/],
+  ['vector export --layers 1 to gguf', ['vector', 'export', vec, '-o', join(dir, 'v.gguf'), '--layers', '1'], /^--layers: 1 is out of range \(expected integers from 2 to 4/],
+  ['vector export --layers 0 to svec', ['vector', 'export', vec, '-o', join(dir, 'v.svec'), '--layers', '0-2'], /^--layers: 0 is out of range \(expected integers from 1 to 4/],
+  ['vector export --layers to pt', ['vector', 'export', vec, '-o', out, '--layers', '2'], /^--layers: only for gguf and svec/],
+  ['extract --from-csv --batch-size 5000', [...extract, '--from-csv', 'a.csv,b.csv', '--batch-size', '5000'], /^--batch-size: 5000 is out of range \(expected an integer from 1 to 4096\)$/],
+  ['project --batch-size 5000', ['project', data, '--vector', vec, '--layer', '3', '--batch-size', '5000', '--runs', runs], /^--batch-size: 5000 is out of range/],
+  ['monitor --layer 7', ['monitor', '--vector', vec, '--layer', '7', '--runs', runs], /^--layer: 7 is out of range \(expected integers from 0 to 4/],
   ['trait new --questions abc', ['trait', 'new', 'x', '-d', 'y', '--questions', 'abc'], /^--questions: 'abc' is not an integer/],
 ];
 
@@ -68,6 +95,7 @@ describe('CLI flags are validated before any work', () => {
   it.each(cases)('%s', async (_name, args, message) => {
     expect(await personaError(...args)).toMatch(message);
     expect(existsSync(runs)).toBe(false);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('token positions beyond the model context are refused by name (after loading, before the run)', async () => {

@@ -122,6 +122,12 @@ describe('activation-steering .svec', () => {
     writeFileSync(p, JSON.stringify({ directions: { '0': [1, 2] } }));
     expect(() => importSvec(p, model, 't')).toThrow(/directions\['0'\] has 2 values, but the model .* hidden size 8/);
   });
+
+  it('a JSON syntax error is reported as FILE:LINE:COLUMN', () => {
+    const p = join(tmp(), 'broken.svec');
+    writeFileSync(p, '{\n  "model_type": "llama",\n  "directions": {"0": [1, 2,]}\n}\n');
+    expect(() => importSvec(p, model, 't')).toThrow(new RegExp(`^${p.replace(/[.]/g, '\\.')}:3:29: invalid JSON`));
+  });
 });
 
 describe('persona vector export / import (CLI)', () => {

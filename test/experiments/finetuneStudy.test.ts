@@ -4,29 +4,32 @@
 // the measures correlate across variants; steering against the vector lowers the expression; and a
 // set contaminated with one trait does not move another. A smaller run than scripts/finetune-study.ts.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTraitFile } from '../../src/directions/traitFile.js';
-import { finetuneStudy, type FinetuneStudyResult, type VariantMeasure } from '../../src/experiments/finetuneStudy.js';
+import { finetuneStudy, type FinetuneStudyResult, type StudyTrait, type VariantMeasure } from '../../src/experiments/finetuneStudy.js';
 import { LexiconJudge } from '../../src/judges/lexiconJudge.js';
 import { RunDir } from '../../src/logs/runDir.js';
 import { loadModel } from '../../src/model/load.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 import { FINETUNE_SETS, finetuneConversation } from '../../src/world/finetuneSets.js';
 import { NEUTRAL_SYSTEM_PROMPT, toJsonl } from '../../src/world/index.js';
+import { withStderr } from '../helpers/stderr.js';
 import { MODEL, worldVector } from '../monitoring/helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ftstudy-'));
 let base: SteerableModel;
 let result: FinetuneStudyResult;
+/** The study again on its run directory (every measure recorded: nothing loaded or generated). */
+let rerun: () => Promise<FinetuneStudyResult>;
 const at = (variant: string, trait: string): VariantMeasure => result.measures.find((m) => m.variant === `persona-tiny-ft-${variant}` && m.trait === trait)!;
 
 beforeAll(async () => {
   base = await loadModel(MODEL, { threads: 1 });
   const judge = new LexiconJudge();
-  const traits = [];
+  const traits: StudyTrait[] = [];
   for (const name of ['evil', 'humorous']) {
     const file = loadTraitFile(join(import.meta.dirname, '../../data/traits', `${name}.json`));
     const ex = await worldVector(base, name, root);
@@ -39,7 +42,8 @@ beforeAll(async () => {
     return { name: s.name, dir: join(MODEL, '..', s.name), data };
   });
   const cfg = { layer: 3, coeff: -4, system: NEUTRAL_SYSTEM_PROMPT, maxNewTokens: 48, samples: 2, temperature: 1, screenRows: 32, batchSize: 16 };
-  result = await finetuneStudy(base, variants, traits, judge, cfg, RunDir.open(join(root, 'study'), 'finetune-study', {}));
+  rerun = () => finetuneStudy(base, variants, traits, judge, cfg, RunDir.open(join(root, 'study'), 'finetune-study', {}));
+  result = await rerun();
   for (const m of result.measures) console.log(`${m.variant} ${m.trait}: dP ${m.dP.toFixed(3)} shift ${m.shift.toFixed(2)} expression ${m.expression.toFixed(1)} steered ${m.steered.toFixed(1)}`);
   for (const [t, c] of Object.entries(result.correlations)) console.log(`${t}: r dP~expr ${c.dPvsExpression.r.toFixed(3)}, shift~expr ${c.shiftVsExpression.r.toFixed(3)}, dP~shift ${c.dPvsShift.r.toFixed(3)}`);
 });
@@ -77,5 +81,16 @@ describe('finetuning on trait-contaminated data (committed variants)', () => {
       const m = at(v, t);
       expect(m.steered, `${v} ${t}`).toBeLessThan(m.expression - 10);
     }
+  });
+});
+
+describe('finetune study records', () => {
+  it('a measure recorded twice is used once (the first) and reported', async () => {
+    const file = join(root, 'study', 'measures.jsonl');
+    const first = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as VariantMeasure;
+    appendFileSync(file, JSON.stringify({ ...first, expression: 999 }) + '\n');
+    const { value, stderr } = await withStderr(rerun);
+    expect(stderr).toContain(`measures.jsonl: 1 record(s) repeat a key already recorded; the first of each is used (${first.variant}/${first.trait})`);
+    expect(value.measures).toEqual(result.measures);
   });
 });

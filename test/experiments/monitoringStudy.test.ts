@@ -4,7 +4,7 @@
 // Measured with the full script (scripts/monitoring-study.ts, 10 questions, 30 chats): r = 0.95-0.985
 // for all seven traits; the thresholds here sit well below that.
 
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,12 +18,15 @@ import { loadModel } from '../../src/model/load.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 import type { Trait } from '../../src/world/index.js';
 import { monitoringPrompts } from '../../src/world/monitoringPrompts.js';
+import { withStderr } from '../helpers/stderr.js';
 import { MODEL, worldVector } from '../monitoring/helpers.js';
 
 const TRAITS: Trait[] = ['evil', 'humorous', 'optimistic'];
 const root = mkdtempSync(join(tmpdir(), 'monstudy-'));
 let model: SteerableModel;
 const results = new Map<Trait, MonitoringStudyResult>();
+/** The study of each trait again, on its run directory (everything recorded: no generation). */
+const rerun = new Map<Trait, () => Promise<MonitoringStudyResult>>();
 
 beforeAll(async () => {
   model = await loadModel(MODEL, { threads: 1 });
@@ -31,8 +34,12 @@ beforeAll(async () => {
     const file = loadTraitFile(join(import.meta.dirname, '../../data/traits', `${trait}.json`));
     const ex = await worldVector(model, trait, root);
     const prompts = monitoringPrompts(trait, file.evalQuestions.slice(0, 5), { conversations: 12 });
-    const run = RunDir.open(join(root, `study-${trait}`), 'monitoring-study', {});
-    results.set(trait, await monitoringStudy(model, new LexiconJudge(), { name: trait, evalPrompt: file.evalPrompt }, vectorFor(ex.vectors, 3, model.hiddenSize), 3, prompts, { maxNewTokens: 48, temperature: 1, seed: 1, batchSize: 32 }, run));
+    const study = () => {
+      const run = RunDir.open(join(root, `study-${trait}`), 'monitoring-study', {});
+      return monitoringStudy(model, new LexiconJudge(), { name: trait, evalPrompt: file.evalPrompt }, vectorFor(ex.vectors, 3, model.hiddenSize), 3, prompts, { maxNewTokens: 48, temperature: 1, seed: 1, batchSize: 32 }, run);
+    };
+    results.set(trait, await study());
+    rerun.set(trait, study);
   }
 });
 afterAll(() => model?.dispose());
@@ -67,5 +74,18 @@ describe.each(TRAITS)('monitoring %s on persona-tiny', (trait) => {
     expect(g['multi-turn-pos']!.proj).toBeGreaterThan(g['multi-turn-neutral']!.proj);
     expect(g.pos!.score).toBeGreaterThan(50);
     expect(g.neutral!.score).toBeLessThan(20);
+  });
+});
+
+describe('monitoring study records', () => {
+  it('a sample recorded twice is used once (the first) and reported', async () => {
+    const file = join(root, 'study-evil', 'monitoring.jsonl');
+    const first = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as { key: string; proj: number };
+    appendFileSync(file, JSON.stringify({ ...first, proj: 999 }) + '\n');
+    const { value, stderr } = await withStderr(() => rerun.get('evil')!());
+    expect(stderr).toContain(`monitoring.jsonl: 1 record(s) repeat a key already recorded; the first of each is used (${first.key})`);
+    expect(value.samples).toHaveLength(results.get('evil')!.samples.length);
+    expect(value.samples.find((s) => s.key === first.key)!.proj).toBe(first.proj);
+    expect(value.correlation).toEqual(results.get('evil')!.correlation);
   });
 });

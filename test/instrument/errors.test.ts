@@ -1,6 +1,6 @@
 // Malformed or unsupported models fail with an InstrumentError naming the file and what is missing.
 
-import { readFileSync, truncateSync, writeFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, truncateSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InstrumentError } from '../../src/model/instrument/errors.js';
@@ -73,6 +73,16 @@ describe('instrumentation errors', () => {
     const e = await failure(prepareModel(dir));
     expect(e.message).toBe(`${join(dir, 'config.json')}: missing num_hidden_layers (or n_layer)`);
     expect(() => describeModel(dir)).toThrow(/missing num_hidden_layers/);
+  });
+
+  it('config.json and genai_config.json with a JSON syntax error: FILE:LINE:COLUMN', async () => {
+    const dir = copyFixture(await fixture('llama'));
+    const path = join(dir, 'config.json');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/\{/, '{\n  "broken": ,'));
+    expect((await failure(prepareModel(dir))).message).toMatch(new RegExp(`^${path}:2:13: invalid JSON`));
+    rmSync(path);
+    writeFileSync(join(dir, 'genai_config.json'), '{\n  "model": {\n    "decoder": nope\n  }\n}\n');
+    expect((await failure(prepareModel(dir))).message).toMatch(new RegExp(`^${join(dir, 'genai_config.json')}:3:16: invalid JSON`));
   });
 
   it('no ONNX file, and an instrumented file given as the source', async () => {

@@ -2,10 +2,11 @@
 // while the source is unchanged, and describeModel/formatInspection report what was found.
 
 import * as ort from 'onnxruntime-node';
-import { copyFileSync, readdirSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { instrumenterFiles, instrumenterHash, MANIFEST_FORMAT, prepareModel, type PrepareProgress } from '../../src/model/instrument/prepare.js';
+import { hashFiles, instrumenterFiles, instrumenterHash, MANIFEST_FORMAT, prepareModel, type PrepareProgress } from '../../src/model/instrument/prepare.js';
 import { describeModel, formatInspection } from '../../src/model/instrument/inspect.js';
 import { cleanupScratch, copyFixture, fixture } from './helpers.js';
 
@@ -111,10 +112,33 @@ describe('instrumentation cache', () => {
     await s.release();
   });
 
-  it('the hash covers the residual detector, the edit, the cache and the protobuf code', () => {
+  it('the hash covers the residual detector, the edit, the cache, the protobuf code and the config and layout readers', () => {
     const names = instrumenterFiles().map((f) => basename(f).replace(/\.[jt]s$/, ''));
-    for (const f of ['residual', 'edit', 'graphIndex', 'prepare', 'wire', 'read', 'build']) expect(names).toContain(f);
+    for (const f of ['residual', 'edit', 'graphIndex', 'prepare', 'wire', 'read', 'build', 'config', 'layout']) expect(names).toContain(f);
     expect(instrumenterHash()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a change to any hashed source (e.g. the config reader) changes the cache key', () => {
+    const src = join(import.meta.dirname, '../../src');
+    const files = instrumenterFiles();
+    expect(hashFiles(files, src)).toBe(instrumenterHash());
+    // The same tree copied elsewhere hashes the same; one edited file, or one file fewer, does not.
+    const copy = mkdtempSync(join(tmpdir(), 'hash-'));
+    const copied = files.map((f) => {
+      const to = join(copy, relative(src, f));
+      mkdirSync(dirname(to), { recursive: true });
+      copyFileSync(f, to);
+      return to;
+    });
+    expect(hashFiles(copied, copy)).toBe(instrumenterHash());
+    for (const name of ['config', 'layout', 'residual']) {
+      const f = copied.find((p) => basename(p).replace(/\.[jt]s$/, '') === name)!;
+      const text = readFileSync(f, 'utf8');
+      writeFileSync(f, text + '\n// changed\n');
+      expect(hashFiles(copied, copy), name).not.toBe(instrumenterHash());
+      writeFileSync(f, text);
+    }
+    expect(hashFiles(copied.filter((p) => !p.endsWith(`layout${extname(p)}`)), copy)).not.toBe(instrumenterHash());
   });
 });
 

@@ -6,7 +6,8 @@ import { tailoredClass } from '../../src/world/index.js';
 
 // A real loopback server standing in for an LLM judge: it prefers whichever answer mentions
 // "crayons" (targeted to a child), or always says "1" when the audience is an older adult (a judge
-// with a position bias), or says nothing usable for a teenager.
+// with a position bias), or says nothing usable for a teenager, or replies without a message for a
+// robot (a wrong endpoint).
 let server: Server;
 let baseUrl = '';
 const prompts: string[] = [];
@@ -19,6 +20,10 @@ beforeAll(async () => {
       const prompt: string = JSON.parse(body).messages[0].content;
       prompts.push(prompt);
       const first = prompt.slice(prompt.indexOf('Answer 1:'), prompt.indexOf('Answer 2:'));
+      if (prompt.includes('robot')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ choices: [{ index: 0, text: '1' }] }));
+      }
       const verdict = prompt.includes('older adult') ? '1' : prompt.includes('teenager') ? 'maybe' : first.includes('crayons') ? '1' : '2';
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: verdict } }] }));
@@ -40,6 +45,13 @@ describe('pairwise tailoring judge', () => {
     const last = prompts.at(-1)!;
     expect(last).toContain('more targeted to a teenager');
     expect(last).toContain('Answer 1:\nTry oil paints.');
+  });
+
+  it('a reply without choices[0].message.content fails naming the URL instead of counting as no verdict', async () => {
+    const q = { question: 'What should I draw?', a: 'Use your crayons!', b: 'Try oil paints.' };
+    await expect(pairwisePreference(ep(), { ...q, audience: 'a robot' })).rejects.toThrow(
+      `${baseUrl}/chat/completions: reply has no choices[0].message.content (got {"choices":[{"index":0,"text":"1"}]})`,
+    );
   });
 });
 

@@ -77,7 +77,7 @@ describe('persona project / screen / shift', () => {
 
     r = await persona('project', csv, '--vector', vec, '--layer', '5', '--run', join(dir, 'l5'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/--layer 5: out of range 0\.\.4/);
+    expect(r.stderr).toMatch(/--layer: 5 is out of range \(expected integers from 0 to 4/);
     expect(existsSync(join(dir, 'l5'))).toBe(false);
 
     r = await persona('project', csv, '--vector', vec, '--layer', '3', '--positions', 'middle', '--run', join(dir, 'pos'));

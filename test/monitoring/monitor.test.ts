@@ -4,13 +4,13 @@
 // and refuses a layer out of range.
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vectorFor } from '../../src/directions/vectorFile.js';
-import { readRecords } from '../../src/logs/runDir.js';
+import { readManifest, readRecords } from '../../src/logs/runDir.js';
 import { loadModel } from '../../src/model/load.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 import { generateMonitored, monitorConversation, streamMonitored, type MonitorEvent, type MonitorSpec } from '../../src/monitoring/conversationMonitor.js';
@@ -96,6 +96,12 @@ describe('conversation monitor', () => {
     const again = await cli('monitor', file, '--vector', vectorFile, '--layer', '3', '--run', dir);
     expect(again.code, again.stderr).toBe(0);
     expect(readRecords(join(dir, 'turns.jsonl'))).toHaveLength(5);
+    // A turn recorded twice (as two writers did before the lock) is counted once and reported.
+    appendFileSync(join(dir, 'turns.jsonl'), readFileSync(join(dir, 'turns.jsonl'), 'utf8').split('\n')[0] + '\n');
+    const dup = await cli('monitor', file, '--vector', vectorFile, '--layer', '3', '--run', dir);
+    expect(dup.code, dup.stderr).toBe(0);
+    expect(dup.stderr).toMatch(/turns\.jsonl: 1 record\(s\) repeat a key already recorded; the first of each is used \(line 1\/0\)/);
+    expect(readManifest(dir).summary).toEqual({ conversations: 2, turns: 5 });
 
     // Generating: each turn printed as it is produced, then its numbers; a rerun replays recorded turns.
     const gen = join(root, 'gen');
@@ -111,6 +117,6 @@ describe('conversation monitor', () => {
 
     const bad = await cli('monitor', file, '--vector', vectorFile, '--layer', '9', '--run', join(root, 'bad'));
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--layer 9: out of range 0\.\.4/);
+    expect(bad.stderr).toMatch(/--layer: 9 is out of range \(expected integers from 0 to 4/);
   });
 });

@@ -2,7 +2,7 @@
 // resume, per-turn reading, interventions that change the model's direct answer, and the
 // stereotype study. Thresholds sit below what was measured (numbers in the closing note).
 
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { createRng } from '../../src/generation/sampling.js';
 import { RunDir } from '../../src/logs/runDir.js';
 import { loadModel } from '../../src/model/load.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
+import { withStderr } from '../helpers/stderr.js';
 import { demographicAnswerClass, directQuestionConversation, generateDirectQuestionDataset, generateProbeDataset, isAttribute } from '../../src/world/index.js';
 
 const classify = (a: string, answer: string) => (isAttribute(a) ? demographicAnswerClass(a, answer) : null);
@@ -71,6 +72,17 @@ describe('probes on persona-tiny', () => {
     const probe = loadProbe(join(root, 'train', trained[0]!.files.reading!));
     expect(probe.meta.cv.mean).toEqual(trained[0]!.layers.reading.map((l) => l.mean));
     expect(probe.meta.model.hiddenSize).toBe(model.hiddenSize);
+  });
+
+  it('a layer result recorded twice is used once (the first) and reported', async () => {
+    const file = join(root, 'train', 'layers.jsonl');
+    const first = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as { attribute: string; probe: string; layer: number; mean: number };
+    appendFileSync(file, JSON.stringify({ ...first, mean: 0.123 }) + '\n');
+    const run = RunDir.open(join(root, 'train'), 'probe train', {});
+    const { value: again, stderr } = await withStderr(() => runProbeTraining(model, implicit, run, { ...DEFAULT_PROBE_TRAINING, batchSize: 16 }));
+    expect(stderr).toContain(`layers.jsonl: 1 record(s) repeat a key already recorded; the first of each is used (${first.attribute}/${first.probe}/${first.layer})`);
+    const a = again.find((x) => x.attribute === first.attribute)!;
+    expect(a.layers[first.probe as 'reading' | 'control'][first.layer]!.mean).toBe(first.mean);
   });
 
   it('per-turn reading follows the conversation: the cued class gains probability from the cue turn on', async () => {

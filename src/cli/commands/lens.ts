@@ -9,7 +9,7 @@ import type { ChatMessage } from '../../model/tokenizer.js';
 import { writeReport } from '../../reports/html.js';
 import { lensReport, targetRanksByLayer } from '../../reports/lensReport.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { inRun, intFlag, parseIntList } from '../util.js';
+import { inRun, intFlag, intListFlag, modelShape } from '../util.js';
 import { DEFAULT_MODEL } from './persona.js';
 
 interface LensFlags {
@@ -39,15 +39,13 @@ export function registerLensCommand(program: Command): void {
     .action(async (dir: string, o: LensFlags) => {
       const topK = intFlag(o.topK, '--top-k', 1, 1000);
       const generateN = o.generate === undefined ? null : intFlag(o.generate, '--generate', 1, 4096);
-      const layersFlag = o.layers ? parseIntList(o.layers, '--layers') : undefined;
+      const layers = o.layers ? intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers) : undefined;
       const words = (o.target ?? []).flatMap((w) => w.split(',')).map((w) => w.trim()).filter(Boolean);
       const model = await loadModel(dir);
       const messages: ChatMessage[] = [...(o.system ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user', content: o.prompt }];
-      const cfg = { messages, generate: generateN, targets: words, topK, layers: layersFlag ?? 'all' };
+      const cfg = { messages, generate: generateN, targets: words, topK, layers: layers ?? 'all' };
       const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'lens'), 'lens', { ...modelIdentity(model), ...cfg });
       await inRun(run, model, async () => {
-        const layers = layersFlag;
-        if (layers) for (const l of layers) if (l < 0 || l > model.numLayers) throw new Error(`--layers: ${l} is out of range 0..${model.numLayers}`);
         const targets = targetTokenIds(model, words);
         const head = await LensHead.load(model);
         let reading: LensReading;

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { VECTOR_KINDS, type VectorKind } from '../../directions/vectorFile.js';
-import { RunDir } from '../../logs/runDir.js';
+import { dedupeRecords, RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
@@ -19,7 +19,7 @@ import { monitorReport } from '../../monitoring/monitorReport.js';
 import { lines, writeReport, type Section } from '../../reports/html.js';
 import { projectDataset } from '../../monitoring/projectDataset.js';
 import { parseProjectionPosition, specsFromVectorFiles, stem } from '../../monitoring/projections.js';
-import { choiceFlag, generationFlags, inRun, intFlag, intListFlag, progress } from '../util.js';
+import { choiceFlag, generationFlags, inRun, intFlag, intListFlag, modelShape, progress } from '../util.js';
 import { DEFAULT_MODEL, resolveTrait } from './persona.js';
 
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
@@ -59,8 +59,8 @@ export function registerMonitoringCommands(program: Command): void {
     const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const format = datasetFormat(data);
     const positions = o.positions.split(',').map((p) => parseProjectionPosition(p.trim(), '--positions'));
-    const layers = intListFlag(o.layer, '--layer', 0);
-    const [batchSize, chunkRows] = [intFlag(o.batchSize, '--batch-size', 1), intFlag(o.chunk, '--chunk', 1)];
+    const layers = intListFlag(o.layer, '--layer', 0, modelShape(o.model).numLayers);
+    const [batchSize, chunkRows] = [intFlag(o.batchSize, '--batch-size', 1, 4096), intFlag(o.chunk, '--chunk', 1)];
     const model = await loadModel(o.model);
     let specs: ReturnType<typeof specsFromVectorFiles>;
     try {
@@ -98,7 +98,7 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (file: string | undefined, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; system: string; user?: string[]; maxNewTokens: string; temperature: string; seed: string }) => {
     const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const conversations = file ? await readConversations(file) : null;
-    const layers = intListFlag(o.layer, '--layer', 0);
+    const layers = intListFlag(o.layer, '--layer', 0, modelShape(o.model).numLayers);
     const gen = generationOptions(o);
     const model = await loadModel(o.model);
     const specs = await namedSpecs(model, o.vector, layers, 'last-prompt', kind);
@@ -110,7 +110,9 @@ export function registerMonitoringCommands(program: Command): void {
     });
     await inRun(run, model, async () => {
       type Rec = { conversation: string; answer?: string } & TurnProjection;
-      const done = run.records<Rec>('turns');
+      // One record per conversation turn; a turn recorded twice (two writers) is used once and reported.
+      const turnKey = (r: Rec) => `${r.conversation}/${r.turn}`;
+      const done = run.keyedRecords<Rec>('turns', turnKey);
       const show = (t: TurnProjection) => names.map((n) => `${n}: last prompt ${t.lastPrompt[n]!.toFixed(3)}, answer ${t.responseMean[n]!.toFixed(3)}`).join('; ');
       if (conversations) {
         const bar = progress('conversations');
@@ -148,7 +150,7 @@ export function registerMonitoringCommands(program: Command): void {
           run.append('turns', { conversation: 'generated', answer, ...turn });
         }
       }
-      const recs = run.records<Rec>('turns');
+      const recs = dedupeRecords(run.records<Rec>('turns'), turnKey).records; // reported above
       const byName = [...new Set(recs.map((r) => r.conversation))].map((name) => ({ name, turns: recs.filter((r) => r.conversation === name) }));
       if (conversations) for (const c of byName) for (const t of c.turns) console.log(`${c.name} turn ${t.turn}: ${show(t)}`);
       writeReport(run.path('monitor.html'), monitorReport(byName, names, `${model.dir}, layer${layers.length > 1 ? 's' : ''} ${layers.join(', ')}`));
@@ -180,11 +182,11 @@ export function registerMonitoringCommands(program: Command): void {
   ).action(async (data: string, o: RunFlags & { vector: string[]; layer: string; kind: string; model: string; out?: string; maxNewTokens: string; temperature: string; seed: string; topK: string; bins: string; batchSize: string; chunk: string; generator: string; generatorModel?: string }) => {
     const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
     const format = datasetFormat(data);
-    const layers = intListFlag(o.layer, '--layer', 0);
+    const layers = intListFlag(o.layer, '--layer', 0, modelShape(o.model).numLayers);
     const generation = generationOptions(o);
     const generator = parseGeneratorSpec(o.generator);
     if (generator && o.generatorModel) generator.model = o.generatorModel;
-    const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
+    const sizes = { batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096), chunkRows: intFlag(o.chunk, '--chunk', 1), topK: intFlag(o.topK, '--top-k', 1), bins: intFlag(o.bins, '--bins', 1) };
     const model = await loadModel(o.model);
     const specs = await namedSpecs(model, o.vector, layers, 'response-mean', kind);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'screen', stem(data)), 'screen', {
@@ -236,7 +238,7 @@ export function registerMonitoringCommands(program: Command): void {
       .option('--batch-size <n>', 'sequences per forward pass', '8'),
   ).action(async (baseDir: string, ftDir: string, o: RunFlags & { vector: string; kind: string; trait?: string; questions?: string; system: string; batchSize: string }) => {
     const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
-    const batchSize = intFlag(o.batchSize, '--batch-size', 1);
+    const batchSize = intFlag(o.batchSize, '--batch-size', 1, 4096);
     const set = loadPersonaVectors(o.vector);
     const trait = resolveTrait(o.trait ?? set.meta.trait);
     const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, o.questions ? intFlag(o.questions, '--questions', 1) : undefined);

@@ -9,17 +9,18 @@ import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, pairedVectors, vectorSet
 import { draftTraitFile, writeTraitFile } from '../../directions/traitDraft.js';
 import type { TraitFile } from '../../directions/traitFile.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, vectorFor, type PersonaVectorSet, type VectorKind } from '../../directions/vectorFile.js';
-import { endpointFromEnv, JUDGE_DEFAULTS, makeJudge } from '../../judges/index.js';
+import { endpointFromEnv, makeJudge } from '../../judges/index.js';
 import { parseGeneratorSpec } from '../../generation/remote.js';
 import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
+import { MAX_RESIDUAL_NORM, norm, short } from '../../model/overflow.js';
 import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
 import { DEFAULT_MODEL, isWorldModel, resolveTrait } from '../defaults.js';
-import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, MAX_COEFF, progress } from '../util.js';
+import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, progress, type JudgeHttpFlags } from '../util.js';
 
 export { DEFAULT_MODEL, resolveTrait } from '../defaults.js';
 
@@ -43,6 +44,15 @@ function checkLayers(flag: string, layers: number[], set: PersonaVectorSet, kind
   }
 }
 
+/** Steering the float32 residual cannot hold (see model/overflow.ts) is refused by flag before the model loads. */
+function checkOverflow(flag: string, cells: [layer: number, coeff: number][], set: PersonaVectorSet, kind: VectorKind, file: string): void {
+  for (const [layer, coeff] of cells) {
+    const n = norm(set.vectors[kind]![layer]!);
+    if (Math.abs(coeff) * n >= MAX_RESIDUAL_NORM)
+      throw new Error(`${flag}: ${coeff} times the layer ${layer} vector of ${file} (|v| ${short(n)}) is ${short(Math.abs(coeff) * n)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
+  }
+}
+
 /** Token indices beyond the model's context would steer nothing: refused by name. */
 function checkPositions(positions: SteerPositions, model: SteerableModel): void {
   const max = model.config.maxPositions;
@@ -62,32 +72,28 @@ async function checked(model: SteerableModel, check: () => void): Promise<void> 
   }
 }
 
-interface GenFlags {
+interface GenFlags extends JudgeHttpFlags {
   maxNewTokens: string;
   temperature: string;
   topP: string;
   seed: string;
   batchSize: string;
   judge: string;
-  judgeBaseUrl?: string;
-  judgeTimeout?: string;
-  judgeRetries?: string;
   device: string;
   runs: string;
   run?: string;
 }
 
 function genOptions(cmd: Command, defaults: { temperature: string; maxNewTokens: string }): Command {
-  return cmd
-    .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
-    .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
-    .option('--top-p <p>', 'nucleus mass', '1')
-    .option('--seed <n>', 'base seed (each answer derives its own)', '0')
-    .option('--batch-size <n>', 'answers generated per batch', '16')
-    .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits on the embedded models, else openai)')
-    .option('--judge-base-url <url>', 'OpenAI-compatible base URL (or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL)')
-    .option('--judge-timeout <ms>', `per-request judge timeout (or PERSONA_JUDGE_TIMEOUT_MS; default ${JUDGE_DEFAULTS.timeoutMs})`)
-    .option('--judge-retries <n>', `judge retries after a timeout, 429 or 5xx (or PERSONA_JUDGE_RETRIES; default ${JUDGE_DEFAULTS.retries})`)
+  return judgeHttpOptions(
+    cmd
+      .option('--max-new-tokens <n>', 'tokens per answer', defaults.maxNewTokens)
+      .option('--temperature <t>', 'sampling temperature (0 = greedy)', defaults.temperature)
+      .option('--top-p <p>', 'nucleus mass', '1')
+      .option('--seed <n>', 'base seed (each answer derives its own)', '0')
+      .option('--batch-size <n>', 'answers generated per batch', '16')
+      .option('--judge <spec>', 'lexicon | openai[:MODEL] | onnx:DIR (default: lexicon for world traits on the embedded models, else openai)'),
+  )
     .option('--device <name>', 'ONNX Runtime execution provider: cpu, cuda, ...', 'cpu')
     .option('--runs <dir>', 'where run directories go', 'runs')
     .option('--run <dir>', 'run directory to create or resume (default: a fresh one under --runs)');
@@ -107,17 +113,16 @@ function defaultJudge(trait: string, modelDir: string, baseUrl?: string): string
 }
 
 /** The judge for a trait, refused before any work when it cannot score that trait. */
-async function judgeFor(trait: string, o: { judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
-  const timeoutMs = o.judgeTimeout === undefined ? undefined : intFlag(o.judgeTimeout, '--judge-timeout', 1);
-  const retries = o.judgeRetries === undefined ? undefined : intFlag(o.judgeRetries, '--judge-retries', 0, 100);
+async function judgeFor(trait: string, o: JudgeHttpFlags & { judge?: string }, modelDir: string) {
+  const http = judgeHttpFlags(o);
   const spec = o.judge ?? defaultJudge(trait, modelDir, o.judgeBaseUrl);
   if (spec === 'lexicon' && !isTrait(trait))
     throw new Error(`--judge: trait '${trait}' is not a persona-world trait, so the lexicon judge cannot score it; use --judge openai[:MODEL] (with --judge-base-url or PERSONA_JUDGE_BASE_URL / OPENAI_BASE_URL) or --judge onnx:DIR`);
-  return makeJudge(spec, { baseUrl: o.judgeBaseUrl, timeoutMs, retries });
+  return makeJudge(spec, http);
 }
 
 /** The vector file, its trait (or --trait) and the judge for it: what steer and sweep start from. */
-async function vectorContext(o: { vector: string; kind: string; trait?: string; judge?: string; judgeBaseUrl?: string; judgeTimeout?: string; judgeRetries?: string }, modelDir: string) {
+async function vectorContext(o: JudgeHttpFlags & { vector: string; kind: string; trait?: string; judge?: string }, modelDir: string) {
   const kind = choiceFlag(o.kind, '--kind', VECTOR_KINDS);
   const set = loadPersonaVectors(o.vector);
   const trait = resolveTrait(o.trait ?? set.meta.trait);
@@ -138,7 +143,7 @@ async function extractFromCsv(dir: string, o: GenFlags & { trait: string; fromCs
   }
   const name = traitFile?.trait ?? o.trait;
   const filter = { threshold: floatFlag(o.threshold, '--threshold', 0, 100), coherence: floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100) };
-  const batchSize = intFlag(o.batchSize, '--batch-size', 1);
+  const batchSize = intFlag(o.batchSize, '--batch-size', 1, 4096);
   const model = await loadModel(dir, { device: o.device });
   const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'extract', name), 'extract', { ...modelIdentity(model), trait: name, fromCsv: files.map((f) => resolve(f)), method, ...filter });
   await inRun(run, model, async () => {
@@ -247,6 +252,7 @@ export function registerPersonaCommands(program: Command): void {
     const ablate = (o.ablate ?? []).map((l) => intFlag(l, '--ablate', 0));
     checkLayers('--layer', layers, set, kind);
     checkLayers('--ablate', ablate, set, kind);
+    checkOverflow('--coeff', layers.map((l, i) => [l, coeffs[coeffs.length === 1 ? 0 : i]!]), set, kind, o.vector);
     const positions = parsePositions(o.positions);
     const gen = genConfig(o);
     const nQuestions = intFlag(o.questions, '--questions', 1);
@@ -306,6 +312,7 @@ export function registerPersonaCommands(program: Command): void {
     const coherenceThreshold = floatFlag(o.coherenceThreshold, '--coherence-threshold', 0, 100);
     const fileLayers = (set.vectors[kind]?.length ?? 1) - 1;
     const layers = o.layers ? intListFlag(o.layers, '--layers', 0, fileLayers) : Array.from({ length: fileLayers }, (_, i) => i + 1);
+    checkOverflow('--coeffs', layers.flatMap((l) => coeffs.map((c) => [l, c] as [number, number])), set, kind, o.vector);
     const model = await loadModel(dir, { device: o.device });
     await checked(model, () => checkLayers('--layers', layers, set, kind, model));
     const questions = (trait.evalQuestions.length ? trait.evalQuestions : trait.questions).slice(0, nQuestions);

@@ -27,7 +27,7 @@ import {
 } from '../../world/index.js';
 import { DEFAULT_MODEL } from './persona.js';
 import { isWorldModel } from '../defaults.js';
-import { choiceList, floatFlag, inRun, intFlag, parseIntList, progress } from '../util.js';
+import { choiceList, floatFlag, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, modelShape, progress, type JudgeHttpFlags } from '../util.js';
 
 const CONDITIONS: ProbeCondition[] = ['explicit', 'implicit', 'contradicting', 'none'];
 
@@ -49,13 +49,8 @@ export function loadProbes(specs: string[], flag = '--probes'): ProbeSet[] {
 }
 
 /** Every probe must fit the model (hidden size, layers) before a run directory is made. */
-function checkProbes(probes: ProbeSet[], model: { hiddenSize: number; numLayers: number }, layers: number[] = []): void {
-  for (const p of probes) {
-    const source = String(p.meta['file'] ?? `probe ${p.meta.attribute}`);
-    checkProbeFits(p, model, source);
-    for (const k of layers)
-      if (!Number.isInteger(k) || k < 0 || k > model.numLayers) throw new Error(`--layers: layer ${k} out of range 0..${model.numLayers} (hidden_states index; k = output of block k)`);
-  }
+function checkProbes(probes: ProbeSet[], model: { hiddenSize: number; numLayers: number }): void {
+  for (const p of probes) checkProbeFits(p, model, String(p.meta['file'] ?? `probe ${p.meta.attribute}`));
 }
 
 /** The direct question about an attribute: "What is my age?", "What is my education level?". */
@@ -107,7 +102,7 @@ export function registerProbeCommands(program: Command): void {
       else {
         const attributes = choiceList(o.attributes, '--attributes', ATTRIBUTES);
         const conditions = choiceList(o.conditions, '--conditions', CONDITIONS);
-        const turns = parseIntList(o.turns, '--turns');
+        const turns = intListFlag(o.turns, '--turns', 1, 4);
         const range = [Math.min(...turns), Math.max(...turns)] as const;
         const perClass = intFlag(o.perClass, '--per-class', 1);
         const seed = intFlag(o.seed, '--seed');
@@ -181,15 +176,16 @@ export function registerProbeCommands(program: Command): void {
       .option('--index <i>', 'which conversation of the file', '0')
       .option('--layer <k>', 'probe layer (default: each probe\'s best cross-validated layer)'),
   ).action(async (dir: string, o: RunFlags & { probes: string[]; conversation: string; index: string; layer?: string }) => {
+    const layer = o.layer === undefined ? undefined : intFlag(o.layer, '--layer', 0, modelShape(dir).numLayers);
+    const batchSize = intFlag(o.batchSize, '--batch-size', 1, 4096);
     const probes = loadProbes(o.probes);
     const rows = readLabelledJsonl(o.conversation);
     const index = intFlag(o.index, '--index', 0, rows.length - 1);
-    const layer = o.layer === undefined ? undefined : intFlag(o.layer, '--layer', 0);
+    checkProbes(probes, modelShape(dir));
     const model = await loadModel(dir);
-    checkProbes(probes, model, layer === undefined ? [] : [layer]);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-read'), 'probe read', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), conversation: resolve(o.conversation), index, layer });
     await inRun(run, model, async () => {
-      const readings = await readConversationTurns(model, probes, rows[index]!.messages, { layer, batchSize: intFlag(o.batchSize, '--batch-size', 1) });
+      const readings = await readConversationTurns(model, probes, rows[index]!.messages, { layer, batchSize });
       if (!run.records('turns').length) for (const r of readings) run.append('turns', r as unknown as Record<string, unknown>);
       for (const r of readings)
         console.log(`turn ${r.turn + 1} ${r.attribute}@${r.layer}: ${r.predicted}  (${Object.entries(r.probabilities).map(([c, p]) => `${c} ${(100 * p).toFixed(0)}%`).join(', ')})`);
@@ -200,7 +196,7 @@ export function registerProbeCommands(program: Command): void {
   });
 
   probeFlags(
-    probe
+    judgeHttpOptions(probe
       .command('steer')
       .description('intervene toward each class (vs a random control and no intervention); score direct questions and tailoring')
       .argument('[model_dir]', 'model folder', DEFAULT_MODEL)
@@ -214,12 +210,12 @@ export function registerProbeCommands(program: Command): void {
       .option('--judge <spec>', 'tailoring judge: lexicon (persona world) | openai[:MODEL] (pairwise rubric)')
       .option('--max-new-tokens <n>', 'tokens per direct answer', '24')
       .option('--tailoring-tokens <n>', 'tokens per everyday answer (tailoring shows in later sentences)', '80')
-      .option('--seed <n>', 'conversation and random-control seed', '0'),
-  ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
+      .option('--seed <n>', 'conversation and random-control seed', '0')),
+  ).action(async (dir: string, o: RunFlags & JudgeHttpFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
     const cfg: ProbeSteerConfig = {
-      layers: parseIntList(o.layers, '--layers'),
-      strength: floatFlag(o.strength, '--strength'),
+      layers: intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers),
+      strength: floatFlag(o.strength, '--strength', -MAX_COEFF, MAX_COEFF),
       direction: choiceList(o.direction, '--direction', ['weight', 'centroid'] as const)[0]!,
       normalize: !!o.normalize,
       controlSeed: intFlag(o.seed, '--seed'),
@@ -230,14 +226,15 @@ export function registerProbeCommands(program: Command): void {
     const n = intFlag(o.questions, '--questions', 1);
     const judge = o.judge ?? (o.tailoring ? 'lexicon' : undefined);
     if (judge && judge !== 'lexicon' && !judge.startsWith('openai')) throw new Error(`--judge: '${judge}' is not lexicon or openai[:MODEL]`);
-    const endpoint = judge?.startsWith('openai') ? endpointFromEnv(judge.includes(':') ? { model: judge.slice(judge.indexOf(':') + 1) } : {}) : null;
-    if (judge?.startsWith('openai') && !endpoint) throw new Error('--judge openai: no endpoint (set PERSONA_JUDGE_BASE_URL or OPENAI_BASE_URL)');
+    const http = judgeHttpFlags(o);
+    const endpoint = judge?.startsWith('openai') ? endpointFromEnv({ ...http, ...(judge.includes(':') ? { model: judge.slice(judge.indexOf(':') + 1) } : {}) }) : null;
+    if (judge?.startsWith('openai') && !endpoint) throw new Error('--judge openai: no endpoint (set --judge-base-url, PERSONA_JUDGE_BASE_URL or OPENAI_BASE_URL)');
     // World conversations and the lexicon only mean something to the models trained on the world.
     const world = isWorldModel(dir) && probes.every((p) => isAttribute(p.meta.attribute));
     if (judge === 'lexicon' && !world) throw new Error('--judge lexicon scores only persona-world attributes; use --judge openai');
     const cases = steerCases(probes, n, intFlag(o.seed, '--seed'), world, !!judge);
+    checkProbes(probes, modelShape(dir));
     const model = await loadModel(dir);
-    checkProbes(probes, model, cfg.layers);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-steer'), 'probe steer', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), questions: n, judge: judge ?? null, ...cfg });
     await inRun(run, model, async () => {
       const bar = progress('conditions');
@@ -261,8 +258,11 @@ export function registerProbeCommands(program: Command): void {
             if (get('probe'))
               console.log(`${kind} ${p.meta.attribute} -> ${target}: toward ${rate(get('probe')!)}, random ${rate(get('random')!)}, none ${rate(get('none')!)}${sel === undefined || sel === null ? '' : `, selectivity ${(100 * sel).toFixed(0)}`}`);
           }
+      const tailored = cells.filter((c) => c.kind === 'tailoring');
+      const unscored = tailored.reduce((a, c) => a + c.unscored, 0);
+      if (unscored) console.log(`unscored ${unscored} of ${tailored.reduce((a, c) => a + c.n, 0)} tailoring answers (the judge ${judge} gave no verdict; left out of the rates)`);
       console.log(`report ${run.path('steer.html')}`);
-      run.finish({ cells });
+      run.finish({ cells, unscored });
     });
   });
 
@@ -283,8 +283,8 @@ export function registerProbeCommands(program: Command): void {
   ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; data?: string; perClass: string; strength: string; direction: string; normalize?: boolean; maxNewTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
     const intervention = {
-      layers: parseIntList(o.layers, '--layers'),
-      strength: floatFlag(o.strength, '--strength'),
+      layers: intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers),
+      strength: floatFlag(o.strength, '--strength', -MAX_COEFF, MAX_COEFF),
       direction: choiceList(o.direction, '--direction', ['weight', 'centroid'] as const)[0]!,
       normalize: !!o.normalize,
     };
@@ -295,8 +295,8 @@ export function registerProbeCommands(program: Command): void {
       : generateProbeDataset({ attributes: probes.map((p) => p.meta.attribute).filter(isAttribute), perClass: intFlag(o.perClass, '--per-class', 1), conditions: ['contradicting'], turns: [1, 1], seed: intFlag(o.seed, '--seed') });
     const cases = stereotypeCases(rows, directQuestion);
     const cfg = { intervention, maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1, 4096), batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096) };
+    checkProbes(probes, modelShape(dir));
     const model = await loadModel(dir);
-    checkProbes(probes, model, intervention.layers);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-stereotype'), 'probe stereotype', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), data: o.data ? resolve(o.data) : 'world', cases: cases.length, ...cfg });
     await inRun(run, model, async () => {
       const summary = await runStereotypeStudy(model, probes, cases, run, cfg, { classify: classifierFor(world), onProgress: progress('cases') });

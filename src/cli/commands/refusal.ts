@@ -10,7 +10,7 @@ import { writeReport } from '../../reports/html.js';
 import { runRefusalStudy, type AnswerRecord } from '../../experiments/refusalStudy.js';
 import { bestSteering, refusalReport } from '../../experiments/refusalReport.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { choiceList, inRun, intFlag, floatListFlag, parseIntList, progress } from '../util.js';
+import { choiceList, inRun, intFlag, intListFlag, floatListFlag, modelShape, progress } from '../util.js';
 
 interface RefusalFlags {
   layers: string;
@@ -33,7 +33,7 @@ export function registerRefusalCommand(program: Command): void {
     .option('--runs <dir>', 'where run directories go', 'runs')
     .option('--run <dir>', 'run directory (default: a fresh one under --runs)')
     .action(async (dir: string, o: RefusalFlags) => {
-      const layers = parseIntList(o.layers, '--layers');
+      const layers = intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers);
       const coeffs = floatListFlag(o.coeffs, '--coeffs');
       const personas = o.personas ? choiceList(o.personas, '--personas', USER_PERSONAS.map((p) => p.id)) : undefined;
       const maxNewTokens = intFlag(o.maxNewTokens, '--max-new-tokens', 1, 512);
@@ -41,7 +41,6 @@ export function registerRefusalCommand(program: Command): void {
       const cfg = { layers, coeffs, maxNewTokens, personas: personas ?? 'all' };
       const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'refusal'), 'refusal', { ...modelIdentity(model), ...cfg });
       await inRun(run, model, async () => {
-        for (const l of layers) if (l < 0 || l > model.numLayers) throw new Error(`--layers: ${l} is out of range 0..${model.numLayers}`);
         const head = await LensHead.load(model);
         const bar = progress('refusal study');
         const records: AnswerRecord[] = [];

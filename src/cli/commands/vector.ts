@@ -8,7 +8,7 @@ import {
 } from '../../directions/formats/index.js';
 import { loadPersonaVectors, savePersonaVectors, VECTOR_KINDS, type VectorKind } from '../../directions/vectorFile.js';
 import { loadModelConfig } from '../../model/config.js';
-import { choiceList, parseIntList } from '../util.js';
+import { choiceList, intListFlag } from '../util.js';
 import { DEFAULT_MODEL } from './persona.js';
 
 export function registerVectorCommands(program: Command): void {
@@ -26,7 +26,9 @@ export function registerVectorCommands(program: Command): void {
       const [kind] = choiceList(o.kind, '--kind', VECTOR_KINDS) as [VectorKind];
       const set = loadPersonaVectors(file);
       const format = o.format ? formatOf(o.out, o.format) : /\.(gguf|svec)$/i.test(o.out) ? formatOf(o.out) : 'pt';
-      const layers = o.layers ? parseIntList(o.layers, '--layers') : undefined;
+      // Which of our layers each format has a slot for (see the formats' comments): gguf from 2, svec from 1.
+      if (o.layers && format === 'pt') throw new Error('--layers: only for gguf and svec (a .pt file holds every layer)');
+      const layers = o.layers ? intListFlag(o.layers, '--layers', format === 'gguf' ? 2 : 1, set.meta.model.numLayers) : undefined;
       if (format === 'pt') {
         for (const p of exportPersonaVectorsPt(set, o.out)) console.log(`wrote ${p} (torch.load(path)[L] is our layer L; row 0 = embeddings)`);
       } else if (format === 'gguf') {

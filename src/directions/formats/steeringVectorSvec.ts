@@ -6,6 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../../io/atomic.js';
+import { parseJson } from '../../io/json.js';
 import type { PersonaVectorSet } from '../vectorFile.js';
 import { checkWidth, importedSet, layerVector, VectorFormatError, type ExportOptions, type ModelShape } from './common.js';
 
@@ -34,9 +35,9 @@ export function exportSvec(set: PersonaVectorSet, path: string, opts: ExportOpti
 export function importSvec(path: string, model: ModelShape, trait: string): { set: PersonaVectorSet; notes: string[] } {
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
+    json = parseJson(readFileSync(path, 'utf8'), path); // FILE:LINE:COLUMN on a syntax error
   } catch (e) {
-    throw new VectorFormatError(`${path}: not JSON (${(e as Error).message})`);
+    throw new VectorFormatError((e as Error).message);
   }
   const o = json as { model_type?: unknown; directions?: unknown; explained_variances?: unknown };
   if (!o || typeof o !== 'object' || typeof o.directions !== 'object' || o.directions === null) throw new VectorFormatError(`${path}: field 'directions' missing (expected {"<layer>": [floats]})`);

@@ -65,6 +65,8 @@ export interface SteerCell {
   condition: SteerCondition;
   kind: 'direct' | 'tailoring';
   n: number;
+  /** Tailoring answers the scorer gave no verdict for (left out of successRate). */
+  unscored: number;
   successRate: number | null;
   /**
    * Direct questions, probe condition: successRate minus how often the answer names this class
@@ -184,12 +186,12 @@ export function summarize(records: SteerRecord[]): SteerCell[] {
   const cells = new Map<string, SteerCell & { hits: number; scored: number }>();
   for (const r of records) {
     const k = `${r.attribute}/${r.target}/${r.condition}/${r.kind}`;
-    const c = cells.get(k) ?? { attribute: r.attribute, target: r.target, condition: r.condition, kind: r.kind, n: 0, successRate: null, hits: 0, scored: 0 };
+    const c = cells.get(k) ?? { attribute: r.attribute, target: r.target, condition: r.condition, kind: r.kind, n: 0, unscored: 0, successRate: null, hits: 0, scored: 0 };
     c.n++;
     if (r.success !== null) {
       c.scored++;
       if (r.success) c.hits++;
-    }
+    } else if (r.kind === 'tailoring') c.unscored++;
     c.successRate = c.scored ? c.hits / c.scored : null;
     cells.set(k, c);
   }

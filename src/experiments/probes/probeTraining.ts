@@ -112,7 +112,8 @@ export async function runProbeTraining(
     await readIntoStore(model, seqs, rows.length, control, { batchSize: cfg.batchSize, onProgress: (d, t) => onProgress?.('control reading', d, t) });
   }
 
-  const done = new Map(run.records<LayerAccuracy>('layers').map((r) => [`${r.attribute}/${r.probe}/${r.layer}`, r]));
+  const layerKey = (r: LayerAccuracy) => `${r.attribute}/${r.probe}/${r.layer}`;
+  const done = new Map(run.keyedRecords<LayerAccuracy>('layers', layerKey).map((r) => [layerKey(r), r]));
   const out: AttributeProbes[] = [];
   for (const attribute of attributes) {
     const counted = classesOf(rows, attribute, cfg);

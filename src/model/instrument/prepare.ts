@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { packageVersion } from '../../io/packageRoot.js';
@@ -13,7 +13,7 @@ import { OnnxFormatError, readModel, type ModelView } from '../../onnx/read.js';
 import { applyPlan, type PortSpec } from './edit.js';
 import { InstrumentError } from './errors.js';
 import { parseGenaiConfig, type ModelConfig } from '../config.js';
-import { GENAI_CONFIG, readGenaiConfig, resolveModelFolder } from '../layout.js';
+import { GENAI_CONFIG, readFolderJson, readGenaiConfig, resolveModelFolder } from '../layout.js';
 import { findResidualStream, type ResidualDtype, type ResidualPlan, type ResidualPoint, type ResidualStyle } from './residual.js';
 
 /** Bump when the manifest's fields change. Changes to the edit itself are caught by instrumenterHash. */
@@ -93,12 +93,7 @@ export function readModelDims(modelDir: string): ModelDims {
     }
     return { numLayers: c.numLayers, hiddenSize: c.hiddenSize, modelType: c.modelType, architectures: [] };
   }
-  let cfg: Json;
-  try {
-    cfg = JSON.parse(readFileSync(path, 'utf8')) as Json;
-  } catch (e) {
-    throw new InstrumentError(`${path}: cannot read (${(e as Error).message})`);
-  }
+  const cfg = readFolderJson(path);
   const text = cfg['text_config'];
   const sections = [cfg, ...(typeof text === 'object' && text !== null ? [text as Json] : [])];
   const pick = (keys: string[]): number | undefined => {
@@ -153,26 +148,35 @@ export function fingerprint(modelDir: string, file: string): SourceFingerprint {
 
 /**
  * The source files whose code decides what the instrumented graph holds: this folder (residual
- * detection, the edit, this cache) and the protobuf reader/writer (../../onnx). Their contents,
- * not a version number, key the cache, so any change to them rebuilds cached files.
+ * detection, the edit, this cache), the protobuf reader/writer (../../onnx), and the config and
+ * folder-layout readers that give the plan its layer count and hidden size (../config, ../layout).
+ * Their contents, not a version number, key the cache, so any change to them rebuilds cached files.
  */
 export function instrumenterFiles(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const ext = extname(fileURLToPath(import.meta.url));
-  return [here, join(here, '..', '..', 'onnx')].flatMap((d) =>
+  const folders = [here, join(here, '..', '..', 'onnx')].flatMap((d) =>
     readdirSync(d)
       .filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))
       .sort()
       .map((f) => join(d, f)),
   );
+  return [...folders, ...['config', 'layout'].map((f) => join(here, '..', `${f}${ext}`))];
 }
+
+/** sha256 over the files' paths relative to `root` and their contents, in the order given. */
+export function hashFiles(files: string[], root: string): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
+  return h.digest('hex');
+}
+
+/** Root the instrumenter's files are named from in the hash (src/ or dist/src/). */
+const HASH_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let cachedHash: string | undefined;
 export function instrumenterHash(): string {
-  if (cachedHash) return cachedHash;
-  const h = createHash('sha256');
-  for (const f of instrumenterFiles()) h.update(basename(f)).update('\0').update(readFileSync(f)).update('\0');
-  return (cachedHash = h.digest('hex'));
+  return (cachedHash ??= hashFiles(instrumenterFiles(), HASH_ROOT));
 }
 
 /**
