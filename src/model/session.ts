@@ -12,6 +12,7 @@
 // An input that is none of these fails at load, by name.
 
 import * as ort from 'onnxruntime-node';
+import type { Padding } from './instrument/attention.js';
 import type { GenaiIoNames } from './layout.js';
 
 export type FloatType = 'float32' | 'float16';
@@ -24,6 +25,10 @@ export interface SessionOptions {
   device?: string;
   /** Graph I/O names from genai_config.json; default the Optimum names. */
   io?: GenaiIoNames;
+  /** Where ragged rows put their pads (instrument/attention.ts); default left. */
+  padding?: Padding;
+  /** Run the cache as fixed-capacity past/present buffers written in place, this many columns. */
+  sharedCache?: { capacity: number };
 }
 
 export interface IntInput {
@@ -64,6 +69,10 @@ export interface ModelSession {
   logits: string;
   /** Cache inputs in graph order. */
   cache: CacheInput[];
+  /** Where ragged rows put their pads (see instrument/attention.ts). */
+  padding: Padding;
+  /** Past and present share fixed-capacity buffers (genai past_present_share_buffer). */
+  sharedCache?: { capacity: number };
   hasUseCacheBranch: boolean;
   /** layer k -> `steer.k` / `ablate.k` input, `hidden_states.k` output. */
   steerInputs: Map<number, string>;
@@ -200,6 +209,8 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
     positionIds,
     logits,
     cache,
+    padding: opts.padding ?? 'left',
+    ...(opts.sharedCache && cache.length ? { sharedCache: opts.sharedCache } : {}),
     hasUseCacheBranch: ins.includes('use_cache_branch'),
     steerInputs,
     ablateInputs,

@@ -65,6 +65,8 @@ export interface ResidualPlan {
   branches?: BranchPlan[];
   /** Batch and sequence dims of `logits`, reused for the hidden_states outputs. */
   dims: [string | number, string | number];
+  /** The graph output holding the logits (genai configs may rename it). */
+  logits: string;
 }
 
 export interface FindOptions {
@@ -73,6 +75,8 @@ export interface FindOptions {
   source: string;
   /** From config.json; checked against the embedding table. Inferred when absent. */
   hiddenSize?: number;
+  /** Name of the logits output (genai_config.json model.decoder.outputs.logits); default `logits`. */
+  logits?: string;
 }
 
 const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
@@ -356,9 +360,10 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
   if (!Number.isInteger(opts.numLayers) || opts.numLayers < 1) fail(ctx, `invalid number of layers ${opts.numLayers}`);
   const ours = [...g.inputs, ...g.outputs].find((v) => /^(steer|ablate|hidden_states)\.\d+$/.test(v.name));
   if (ours) fail(ctx, `already has '${ours.name}' (instrumented twice?)`);
-  const logitsOut = g.outputs.find((o) => o.name === 'logits');
+  const logits = opts.logits ?? 'logits';
+  const logitsOut = g.outputs.find((o) => o.name === logits);
   if (!logitsOut)
-    fail(ctx, `no 'logits' output (graph outputs: ${g.outputs.map((o) => o.name).join(', ') || 'none'})`);
+    fail(ctx, `no '${logits}' output (graph outputs: ${g.outputs.map((o) => o.name).join(', ') || 'none'})`);
   const shape = logitsOut.shape;
   const dims: [string | number, string | number] = [
     typeof shape?.[0] === 'string' ? shape[0] : 'batch_size',
@@ -372,7 +377,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
   }
   ctx.init = (name) => gi.initializers.get(name);
 
-  const ifProducer = gi.producer.get('logits');
+  const ifProducer = gi.producer.get(logits);
   let plans: { plan: GraphPlan; branch?: Omit<BranchPlan, 'points' | 'style'> }[];
   if (ifProducer?.node.opType === 'If') {
     const ifNode = ifProducer.node;
@@ -387,7 +392,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
       bctx.init = (name) => sgi.initializers.get(name) ?? gi.initializers.get(name);
       return { plan: planGraph(sgi, out.name, bctx), branch: { ifNode: ifNode.index, attr, graphName: sub.name } };
     });
-  } else plans = [{ plan: planGraph(gi, 'logits', ctx) }];
+  } else plans = [{ plan: planGraph(gi, logits, ctx) }];
 
   const first = plans[0]!.plan;
   const warnings = plans.flatMap((p) => p.plan.warnings);
@@ -411,6 +416,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
     warnings,
     addsPerLayer: first.addsPerLayer,
     dims,
+    logits,
   };
   if (plans[0]!.branch)
     plan.branches = plans.map((p) => ({ ...p.branch!, style: p.plan.style, points: p.plan.points }));
