@@ -75,13 +75,13 @@ export function attentionContract(model: ModelView, source = model.graph.name): 
   const byLength = gqa.filter((f) => fromRowSums(f.node.inputs[SEQLENS_K] ?? '', f.scopes));
   const unmasked = gqa.filter((f) => !f.node.inputs[ATTENTION_BIAS]);
   let padding: Padding = 'left';
-  let reason = ops.length ? `${ops.join(', ')} mask padding through the attention mask` : 'attention masks padding through the attention mask';
+  let reason = 'the attention mask hides the pads';
   if (byLength.length) {
     padding = 'right';
-    reason = `GroupQueryAttention '${byLength[0]!.node.name}' takes each row's length from the mask's row sums (seqlens_k), so rows are right-padded`;
+    reason = `GroupQueryAttention '${byLength[0]!.node.name}' takes each row's length from the mask's row sums (seqlens_k)`;
   } else if (unmasked.length) {
     padding = 'none';
-    reason = `GroupQueryAttention '${unmasked[0]!.node.name}' has no attention_bias and seqlens_k does not follow the mask, so rows cannot be padded`;
+    reason = `GroupQueryAttention '${unmasked[0]!.node.name}' has no attention_bias and its seqlens_k does not follow the mask`;
   }
   const sharedBuffer = padding === 'right' && found.length > 0 && found.every((f) => f.node.opType === 'GroupQueryAttention');
   return { padding, sharedBuffer, ops, reason };
