@@ -47,7 +47,7 @@ interface Expect {
 const HF = 'transformers.js';
 const plain = (extra: Partial<Expect> = {}): Expect => ({ layout: HF, steerable: EVERY, tol: 1e-4, inputs: { input_ids: 'int64' }, padding: 'left', ...extra });
 const EXPECT: Record<Kind, Expect> = {
-  'gpt2-past': { layout: HF, steerable: (L) => [...Array(L).keys()].map((k) => k + 1), tol: 1e-4, inputs: { input_ids: 'int32', attention_mask: 'int32', position_ids: 'int32', past_0: 'float32' }, padding: 'left' },
+  'gpt2-past': { layout: HF, steerable: EVERY, tol: 1e-4, inputs: { input_ids: 'int32', attention_mask: 'int32', position_ids: 'int32', past_0: 'float32' }, padding: 'left' },
   // The builder's GQA graphs: no position_ids, lengths from the mask, right-padded rows.
   'genai-gqa': {
     layout: 'onnxruntime-genai', steerable: EVERY, tol: 1e-4, padding: 'right', shared: 128,
@@ -77,6 +77,17 @@ const EXPECT: Record<Kind, Expect> = {
   'llama-external': plain(),
 };
 const fp16 = (kind: Kind) => EXPECT[kind].tol > 1e-4;
+
+describe('EmbedLayerNormalization (gpt2-past)', () => {
+  it('layer 0 is steered through the node\'s segment-embedding inputs; ablation covers layers 1..L', async () => {
+    const { fx, model } = await fixtureModel('gpt2-past', { ablation: true });
+    const L = fx.config.numLayers;
+    expect(model.manifest!.points[0]).toMatchObject({ layer: 0, producer: { opType: 'EmbedLayerNormalization', index: 2 }, steerVia: 'embed-segment' });
+    expect(model.steerableLayers).toEqual(EVERY(L));
+    expect(model.ablatableLayers).toEqual(EVERY(L).slice(1));
+    await model.dispose();
+  });
+});
 
 describe.each(KINDS)('%s', (kind) => {
   const want = EXPECT[kind];

@@ -22,9 +22,12 @@ export type ResidualDtype = 'float32' | 'float16';
  * rename-output: the producer's output is renamed and `Add(pre, steer.k)` takes the old name.
  * fused-input: h_k is the sum output of a fused Skip*Norm node; the steer is added to one of its
  * inputs so both its sum and its normalised output see h_k + steer.
- * none: observable only (EmbedLayerNormalization's embedding_sum).
+ * embed-segment: h_0 is EmbedLayerNormalization's embedding_sum; the steer enters as the node's
+ * (unused) segment embedding, one row per position, so its sum and its normalised output both see
+ * h_0 + steer, computed by the same kernel (zeros: the original bit for bit). Not ablatable.
+ * none: observable only (an EmbedLayerNormalization that already uses its segment inputs).
  */
-export type SteerVia = 'rename-output' | 'fused-input' | 'none';
+export type SteerVia = 'rename-output' | 'fused-input' | 'embed-segment' | 'none';
 export type NameCheck = 'match' | 'mismatch' | 'no-names';
 export type ResidualStyle = 'plain' | 'fused' | 'merged-if';
 
@@ -296,7 +299,8 @@ function planGraph(gi: GraphIndex, logits: string, ctx: Ctx): GraphPlan {
       layer: 0,
       tensor: e.tensor,
       producer: { name: e.node.name, opType: e.node.opType, index: e.out, node: e.node.index },
-      steerVia: e.fusedSum ? 'none' : 'rename-output',
+      // Segment inputs 1 (ids) and 4 (table) free: the steer can take their place.
+      steerVia: e.fusedSum ? (!e.node.inputs[1] && !e.node.inputs[4] ? 'embed-segment' : 'none') : 'rename-output',
       addOutput: false,
       nameCheck: nameCheck(e.node, 0, false),
     },
