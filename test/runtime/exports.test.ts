@@ -14,7 +14,7 @@ import { describeModel } from '../../src/model/instrument/inspect.js';
 import { loadModel } from '../../src/model/load.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 import { EXPORT_KINDS, type ExportKind } from '../fixtures/exports.js';
-import type { Fixture } from '../fixtures/index.js';
+import { referenceForward, type Fixture } from '../fixtures/index.js';
 import { fixtureModel, maxAbsErr, measured, randomVector, record, relErr, rows } from './helpers.js';
 
 afterAll(() => console.log('exports.test measured maxima', JSON.stringify(measured)));
@@ -66,7 +66,7 @@ const EXPECT: Record<Kind, Expect> = {
   },
   // Optimum-style graphs of two architectures with their own block shapes.
   phi3: plain({ nodes: [/qkv_proj\/MatMul/, /gate_up_proj\/MatMul/] }),
-  gemma2: plain({ nodes: [/post_attention_layernorm/, /pre_feedforward_layernorm/, /post_feedforward_layernorm/] }),
+  gemma2: plain({ nodes: [/post_attention_layernorm/, /pre_feedforward_layernorm/, /post_feedforward_layernorm/, /final_softcap\/Tanh/, /self_attn\/Tanh/, /sliding\/Less/] }),
   // ORT-fused, 4-bit, float16, tied-embedding and external-data forms of the other fixtures.
   'llama-fused': plain({ nodes: [/GroupQueryAttention/, /RotaryEmbedding/] }),
   'gpt2-fused': plain({ nodes: [/MultiHeadAttention/, /FastGelu/] }),
@@ -77,6 +77,20 @@ const EXPECT: Record<Kind, Expect> = {
   'llama-external': plain(),
 };
 const fp16 = (kind: Kind) => EXPECT[kind].tol > 1e-4;
+
+describe('Gemma-2 soft-capping and sliding window', () => {
+  it('change what the reference computes on the test batch, so matching it checks them', async () => {
+    const { fx } = await fixtureModel('gemma2');
+    expect(fx.config).toMatchObject({ attnSoftcap: 50, finalSoftcap: 30, slidingWindow: 4 });
+    const cfg = JSON.parse(readFileSync(join(fx.dir, 'config.json'), 'utf8'));
+    expect(cfg).toMatchObject({ attn_logit_softcapping: 50, final_logit_softcapping: 30, sliding_window: 4 });
+    const ref = fx.reference([IDS[0]!]).logits;
+    const without = (drop: 'attnSoftcap' | 'finalSoftcap' | 'slidingWindow') =>
+      referenceForward({ ...fx.config, [drop]: undefined }, fx.weights, [IDS[0]!]).logits;
+    for (const drop of ['attnSoftcap', 'finalSoftcap', 'slidingWindow'] as const) expect(maxAbsErr(without(drop), ref), drop).toBeGreaterThan(1e-4);
+    expect(Math.max(...ref.map(Math.abs))).toBeLessThan(30);
+  });
+});
 
 describe('EmbedLayerNormalization (gpt2-past)', () => {
   it('layer 0 is steered through the node\'s segment-embedding inputs; ablation covers layers 1..L', async () => {
