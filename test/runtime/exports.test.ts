@@ -29,8 +29,8 @@ const padded = (ids: number[][]) => {
   return { ids: ids.map((r) => [...Array(S - r.length).fill(2), ...r]), mask: ids.map((r) => [...Array(S - r.length).fill(0), ...r.map(() => 1)]) };
 };
 
-type Kind = ExportKind | 'phi3' | 'gemma2' | 'llama-fused' | 'gpt2-fused' | 'llama-int4' | 'llama-fp16' | 'qwen2' | 'gemma' | 'llama-external';
-const KINDS: Kind[] = [...EXPORT_KINDS, 'phi3', 'gemma2', 'llama-fused', 'gpt2-fused', 'llama-int4', 'llama-fp16', 'qwen2', 'gemma', 'llama-external'];
+type Kind = ExportKind | 'phi3' | 'gemma2' | 'llama-fused' | 'gpt2-fused' | 'llama-int4' | 'llama-fp16' | 'qwen2' | 'gemma' | 'llama-external' | 'llama' | 'gpt2' | 'llama-merged';
+const KINDS: Kind[] = [...EXPORT_KINDS, 'phi3', 'gemma2', 'llama-fused', 'gpt2-fused', 'llama-int4', 'llama-fp16', 'qwen2', 'gemma', 'llama-external', 'llama', 'gpt2', 'llama-merged'];
 const EVERY = (L: number) => [...Array(L + 1).keys()];
 interface Expect {
   layout: string;
@@ -75,6 +75,9 @@ const EXPECT: Record<Kind, Expect> = {
   qwen2: plain(),
   gemma: plain(),
   'llama-external': plain(),
+  llama: plain(),
+  gpt2: plain(),
+  'llama-merged': plain({ inputs: { input_ids: 'int64', use_cache_branch: 'bool' }, nodes: [/./] }),
 };
 const fp16 = (kind: Kind) => EXPECT[kind].tol > 1e-4;
 
