@@ -85,7 +85,7 @@ export interface ForwardResult {
   /** layer -> [batch, seq, hidden] */
   hidden: Map<number, Float32Array>;
   cache?: KVCache;
-  /** [batch, past + seq] */
+  /** [batch, past + seq], as fed to the graph (right-padding graphs: each row's tokens from column 0). */
   attentionMask: Uint8Array;
   /** [batch, seq] */
   positionIds: Int32Array;
