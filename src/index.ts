@@ -6,7 +6,7 @@ export { loadModel, findOnnxFile, type LoadOptions } from './model/load.js';
 export { resolveModelFolder, type FolderLayout, type ModelFolder } from './model/layout.js';
 export { loadModelConfig, parseModelConfig, type ModelConfig } from './model/config.js';
 export { loadTokenizer, plainTranscript, Tokenizer, type ChatMessage, type ChatTemplateOptions } from './model/tokenizer.js';
-export { executionProviders, openSession, type ModelSession, type FloatType, type SessionOptions } from './model/session.js';
+export { executionProviders, installedProviders, openSession, type ModelSession, type FloatType, type SessionOptions } from './model/session.js';
 export { batchInputs, type BatchInputs } from './model/inputs.js';
 export {
   SteerableModel,

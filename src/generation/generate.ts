@@ -94,6 +94,8 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   let feed: number[][] = prompts;
   // A graph without cache inputs cannot continue from a cache: recompute every step.
   const recompute = opts.fullRecompute || model.session.cache.length === 0;
+  // Shared past/present buffers hold the longest prompt plus every token this call may add.
+  const cacheCapacity = Math.max(...prompts.map((p) => p.length)) + maxNew;
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();
@@ -106,7 +108,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
           lastLogitsOnly: true,
           useCache: false,
         })
-      : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true });
+      : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true, cacheCapacity });
     cache = r.cache;
     // Overflowed activations would sample arbitrary tokens (often a stop token: answers ""); stop instead.
     const V = r.vocab;

@@ -99,6 +99,17 @@ function genaiIo(decoder: Record<string, unknown>, where: string): GenaiIoNames 
   };
 }
 
+/** genai_config.json `search`: whether the export asks for shared past/present buffers, and their length. */
+export function genaiSharedBuffer(cfg: Record<string, unknown>, where: string): { share: boolean; maxLength?: number } {
+  const search = typeof cfg['search'] === 'object' && cfg['search'] !== null ? (cfg['search'] as Record<string, unknown>) : {};
+  const share = search['past_present_share_buffer'] ?? false;
+  if (typeof share !== 'boolean') throw new InstrumentError(`${where}: field "search.past_present_share_buffer" must be true or false`);
+  const max = search['max_length'];
+  if (max !== undefined && !(typeof max === 'number' && Number.isInteger(max) && max > 0))
+    throw new InstrumentError(`${where}: field "search.max_length" must be a positive integer, got ${JSON.stringify(max)}`);
+  return { share, ...(typeof max === 'number' ? { maxLength: max } : {}) };
+}
+
 /**
  * Read a model folder's layout. `file` (relative to the folder or its onnx/ subfolder, or
  * absolute) overrides which ONNX file is the source.

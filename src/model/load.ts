@@ -3,9 +3,10 @@
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isInstrumentedFile, resolveModelFolder } from './layout.js';
-import { loadModelConfig } from './config.js';
-import { prepareModel, type Manifest } from './instrument/prepare.js';
+import { GENAI_CONFIG, genaiSharedBuffer, isInstrumentedFile, resolveModelFolder, type ModelFolder } from './layout.js';
+import { loadModelConfig, type ModelConfig } from './config.js';
+import { attentionContract, type AttentionContract } from './instrument/attention.js';
+import { loadModel as readOnnx, prepareModel, type Manifest } from './instrument/prepare.js';
 import { executionProviders, openSession } from './session.js';
 import { SteerableModel } from './steerableModel.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -21,6 +22,12 @@ export interface LoadOptions {
   threads?: number;
   /** ONNX Runtime execution provider: 'cpu' (default), 'cuda', ... (see README, "Running on a GPU"). */
   device?: string;
+  /**
+   * Run the KV cache as fixed-capacity past/present buffers that the graph writes in place. Default:
+   * what genai_config.json asks for (search.past_present_share_buffer), where the graph's attention
+   * can (GroupQueryAttention); false feeds a growing cache, true fails on a graph that cannot.
+   */
+  sharedCache?: boolean;
 }
 
 /** The ONNX file to run, before instrumentation (absolute path). */
@@ -39,8 +46,32 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<St
   // An already-instrumented file is run as it is.
   if ((opts.prepare ?? true) && !isInstrumentedFile(folder.file))
     ({ onnxPath, manifest } = await prepareModel(abs, { file: folder.file, ablation: opts.ablation }));
-  const [tokenizer, session] = await Promise.all([loadTokenizer(abs), openSession(onnxPath, { threads: opts.threads, device: opts.device, io: folder.genaiIo })]);
+  // The manifest records the source graph's attention contract; an unprepared graph is read for it.
+  const attention = manifest?.attention ?? attentionContract(readOnnx(onnxPath), onnxPath);
+  const sharedCache = sharedCacheOf(folder, config, attention, opts.sharedCache, onnxPath);
+  const [tokenizer, session] = await Promise.all([
+    loadTokenizer(abs),
+    openSession(onnxPath, { threads: opts.threads, device: opts.device, io: folder.genaiIo, padding: attention.padding, sharedCache }),
+  ]);
   return new SteerableModel({ dir: abs, config, tokenizer, session, manifest });
+}
+
+/** Whether (and how long) past/present buffers are shared: asked for by genai_config.json or the caller. */
+function sharedCacheOf(folder: ModelFolder, config: ModelConfig, attention: AttentionContract, asked: boolean | undefined, path: string): { capacity: number } | undefined {
+  const where = join(folder.dir, GENAI_CONFIG);
+  const genai = folder.genaiConfig ? genaiSharedBuffer(folder.genaiConfig, where) : { share: false };
+  if (!(asked ?? genai.share)) return undefined;
+  if (!attention.sharedBuffer) {
+    if (asked)
+      throw new Error(
+        `${path}: sharedCache: this graph's attention (${attention.ops.join(', ') || 'no fused attention op'}) cannot share past/present buffers; ` +
+          'only GroupQueryAttention that reads row lengths from the mask writes them in place',
+      );
+    return undefined; // genai's other exports run with a growing cache too
+  }
+  const capacity = genai.maxLength ?? config.maxPositions;
+  if (!capacity) throw new Error(`${path}: sharedCache needs a buffer length: ${where} has no search.max_length and the config no context length`);
+  return { capacity };
 }
 
 /** What a run directory records to know which model made its records (path and source hash). */

@@ -11,7 +11,11 @@
 //   steer.k / ablate.k, hidden_states.k       added by our instrumentation
 // An input that is none of these fails at load, by name.
 
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { Padding } from './instrument/attention.js';
 import type { GenaiIoNames } from './layout.js';
 
 export type FloatType = 'float32' | 'float16';
@@ -24,6 +28,10 @@ export interface SessionOptions {
   device?: string;
   /** Graph I/O names from genai_config.json; default the Optimum names. */
   io?: GenaiIoNames;
+  /** Where ragged rows put their pads (instrument/attention.ts); default left. */
+  padding?: Padding;
+  /** Run the cache as fixed-capacity past/present buffers written in place, this many columns. */
+  sharedCache?: { capacity: number };
 }
 
 export interface IntInput {
@@ -64,6 +72,10 @@ export interface ModelSession {
   logits: string;
   /** Cache inputs in graph order. */
   cache: CacheInput[];
+  /** Where ragged rows put their pads (see instrument/attention.ts). */
+  padding: Padding;
+  /** Past and present share fixed-capacity buffers (genai past_present_share_buffer). */
+  sharedCache?: { capacity: number };
   hasUseCacheBranch: boolean;
   /** layer k -> `steer.k` / `ablate.k` input, `hidden_states.k` output. */
   steerInputs: Map<number, string>;
@@ -85,10 +97,33 @@ function template(t: string): RegExp {
   return new RegExp(`^${t.split('%d').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(\\d+)')}$`);
 }
 
+/** Where onnxruntime-node keeps its native binding and the provider libraries it loads beside it. */
+function bindingDir(): string {
+  const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
+  return join(dirname(pkg), 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/**
+ * Execution providers this install can run: those built into the binding, and the others whose
+ * provider library (libonnxruntime_providers_<name>.so / .dll / .dylib) is present beside it —
+ * what `ONNXRUNTIME_NODE_INSTALL=true npm rebuild onnxruntime-node` downloads for CUDA.
+ */
+export function installedProviders(): string[] {
+  const dir = bindingDir();
+  const lib = (name: string) =>
+    [`libonnxruntime_providers_${name}.so`, `onnxruntime_providers_${name}.dll`, `libonnxruntime_providers_${name}.dylib`].some((f) => existsSync(join(dir, f)));
+  return ort.listSupportedBackends().filter((b) => b.bundled || lib(b.name)).map((b) => b.name);
+}
+
 /** The execution provider list for `device`, or an error naming it and what is available. */
 export function executionProviders(device = 'cpu'): string[] {
   const known = ort.listSupportedBackends().map((b) => b.name);
   if (!known.includes(device)) throw new Error(`device '${device}': not an ONNX Runtime execution provider of this install (known: ${known.join(', ')})`);
+  if (!installedProviders().includes(device))
+    throw new Error(
+      `device '${device}': ONNX Runtime's ${device} provider is not installed (npm install skips its download; ` +
+        `see the README section "Running on a GPU"; installed: ${installedProviders().join(', ')})`,
+    );
   return [device];
 }
 
@@ -105,10 +140,7 @@ async function createSession(path: string, opts: SessionOptions): Promise<ort.In
     const msg = (e as Error).message;
     const backend = ort.listSupportedBackends().find((b) => b.name === device);
     if (backend && !backend.bundled && /load (shared )?librar/i.test(msg))
-      throw new Error(
-        `device '${device}': ONNX Runtime's ${device} provider is not installed (npm install skips its download; ` +
-          `see the README section "Running on a GPU"). ONNX Runtime said: ${msg.split('\n')[0]}`,
-      );
+      throw new Error(`device '${device}': ONNX Runtime's ${device} provider is installed but does not load (its own libraries, e.g. CUDA 12, are missing). ONNX Runtime said: ${msg.split('\n')[0]}`);
     throw new Error(`cannot load ONNX model ${path}${device === 'cpu' ? '' : ` on device '${device}'`}: ${msg}`);
   }
 }
@@ -200,6 +232,8 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
     positionIds,
     logits,
     cache,
+    padding: opts.padding ?? 'left',
+    ...(opts.sharedCache && cache.length ? { sharedCache: opts.sharedCache } : {}),
     hasUseCacheBranch: ins.includes('use_cache_branch'),
     steerInputs,
     ablateInputs,

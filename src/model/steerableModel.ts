@@ -10,6 +10,7 @@ import type { ModelConfig } from './config.js';
 import type { Manifest } from './instrument/prepare.js';
 import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import { batchInputs } from './inputs.js';
+import { outputToLeft, rightLayout, steerToRight, type RightLayout } from './rightPadding.js';
 import type { ModelSession } from './session.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -48,6 +49,8 @@ export interface KVCache {
   tokens: Int32Array;
   /** One tensor per cache input, in session.cache order. */
   past: ort.Tensor[];
+  /** Shared-buffer graphs: columns of the fixed buffers in `past`, which each call writes in place. */
+  capacity?: number;
 }
 
 export interface ForwardInput {
@@ -65,6 +68,12 @@ export interface ForwardInput {
   lastLogitsOnly?: boolean;
   /** Fetch the updated cache (default true); extraction switches it off to skip the copies. */
   useCache?: boolean;
+  /**
+   * Shared-buffer graphs (session.sharedCache), at prefill: columns to allocate for the cache
+   * (default the session's capacity, genai_config.json search.max_length); generation passes the
+   * longest prompt plus the tokens it may add.
+   */
+  cacheCapacity?: number;
 }
 
 export interface ForwardResult {
@@ -76,7 +85,7 @@ export interface ForwardResult {
   /** layer -> [batch, seq, hidden] */
   hidden: Map<number, Float32Array>;
   cache?: KVCache;
-  /** [batch, past + seq] */
+  /** [batch, past + seq], as fed to the graph (right-padding graphs: each row's tokens from column 0). */
   attentionMask: Uint8Array;
   /** [batch, seq] */
   positionIds: Int32Array;
@@ -142,39 +151,43 @@ export class SteerableModel {
     const { batch, seq } = x;
     const past = cache?.length ?? 0;
     const total = past + seq;
+    if (cache && cache.batch !== batch) throw new Error(`forward: cache has ${cache.batch} rows, inputIds has ${batch}`);
 
-    // Attention mask over past + new columns.
-    const mask = new Uint8Array(batch * total);
+    // Attention mask over past + new columns, rows left-padded; right-padding graphs get their own.
+    let mask = new Uint8Array(batch * total);
     for (let b = 0; b < batch; b++) {
       if (cache) mask.set(cache.mask.subarray(b * past, (b + 1) * past), b * total);
       mask.set(x.mask.subarray(b * seq, (b + 1) * seq), b * total + past);
     }
+    if ((!s.attentionMask || s.padding === 'none') && mask.includes(0))
+      throw new Error(
+        `${s.path} ${s.attentionMask ? 'cannot mask padding (see persona inspect: attention)' : 'has no attention_mask input'}, so rows cannot be padded: give rows of equal length (or one row per call)`,
+      );
+    const right: RightLayout | undefined = s.padding === 'right' ? rightLayout(x, cache?.tokens, total, s.path) : undefined;
+    if (right) mask = right.mask;
+    const ids = right?.ids ?? x.ids;
 
-    const feeds: Record<string, ort.Tensor> = { [s.inputIds.name]: intTensor(s.inputIds.type, x.ids, [batch, seq]) };
+    const feeds: Record<string, ort.Tensor> = { [s.inputIds.name]: intTensor(s.inputIds.type, ids, [batch, seq]) };
     if (s.attentionMask) feeds[s.attentionMask.name] = intTensor(s.attentionMask.type, mask, [batch, total]);
-    else if (mask.includes(0))
-      throw new Error(`${s.path} has no attention_mask input, so rows cannot be padded: give rows of equal length (or one row per call)`);
-    if (s.positionIds) feeds[s.positionIds.name] = intTensor(s.positionIds.type, x.positionIds, [batch, seq]);
+    if (s.positionIds) feeds[s.positionIds.name] = intTensor(s.positionIds.type, right?.positionIds ?? x.positionIds, [batch, seq]);
     if (s.hasUseCacheBranch) feeds['use_cache_branch'] = past > 0 ? this.branch.on : this.branch.off;
-    if (cache) {
-      if (cache.batch !== batch) throw new Error(`forward: cache has ${cache.batch} rows, inputIds has ${batch}`);
-      s.cache.forEach((c, i) => (feeds[c.past] = cache.past[i]!));
-    } else
-      for (const c of s.cache) {
-        // Prefill: zero-length past, as Optimum / transformers.js / ORT's GPT-2 helper feed it.
-        const heads = c.heads ?? (c.layout === 'packed' ? this.config.numHeads : this.config.numKvHeads);
-        const dim = c.dim ?? this.config.headDim;
-        const dims = c.layout === 'packed' ? [2, batch, heads, 0, dim] : [batch, heads, 0, dim];
-        feeds[c.past] = c.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
-      }
-    this.feedLayerInputs(feeds, 'steer', s.steerInputs, this.steerTensors(input.steer, x), batch, seq);
-    this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
 
     const useCache = (input.useCache ?? true) && s.hasCacheOutputs;
+    // Shared buffers: past and present are one tensor per cache input, written in place.
+    const shared = useCache && s.sharedCache ? this.sharedBuffers(cache, batch, total, input.cacheCapacity) : undefined;
+    if (shared) s.cache.forEach((c, i) => (feeds[c.past] = shared.past[i]!));
+    else if (cache) s.cache.forEach((c, i) => (feeds[c.past] = cache.past[i]!));
+    else for (const c of s.cache) feeds[c.past] = this.cacheTensor(c, batch, 0);
+    let steer = this.steerTensors(input.steer, x);
+    if (right && steer) steer = new Map([...steer].map(([l, t]) => [l, steerToRight(t, right, seq)]));
+    this.feedLayerInputs(feeds, 'steer', s.steerInputs, steer, batch, seq);
+    this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
+
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
-    const fetches = s.hasLogits ? [s.logits] : [];
-    if (useCache) for (const c of s.cache) fetches.push(c.present);
-    for (const l of hiddenLayers) fetches.push(s.hiddenOutputs.get(l)!);
+    const fetches: Record<string, ort.Tensor | null> = {};
+    if (s.hasLogits) fetches[s.logits] = null;
+    if (useCache) s.cache.forEach((c, i) => (fetches[c.present] = shared?.past[i] ?? null));
+    for (const l of hiddenLayers) fetches[s.hiddenOutputs.get(l)!] = null;
 
     const t0 = performance.now();
     const out = await s.session.run(feeds, fetches);
@@ -183,17 +196,48 @@ export class SteerableModel {
     // A graph pruned for reading hidden states has no logits: empty, vocab 0.
     const logitsT = s.hasLogits ? out[s.logits] : undefined;
     const vocab = logitsT?.dims[2] ?? 0;
-    const logits = logitsT ? this.toFloat32(logitsT, seq, vocab, !!input.lastLogitsOnly) : new Float32Array(0);
+    const lastOnly = !!input.lastLogitsOnly;
+    const convert = (t: ort.Tensor, width: number, last: boolean) =>
+      right?.moved ? outputToLeft(t.data as Float32Array | Uint16Array, right, seq, width, last) : this.toFloat32(t, seq, width, last);
+    const logits = logitsT ? convert(logitsT, vocab, lastOnly) : new Float32Array(0);
     const hidden = new Map<number, Float32Array>();
-    for (const l of hiddenLayers) hidden.set(l, this.toFloat32(out[s.hiddenOutputs.get(l)!]!, seq, this.hiddenSize, false));
+    for (const l of hiddenLayers) hidden.set(l, convert(out[s.hiddenOutputs.get(l)!]!, this.hiddenSize, false));
 
     let next: KVCache | undefined;
     if (useCache) {
       const tokens = new Int32Array(batch);
       for (let b = 0; b < batch; b++) tokens[b] = (cache?.tokens[b] ?? 0) + countRow(x.mask, b, seq);
-      next = { batch, length: total, mask, tokens, past: s.cache.map((c) => out[c.present]!) };
+      next = {
+        batch,
+        length: total,
+        mask,
+        tokens,
+        past: shared?.past ?? s.cache.map((c) => out[c.present]!),
+        ...(shared ? { capacity: shared.capacity } : {}),
+      };
     }
     return { batch, seq, vocab, logits, hidden, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
+  }
+
+  /** The fixed-capacity buffers of a shared-cache call: the cache's own, or zeros at prefill. */
+  private sharedBuffers(cache: KVCache | undefined, batch: number, total: number, asked?: number): { past: ort.Tensor[]; capacity: number } {
+    const s = this.session;
+    const capacity = cache?.capacity ?? asked ?? s.sharedCache!.capacity;
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`forward: cacheCapacity must be a positive integer, got ${capacity}`);
+    if (total > capacity)
+      throw new Error(`forward: ${total} tokens do not fit the shared past/present buffers of ${capacity} columns (${s.path}; genai_config.json search.max_length)`);
+    if (cache && cache.capacity === undefined) throw new Error('forward: this cache was not made with shared buffers (load the model the same way for the whole generation)');
+    return { past: cache?.past ?? s.cache.map((c) => this.cacheTensor(c, batch, capacity)), capacity };
+  }
+
+  /** A zero cache tensor of `columns` past columns: empty at prefill, or a shared buffer. */
+  private cacheTensor(c: ModelSession['cache'][number], batch: number, columns: number): ort.Tensor {
+    // Prefill: zero-length past, as Optimum / transformers.js / ORT's GPT-2 helper feed it.
+    const heads = c.heads ?? (c.layout === 'packed' ? this.config.numHeads : this.config.numKvHeads);
+    const dim = c.dim ?? this.config.headDim;
+    const dims = c.layout === 'packed' ? [2, batch, heads, columns, dim] : [batch, heads, columns, dim];
+    const n = dims.reduce((a, d) => a * d, 1);
+    return c.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
   }
 
   /** Release the ONNX Runtime session and whatever was registered with onDispose. */

@@ -54,8 +54,8 @@ function jsonRow(file: string, line: number, text: string, index: number): Datas
       throw new DatasetError(`${at}: field 'messages[${i}]' must be {"role": string, "content": string}`);
     }
   });
+  // An empty answer (the last message) is a valid row: its response mean is null.
   const last = messages.at(-1) as ChatMessage;
-  if (!last.content.trim()) throw new DatasetError(`${at}: field 'messages[${messages.length - 1}].content' (the answer) is empty`);
   return { index, line, fields: obj as Record<string, unknown>, prompt: { messages: messages.slice(0, -1) as ChatMessage[] }, answer: last.content };
 }
 
@@ -79,7 +79,8 @@ export async function* iterateDataset(file: string, templatePrefix = ''): AsyncG
     let answer: string;
     try {
       prompt = requireColumn(file, row, 'prompt');
-      answer = requireColumn(file, row, 'answer');
+      // An empty answer is a valid row (a model that ended its turn at once): its response mean is null.
+      answer = row.values['answer'] ?? requireColumn(file, row, 'answer');
     } catch (e) {
       throw new DatasetError((e as CsvError).message);
     }

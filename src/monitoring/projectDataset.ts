@@ -22,6 +22,7 @@ export async function projectDataset(model: SteerableModel, file: string, specs:
   validateSpecs(model, specs);
   const prefix = templatePrefix(model.tokenizer);
   const scan = await scanDataset(file, prefix);
+  const hasNull = (v: Record<string, unknown>) => Object.values(v).some((x) => x === null);
   const r = await processDataset(
     file,
     prefix,
@@ -34,5 +35,8 @@ export async function projectDataset(model: SteerableModel, file: string, specs:
     { chunkRows: opts.chunkRows, total: scan.rows, onProgress: opts.onProgress },
   );
   await writeDatasetOutput(file, prefix, store, 'projections', opts.out, projectionColumns(specs));
-  return { ...r, columns: projectionColumns(specs) };
+  // Rows whose answer is empty: their response-mean values are null (recorded, written as empty cells).
+  let emptyAnswers = 0;
+  for await (const rec of store.iterate<{ values: Record<string, unknown> }>('projections')) if (hasNull(rec.values)) emptyAnswers++;
+  return { ...r, emptyAnswers, columns: projectionColumns(specs) };
 }

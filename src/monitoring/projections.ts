@@ -24,10 +24,13 @@ export interface ProjectionSpec {
   label?: string;
 }
 
-/** Scalars for reduced positions; one entry per response token for 'per-token'. */
+/**
+ * Scalars for reduced positions; one entry per response token for 'per-token'. null: a
+ * 'response-mean' of an empty answer (no tokens to average; an answer the model ended at once).
+ */
 export interface ProjectionValue {
-  proj: number | number[];
-  cos: number | number[];
+  proj: number | number[] | null;
+  cos: number | number[] | null;
 }
 
 export function positionLabel(p: ProjectionPosition): string {
@@ -71,12 +74,21 @@ export async function projectExamples(
   const reduced = specs.filter((s) => s.position !== 'per-token').map((s) => s.position as PositionSpec);
   const positions = [...new Map(reduced.map((p) => [positionKey(p), p])).values()];
   const perToken = specs.some((s) => s.position === 'per-token');
-  const acts = await extractActivations(
-    model,
-    examples.map((e) => ({ promptIds: e.ids.slice(0, e.promptLength), responseIds: e.ids.slice(e.promptLength) })),
-    // extractActivations wants at least one reduction; the last prompt token is always defined.
-    { layers, positions: positions.length ? positions : ['last-prompt'], keepTokens: perToken, batchSize: opts.batchSize },
-  );
+  // An empty answer has no response mean: those rows are read without it and get null there.
+  const empty = examples.map((e) => e.promptLength === e.ids.length);
+  const read = async (rows: number[], kinds: PositionSpec[]) =>
+    rows.length
+      ? extractActivations(
+          model,
+          rows.map((i) => ({ promptIds: examples[i]!.ids.slice(0, examples[i]!.promptLength), responseIds: examples[i]!.ids.slice(examples[i]!.promptLength) })),
+          // extractActivations wants at least one reduction; the last prompt token is always defined.
+          { layers, positions: kinds.length ? kinds : ['last-prompt'], keepTokens: perToken, batchSize: opts.batchSize },
+        )
+      : [];
+  const full = examples.flatMap((_, i) => (empty[i] ? [] : [i]));
+  const bare = examples.flatMap((_, i) => (empty[i] ? [i] : []));
+  const [a, b] = [await read(full, positions), await read(bare, positions.filter((p) => p !== 'response-mean'))];
+  const acts = examples.map((_, i) => (empty[i] ? b[bare.indexOf(i)]! : a[full.indexOf(i)]!));
   return acts.map((a) => {
     const out: Record<string, ProjectionValue> = {};
     for (const s of specs) {
@@ -92,8 +104,8 @@ export async function projectExamples(
         }
         out[s.name] = { proj, cos };
       } else {
-        const h = a.at[positionKey(s.position)]![j]!;
-        out[s.name] = { proj: projection(h, s.vector), cos: cosine(h, s.vector) };
+        const h = a.at[positionKey(s.position)]?.[j];
+        out[s.name] = h ? { proj: projection(h, s.vector), cos: cosine(h, s.vector) } : { proj: null, cos: null };
       }
     }
     return out;

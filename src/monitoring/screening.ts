@@ -28,8 +28,10 @@ export interface ScreenOptions {
 export interface ScreenSummary {
   rows: number;
   resumed: number;
-  /** Per vector: mean dP and its parts over the dataset. */
+  /** Per vector: mean dP and its parts over the rows measured (an empty dataset answer has no dP). */
   mean: Record<string, { dP: number; data: number; base: number }>;
+  /** Rows whose dataset answer is empty: recorded with null dP, left out of means, top-k and histogram. */
+  emptyAnswers: number;
   /** Per vector: the k rows with the largest dP. */
   top: Record<string, { index: number; line: number; dP: number }[]>;
   /** Per vector: dP histogram (bin edges has bins + 1 entries). */
@@ -83,8 +85,8 @@ export async function screenDataset(model: SteerableModel, file: string, specs: 
         const values: RowRecord['values'] = { base_answer: cached.get(row.index)! };
         for (const s of specs) {
           const c = screenColumns(s.name);
-          const [d, b] = [pd[i]![s.name]!.proj as number, pb[i]![s.name]!.proj as number];
-          Object.assign(values, { [c.dP]: d - b, [c.data]: d, [c.base]: b });
+          const [d, b] = [pd[i]![s.name]!.proj as number | null, pb[i]![s.name]!.proj as number];
+          Object.assign(values, { [c.dP]: d === null ? null : d - b, [c.data]: d, [c.base]: b });
         }
         cached.delete(row.index);
         return values;
@@ -103,7 +105,13 @@ export async function summarize(store: RecordStore, names: string[], k: number, 
   const lo = Object.fromEntries(names.map((n) => [n, Infinity]));
   const hi = Object.fromEntries(names.map((n) => [n, -Infinity]));
   let count = 0;
+  let empty = 0;
   for await (const rec of store.iterate<RowRecord>('screening')) {
+    // Every vector reads the same answer, so an empty one is empty for all of them.
+    if (rec.values[screenColumns(names[0]!).dP] === null) {
+      empty++;
+      continue;
+    }
     count++;
     for (const n of names) {
       const c = screenColumns(n);
@@ -128,6 +136,7 @@ export async function summarize(store: RecordStore, names: string[], k: number, 
     }),
   );
   for await (const rec of store.iterate<RowRecord>('screening')) {
+    if (rec.values[screenColumns(names[0]!).dP] === null) continue;
     for (const n of names) {
       const h = histogram[n]!;
       const width = h.edges[1]! - h.edges[0]!;
@@ -135,5 +144,5 @@ export async function summarize(store: RecordStore, names: string[], k: number, 
     }
   }
   const mean = Object.fromEntries(names.map((n) => [n, { dP: sum[n]!.dP / count, data: sum[n]!.data / count, base: sum[n]!.base / count }]));
-  return { mean, top, histogram };
+  return { mean, top, histogram, emptyAnswers: empty };
 }

@@ -123,7 +123,7 @@ export function mapNodes(
  * BERT/GPT-2-style ORT fusion by hand: EmbedLayerNormalization (embedding_sum = output 2) and
  * SkipLayerNormalization per residual add; the final norm's sum output is left out, as ORT does.
  */
-export function tinyFusedEmbedDecoder(layers: number, finalSum: 'omitted' | 'empty' = 'omitted', H = 8, V = 16): Uint8Array {
+export function tinyFusedEmbedDecoder(layers: number, finalSum: 'omitted' | 'empty' = 'omitted', H = 8, V = 16, segments = false): Uint8Array {
   const inits: Msg[] = [];
   let seed = 7;
   const w = (name: string, dims: number[], scale = 0.5) => {
@@ -132,12 +132,14 @@ export function tinyFusedEmbedDecoder(layers: number, finalSum: 'omitted' | 'emp
   };
   const ms = 'com.microsoft';
   const nodes: Msg[] = [node({ op: 'Cast', inputs: ['input_ids'], outputs: ['ids32'], name: 'cast_ids', attrs: { to: DType.INT32 } })];
+  // segments: BERT-style segment ids (all 0) and a segment table, so those inputs are taken.
+  if (segments) nodes.push(node({ op: 'Sub', inputs: ['ids32', 'ids32'], outputs: ['seg_ids'], name: 'seg_ids' }));
   nodes.push(
     node({
       op: 'EmbedLayerNormalization',
       domain: ms,
       name: 'embed_ln',
-      inputs: ['ids32', '', w('wte', [V, H]), w('wpe', [32, H]), '', w('ln0.g', [H]), w('ln0.b', [H])],
+      inputs: ['ids32', segments ? 'seg_ids' : '', w('wte', [V, H]), w('wpe', [32, H]), segments ? w('wse', [2, H]) : '', w('ln0.g', [H]), w('ln0.b', [H])],
       outputs: ['ln_0', '', 'embed_sum'],
       attrs: { epsilon: 1e-5 },
     }),

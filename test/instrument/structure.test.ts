@@ -57,20 +57,21 @@ describe('hand-built residual decoders', () => {
 });
 
 describe('hand-built ORT-fused decoder (EmbedLayerNormalization + SkipLayerNormalization)', () => {
-  it.each(['omitted', 'empty'] as const)('observes embedding_sum, steers through skip inputs, adds the final sum output (%s)', async (finalSum) => {
+  it.each(['omitted', 'empty'] as const)('steers embedding_sum through the segment inputs and the blocks through skip inputs, adds the final sum output (%s)', async (finalSum) => {
     const L = 2;
     const bytes = tinyFusedEmbedDecoder(L, finalSum);
     const p = plan(bytes, L);
     expect(p.style).toBe('fused');
     expect(p.points.map((x) => [x.tensor, x.producer.opType, x.producer.index, x.steerVia, x.addOutput])).toEqual([
-      ['embed_sum', 'EmbedLayerNormalization', 2, 'none', false],
+      ['embed_sum', 'EmbedLayerNormalization', 2, 'embed-segment', false],
       ['sum_1', 'SkipLayerNormalization', 3, 'fused-input', false],
       ['persona/residual.2', 'SkipLayerNormalization', 3, 'fused-input', true],
     ]);
     // Bias input (index 4) is part of the sum that ablation recomputes.
     expect(p.points[1]!.fused).toEqual({ steerInput: 0, sumInputs: [0, 1, 4] });
     const { msg, inputsAdded } = applyPlan(readModel(bytes), p, { ablation: true });
-    expect(inputsAdded.map((i) => i.name)).toEqual(['steer.1', 'steer.2', 'ablate.1', 'ablate.2']);
+    // Layer 0 is steerable, not ablatable (its sum exists only inside the node).
+    expect(inputsAdded.map((i) => i.name)).toEqual(['steer.0', 'steer.1', 'steer.2', 'ablate.1', 'ablate.2']);
     const inst = msg.finish();
     const lastSkip = readModel(inst).graph.nodes.find((n) => n.name === 'skip_3')!;
     expect(lastSkip.outputs).toEqual(['sln_3', '', '', 'persona/residual.2']);
@@ -79,7 +80,7 @@ describe('hand-built ORT-fused decoder (EmbedLayerNormalization + SkipLayerNorma
     const zero = await runTiny(inst, ids, { 'ablate.1': new ort.Tensor('float32', new Float32Array(8), [1, 1, 8]), 'ablate.2': new ort.Tensor('float32', new Float32Array(8), [1, 1, 8]) });
     expect(maxAbsDiff(zero.logits!.data as Float32Array, base.logits!.data as Float32Array)).toBe(0);
     const v = randomVector(8, 9);
-    for (const k of [1, 2]) {
+    for (const k of [0, 1, 2]) {
       const st = await runTiny(inst, ids, { [`steer.${k}`]: new ort.Tensor('float32', v, [1, 1, 8]) });
       const h0 = zero[`hidden_states.${k}`]!.data as Float32Array;
       expect(maxAbsDiff(st[`hidden_states.${k}`]!.data as Float32Array, h0.map((x, i) => x + v[i % 8]!))).toBeLessThan(1e-5);
@@ -90,6 +91,13 @@ describe('hand-built ORT-fused decoder (EmbedLayerNormalization + SkipLayerNorma
     const ab = await runTiny(inst, ids, { 'ablate.1': new ort.Tensor('float32', u, [1, 1, 8]) });
     const h = ab['hidden_states.1']!.data as Float32Array;
     for (let r = 0; r < 8; r++) expect(Math.abs(h.subarray(r * 8, r * 8 + 8).reduce((s, x, i) => s + x * u[i]!, 0))).toBeLessThan(1e-5);
+  });
+
+  it('an EmbedLayerNormalization that already uses its segment inputs is observed, not steered', () => {
+    const bytes = tinyFusedEmbedDecoder(2, 'omitted', 8, 16, true);
+    const p = plan(bytes, 2);
+    expect(p.points[0]).toMatchObject({ tensor: 'embed_sum', steerVia: 'none' });
+    expect(applyPlan(readModel(bytes), p).inputsAdded.map((i) => i.name)).toEqual(['steer.1', 'steer.2']);
   });
 });
 

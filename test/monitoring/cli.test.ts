@@ -89,6 +89,31 @@ describe('persona project / screen / shift', () => {
     expect(existsSync(join(dir, 'chunk'))).toBe(false);
   });
 
+  it('an empty answer is a valid row: project leaves its response-mean empty, screen leaves it out, both say so', async () => {
+    const withEmpty = join(dir, 'empty.csv');
+    writeFileSync(withEmpty, readFileSync(csv, 'utf8').trimEnd() + '\nWhat do you think?,,d\n');
+    const run = join(dir, 'proj-empty');
+    const r = await persona('project', withEmpty, '--vector', vec, '--layer', '3', '--positions', 'response-mean,last-prompt,per-token', '--run', run);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('4 rows (1 with an empty answer: response-mean cells left empty)');
+    const { rows } = readCsv(join(run, 'projected.csv'));
+    const rm = 'proj.persona-tiny.evil.response-mean.L3';
+    expect(rows[3]!.values[rm]).toBe('');
+    expect(rows[3]!.values['cos.persona-tiny.evil.response-mean.L3']).toBe('');
+    expect(Number(rows[3]!.values['proj.persona-tiny.evil.last-prompt.L3'])).not.toBeNaN();
+    expect(rows[3]!.values['proj.persona-tiny.evil.per-token.L3']).toBe('[]');
+    expect(rows.slice(0, 3).every((x) => Number.isFinite(Number(x.values[rm])) && x.values[rm] !== '')).toBe(true);
+    const recs = readRecords<{ values: Record<string, unknown> }>(join(run, 'projections.jsonl'));
+    expect(recs[3]!.values[rm]).toBeNull();
+    expect(JSON.parse(readFileSync(join(run, 'manifest.json'), 'utf8')).summary).toMatchObject({ rows: 4, emptyAnswers: 1 });
+
+    const sr = join(dir, 'screen-empty');
+    const s = await persona('screen', withEmpty, '--vector', vec, '--layer', '3', '--top-k', '1', '--max-new-tokens', '8', '--run', sr);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/evil: mean dP -?\d+\.\d+ over 3 samples \(1 with an empty answer: no dP, left out\); top 1:/);
+    expect(readCsv(join(sr, 'screened.csv')).rows[3]!.values['dP.evil']).toBe('');
+  });
+
   it('screen flags the styled answer; shift of a model against itself is zero at every layer', async () => {
     const run = join(dir, 'screen');
     const s = await persona('screen', csv, '--vector', vec, '--layer', '3', '--top-k', '1', '--max-new-tokens', '40', '--run', run);

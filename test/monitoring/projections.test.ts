@@ -171,8 +171,8 @@ describe('dataset projection', () => {
     await expect(go(p)).rejects.toThrow(`${p}:3`);
     p = bad('nocol.csv', 'question,answer\nhi,there\n');
     await expect(go(p)).rejects.toThrow(`${p}:1: no column 'prompt'`);
-    p = bad('empty.csv', 'prompt,answer\nhi,there\nyo,\n');
-    await expect(go(p)).rejects.toThrow(`${p}:3: column 'answer' is empty`);
+    p = bad('empty.csv', 'prompt,answer\nhi,there\n,yo\n');
+    await expect(go(p)).rejects.toThrow(`${p}:3: column 'prompt' is empty`);
     p = bad('json.jsonl', '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}\n\n{"messages": [}\n');
     await expect(go(p)).rejects.toThrow(new RegExp(`${p}:3:15: invalid JSON`));
     p = bad('shape.jsonl', '{"messages":[{"role":"user","content":"a"},{"role":"assistant"}]}\n');

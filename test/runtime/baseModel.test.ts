@@ -2,14 +2,17 @@
 // no chat template (so persona extraction still has a prompt/response boundary), and execution
 // providers: an unknown or uninstalled device fails by name.
 
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { extractActivations } from '../../src/activations/extract.js';
 import { tokenizeExample } from '../../src/activations/positions.js';
 import { generate, generateChat, generateText } from '../../src/generation/generate.js';
 import { loadModel } from '../../src/model/load.js';
+import { installedProviders } from '../../src/model/session.js';
 import { plainTranscript } from '../../src/model/tokenizer.js';
 import { persona } from '../cli/runCli.js';
 import { makeFixture } from '../fixtures/index.js';
@@ -61,19 +64,49 @@ describe('base models without a chat template', () => {
     const dir = await baseModelDir();
     const raw = await persona('generate', dir, '--raw', '-p', 'Once upon a time', '-n', '4');
     expect(raw.code, raw.stderr).toBe(0);
-    const chat = await persona('generate', dir, '-p', 'hello', '-n', '4');
+    const chat = await persona('generate', dir, '-p', 'Once upon a time', '-n', '4');
     expect(chat.code, chat.stderr).toBe(0);
+    // What the API gives for the same prompt, raw and through the plain-transcript fallback.
+    const model = await loadModel(dir, { threads: 1 });
+    const api = await generateText(model, ['Once upon a time'], { maxNewTokens: 4 });
+    const apiChat = await generateChat(model, [[{ role: 'user', content: 'Once upon a time' }]], { maxNewTokens: 4 });
+    await model.dispose();
+    expect(raw.stdout).toBe(`${api.text[0]}\n`);
+    expect(chat.stdout).toBe(`${apiChat.text[0]}\n`);
+    expect(api.tokens[0]).not.toEqual(apiChat.tokens[0]);
   });
 });
 
 describe('execution providers', () => {
-  it('an unknown device and a provider that is not installed fail by name', async () => {
+  const binding = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  const cudaInstalled = existsSync(join(binding, 'libonnxruntime_providers_cuda.so'));
+
+  it('installedProviders lists the bundled providers and those whose library is present', () => {
+    const backends = ort.listSupportedBackends();
+    expect(installedProviders()).toEqual(backends.filter((b) => b.bundled || existsSync(join(binding, `libonnxruntime_providers_${b.name}.so`))).map((b) => b.name));
+    expect(installedProviders()).toContain('cpu');
+    expect(installedProviders().includes('cuda')).toBe(cudaInstalled);
+  });
+
+  it('an unknown device fails by name', async () => {
     const fx = await makeFixture('llama');
     await expect(loadModel(fx.dir, { device: 'tpu' })).rejects.toThrow(/device 'tpu': not an ONNX Runtime execution provider of this install \(known: cpu/);
-    // The default install skips the CUDA download (.npmrc), so this is the error a user sees.
-    await expect(loadModel(fx.dir, { device: 'cuda' })).rejects.toThrow(/device 'cuda': ONNX Runtime's cuda provider is not installed .*Running on a GPU/);
+  });
+
+  // The default install skips the CUDA download (.npmrc), so this is the error a user sees there.
+  it.skipIf(cudaInstalled)('a provider that is not installed fails by name, before any work (API and CLI)', async () => {
+    const fx = await makeFixture('llama');
+    await expect(loadModel(fx.dir, { device: 'cuda' })).rejects.toThrow(/device 'cuda': ONNX Runtime's cuda provider is not installed .*Running on a GPU.*installed: cpu/);
     const r = await persona('generate', fx.dir, '-p', 'hi', '--device', 'cuda');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/persona: device 'cuda': ONNX Runtime's cuda provider is not installed/);
+  });
+
+  it.runIf(cudaInstalled)('with the CUDA provider installed, --device cuda runs the model', async () => {
+    const fx = await makeFixture('llama');
+    const model = await loadModel(fx.dir, { device: 'cuda' });
+    const r = await model.forward({ inputIds: [[1, 5, 6]] });
+    expect(r.logits.every(Number.isFinite)).toBe(true);
+    await model.dispose();
   });
 });

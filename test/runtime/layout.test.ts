@@ -55,6 +55,15 @@ describe('model folder layouts', () => {
     expect(genai.stdout).toMatch(/^file\s+model\.onnx /m);
     const hf = await persona('inspect', (await makeFixture('gpt2-past')).dir);
     expect(hf.stdout).toMatch(/^layout\s+transformers\.js$/m);
+    // ... and how it feeds the graph's attention.
+    expect(genai.stdout).toMatch(/^attention\s+MultiHeadAttention; rows left-padded \(the attention mask hides the pads\); cache: growing$/m);
+    expect(hf.stdout).toMatch(/^attention\s+Attention; rows left-padded/m);
+    const gqa = await persona('inspect', (await makeFixture('genai-gqa')).dir);
+    expect(gqa.stdout).toMatch(
+      /^attention\s+GroupQueryAttention; rows right-padded \(GroupQueryAttention '\/model\/layers\.0\/attn\/GroupQueryAttention' takes each row's length from the mask's row sums \(seqlens_k\)\); cache: shared past\/present buffers \(genai_config\.json past_present_share_buffer\)$/m,
+    );
+    const plain = await persona('inspect', (await makeFixture('llama')).dir);
+    expect(plain.stdout).toMatch(/^attention\s+decomposed; rows left-padded/m);
   });
 });
 

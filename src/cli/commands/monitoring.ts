@@ -33,6 +33,11 @@ function paint(text: string, d: number, scale: number): string {
   return `\x1b[38;5;${codes[level]}m${text}\x1b[0m`;
 }
 
+/** ' (k with an empty answer: ... left empty)' where some answers were empty. */
+function emptyNote(n: number, what = 'no dP'): string {
+  return n ? ` (${n} with an empty answer: ${what === 'no dP' ? 'no dP, left out' : `${what} left empty`})` : '';
+}
+
 interface RunFlags {
   runs: string;
   run?: string;
@@ -75,8 +80,8 @@ export function registerMonitoringCommands(program: Command): void {
       const out = o.out ?? run.path(`projected.${format}`);
       const r = await projectDataset(model, data, specs, run, { out, batchSize, chunkRows, onProgress: progress('rows') });
       run.output('dataset', out);
-      run.finish({ rows: r.rows, resumed: r.resumed, columns: r.columns });
-      console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} already recorded in the run)` : ''}; columns ${r.columns.join(', ')}`);
+      run.finish({ rows: r.rows, resumed: r.resumed, emptyAnswers: r.emptyAnswers, columns: r.columns });
+      console.log(`${r.rows} rows${r.resumed ? ` (${r.resumed} already recorded in the run)` : ''}${emptyNote(r.emptyAnswers, 'response-mean cells')}; columns ${r.columns.join(', ')}`);
       console.log(`wrote ${out}; run ${run.dir}`);
     });
   });
@@ -204,7 +209,7 @@ export function registerMonitoringCommands(program: Command): void {
         const m = s.mean[name]!;
         return {
           heading: `dP along ${name}`,
-          text: `mean dP ${m.dP.toFixed(3)} (dataset answers ${m.data.toFixed(3)}, base answers ${m.base.toFixed(3)}) over ${s.rows} samples`,
+          text: `mean dP ${m.dP.toFixed(3)} (dataset answers ${m.data.toFixed(3)}, base answers ${m.base.toFixed(3)}) over ${s.rows - s.emptyAnswers} samples${emptyNote(s.emptyAnswers)}`,
           figures: [{
             data: [{ type: 'bar', x: h.edges.slice(0, -1).map((e, i) => (e + h.edges[i + 1]!) / 2), y: h.counts, width: h.edges[1]! - h.edges[0]! }],
             layout: { title: { text: `dP histogram (${name})` }, xaxis: { title: { text: 'dP = proj(dataset answer) - proj(base answer)' } }, yaxis: { title: { text: 'samples' } } },
@@ -215,9 +220,9 @@ export function registerMonitoringCommands(program: Command): void {
       writeReport(run.path('screen.html'), { title: 'Dataset screening', subtitle: `${data} on ${model.dir}`, sections });
       run.output('dataset', out);
       run.output('report', 'screen.html');
-      run.finish({ rows: s.rows, mean: s.mean, top: s.top });
+      run.finish({ rows: s.rows, emptyAnswers: s.emptyAnswers, mean: s.mean, top: s.top });
       for (const { name } of specs) {
-        console.log(`${name}: mean dP ${s.mean[name]!.dP.toFixed(3)} over ${s.rows} samples; top ${s.top[name]!.length}:`);
+        console.log(`${name}: mean dP ${s.mean[name]!.dP.toFixed(3)} over ${s.rows - s.emptyAnswers} samples${emptyNote(s.emptyAnswers)}; top ${s.top[name]!.length}:`);
         for (const t of s.top[name]!) console.log(`  line ${t.line}  dP ${t.dP.toFixed(3)}  ${(answers.get(t.index) ?? '').slice(0, 100)}`);
       }
       console.log(`wrote ${out}; report ${run.path('screen.html')}; run ${run.dir}`);

@@ -153,6 +153,37 @@ function steerSumFp16(h: string, k: number, out: string, c: PointCtx, nodes: Msg
 const MS_DOMAIN = 'com.microsoft';
 
 /**
+ * steer.k as EmbedLayerNormalization's segment inputs: the steer expanded to [batch, seq, H] and
+ * flattened is the segment table, and segment id b * seq + s picks position (b, s)'s row. The node
+ * adds it to word + position embeddings before its own layer norm.
+ */
+function steerAsSegment(n: NodeView, k: number, c: PointCtx, e: NodeEdit): void {
+  const p = `${c.prefix}L${k}/segment`;
+  const ids = n.inputs[0]!;
+  const f = (base: string) => c.names.fresh(`${p}/${base}`);
+  const [shape, hdim, full, expanded, flat, table, count, zero, one, range, rows, segIds] =
+    ['shape', 'hidden', 'full_shape', 'expanded', 'flat_shape', 'table', 'count', 'zero', 'one', 'range', 'rows', 'ids'].map(f) as [string, string, string, string, string, string, string, string, string, string, string, string];
+  const i64 = (name: string, v: number[], dims: number[]) =>
+    node({ op: 'Constant', inputs: [], outputs: [name], name, attrs: { value: { tensor: tensor('', DType.INT64, dims, new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer)) } } });
+  e.before.push(
+    node({ op: 'Shape', inputs: [ids], outputs: [shape], name: shape }),
+    i64(hdim, [c.hiddenSize], [1]),
+    node({ op: 'Concat', inputs: [shape, hdim], outputs: [full], name: full, attrs: { axis: 0 } }),
+    node({ op: 'Expand', inputs: [steerName(k), full], outputs: [expanded], name: expanded }),
+    i64(flat, [-1, c.hiddenSize], [2]),
+    node({ op: 'Reshape', inputs: [expanded, flat], outputs: [table], name: table }),
+    node({ op: 'Size', inputs: [ids], outputs: [count], name: count }),
+    i64(zero, [0], []),
+    i64(one, [1], []),
+    node({ op: 'Range', inputs: [zero, count, one], outputs: [range], name: range }),
+    node({ op: 'Reshape', inputs: [range, shape], outputs: [rows], name: rows }),
+    node({ op: 'Cast', inputs: [rows], outputs: [segIds], name: segIds, attrs: { to: DType.INT32 } }),
+  );
+  e.inputs.set(1, segIds);
+  e.inputs.set(4, table);
+}
+
+/**
  * h - (h U^T) U with U = ablate.k of shape [ab, r, H] (r orthonormal rows; r = 1 is one direction):
  * h U^T gives the r coordinates per position, and MatMul back by U the part to remove.
  */
@@ -181,7 +212,8 @@ function pointEdit(n: NodeView, pt: ResidualPoint, c: PointCtx, e: NodeEdit, hid
     if (c.ablation) cur = ablateNodes(cur, k, c, e.after);
     if (c.fp16Sum) steerSumFp16(cur, k, pt.tensor, c, e.after);
     else e.after.push(node({ op: 'Add', inputs: [cur, steerName(k)], outputs: [pt.tensor], name: c.names.fresh(`${p}/steer`) }));
-  } else if (pt.steerVia === 'fused-input') {
+  } else if (pt.steerVia === 'embed-segment') steerAsSegment(n, k, c, e);
+  else if (pt.steerVia === 'fused-input') {
     const f = pt.fused!;
     let cur = n.inputs[f.steerInput]!;
     if (c.ablation) {
@@ -255,9 +287,10 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
   const fp16Sum = plan.dtype === 'float16' && model.opsets.some((o) => o.domain === MS_DOMAIN);
 
   const steerable = plan.points.filter((p) => p.steerVia !== 'none').map((p) => p.layer);
+  const ablatable = plan.points.filter((p) => p.steerVia !== 'none' && p.steerVia !== 'embed-segment').map((p) => p.layer);
   const inputsAdded: PortSpec[] = steerable.map((k) => ({ name: steerName(k), dtype: plan.dtype, shape: ['steer_batch', 'steer_seq', H] }));
   if (ablation)
-    inputsAdded.push(...steerable.map((k) => ({ name: ablateName(k), dtype: plan.dtype, shape: ['ablate_batch', 'ablate_rank', H] as Dim[] })));
+    inputsAdded.push(...ablatable.map((k) => ({ name: ablateName(k), dtype: plan.dtype, shape: ['ablate_batch', 'ablate_rank', H] as Dim[] })));
   const outputsAdded: PortSpec[] = plan.points.map((p) => ({
     name: hiddenName(p.layer),
     dtype: plan.dtype,

@@ -4,7 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DTypeName } from '../../onnx/schema.js';
-import { type FolderLayout, resolveModelFolder } from '../layout.js';
+import { type FolderLayout, GENAI_CONFIG, genaiSharedBuffer, resolveModelFolder } from '../layout.js';
+import { attentionContract, type AttentionContract } from './attention.js';
 import { fingerprint, instrumenterHash, outputPaths, planModel, type Manifest } from './prepare.js';
 import type { NameCheck, ResidualDtype, ResidualStyle, SteerVia } from './residual.js';
 
@@ -38,6 +39,10 @@ export interface ModelInspection {
   inputs: { name: string; type: string; shape: string }[];
   outputs: { name: string; type: string; shape: string }[];
   points: InspectedPoint[];
+  /** How ragged rows and the cache are fed (attention.ts). */
+  attention: AttentionContract;
+  /** genai_config.json asks for shared past/present buffers (search.past_present_share_buffer). */
+  sharedBufferAsked: boolean;
   warnings: string[];
   /** The cached instrumented files (plain, with ablation inputs) that are there and match the source. */
   prepared: { path: string; ablation: boolean }[];
@@ -94,9 +99,22 @@ export function describeModel(modelDir: string, opts: { file?: string } = {}): M
       steerVia: p.steerVia,
       nameCheck: p.nameCheck,
     })),
+    attention: attentionContract(model, join(modelDir, file)),
+    sharedBufferAsked: folder.genaiConfig ? genaiSharedBuffer(folder.genaiConfig, join(modelDir, GENAI_CONFIG)).share : false,
     warnings: plan.warnings,
     prepared,
   };
+}
+
+function attentionLine(d: ModelInspection): string {
+  const a = d.attention;
+  const rows = { left: 'rows left-padded', right: 'rows right-padded', none: 'rows cannot be padded' }[a.padding];
+  const cache = d.sharedBufferAsked
+    ? a.sharedBuffer
+      ? 'cache: shared past/present buffers (genai_config.json past_present_share_buffer)'
+      : 'cache: growing (genai_config.json asks for shared buffers, which this attention cannot use)'
+    : 'cache: growing';
+  return `${a.ops.join(', ') || 'decomposed'}; ${rows} (${a.reason}); ${cache}`;
 }
 
 function table(rows: string[][]): string {
@@ -113,6 +131,7 @@ export function formatInspection(d: ModelInspection): string {
     `arch       ${d.modelType}${d.architectures.length ? ` (${d.architectures.join(', ')})` : ''}`,
     `layers     ${d.numLayers}, hidden ${d.hiddenSize}, ${d.dtype}, ${d.addsPerLayer} residual add(s) per layer`,
     `style      ${d.style}`,
+    `attention  ${attentionLine(d)}`,
     `prepared   ${d.prepared.length ? d.prepared.map((p) => `${p.path}${p.ablation ? ' (with ablation inputs)' : ''}`).join(', ') : 'no'}`,
     '',
     table([

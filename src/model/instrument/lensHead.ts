@@ -28,10 +28,10 @@ const payload = (buf: Uint8Array, f: { dataStart: number; dataEnd: number }): Ms
 function headGraph(model: ModelView, plan: ResidualPlan, source: string): { g: GraphView; logits: string; outer?: GraphIndex } {
   const main = model.graph;
   const branch = plan.branches?.[0];
-  if (!branch) return { g: main, logits: 'logits' };
+  if (!branch) return { g: main, logits: plan.logits };
   const ifNode = main.nodes[branch.ifNode]!;
   const sub = ifNode.attrs.get(branch.attr)?.g;
-  const at = ifNode.outputs.indexOf('logits');
+  const at = ifNode.outputs.indexOf(plan.logits);
   if (!sub || at < 0 || !sub.outputs[at]) throw new InstrumentError(`${source}: lens head: no logits in ${branch.attr} of the If node`);
   return { g: sub, logits: sub.outputs[at]!.name, outer: new GraphIndex(main) };
 }
@@ -87,7 +87,7 @@ export function buildLensHead(model: ModelView, plan: ResidualPlan, source: stri
     inits.push(t.external ? inlineExternal(t, source, files) : payload(buf, t.field));
   }
   const dtype = plan.dtype === 'float16' ? DType.FLOAT16 : DType.FLOAT;
-  const logitsType = model.graph.outputs.find((o) => o.name === 'logits')?.elemType ?? dtype;
+  const logitsType = model.graph.outputs.find((o) => o.name === plan.logits)?.elemType ?? dtype;
   const g2 = buildGraph({
     name: 'persona_lens_head',
     nodes,

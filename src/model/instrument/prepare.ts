@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { packageVersion } from '../../io/packageRoot.js';
 import { OnnxFormatError, readModel, type ModelView } from '../../onnx/read.js';
+import { attentionContract, type AttentionContract } from './attention.js';
 import { applyPlan, type PortSpec } from './edit.js';
 import { InstrumentError } from './errors.js';
 import { parseGenaiConfig, type ModelConfig } from '../config.js';
@@ -17,7 +18,7 @@ import { GENAI_CONFIG, readFolderJson, readGenaiConfig, resolveModelFolder } fro
 import { findResidualStream, type ResidualDtype, type ResidualPlan, type ResidualPoint, type ResidualStyle } from './residual.js';
 
 /** Bump when the manifest's fields change. Changes to the edit itself are caught by instrumenterHash. */
-export const MANIFEST_FORMAT = 3; // 2: ablate.k is a rank-r subspace [ab, r, H]; 3: instrumenter hash, ablation in its own file
+export const MANIFEST_FORMAT = 4; // 2: ablate.k is a rank-r subspace [ab, r, H]; 3: instrumenter hash, ablation in its own file; 4: attention contract
 const MB = 1 << 20;
 
 export interface SourceFingerprint {
@@ -48,6 +49,8 @@ export interface Manifest {
   inputsAdded: PortSpec[];
   outputsAdded: PortSpec[];
   ablation: boolean;
+  /** How the source graph's attention wants ragged rows and its cache fed (attention.ts). */
+  attention: AttentionContract;
   warnings: string[];
   createdAt: string;
 }
@@ -204,12 +207,17 @@ export function loadModel(path: string): ModelView {
   }
 }
 
+/** The logits output's name: genai_config.json's, else `logits`. */
+function logitsName(modelDir: string, file: string): string {
+  return resolveModelFolder(modelDir, file).genaiIo?.logits ?? 'logits';
+}
+
 /** Plan for a model folder without writing anything (used by prepare and inspect). */
 export function planModel(modelDir: string, file: string): { plan: ResidualPlan; dims: ModelDims; model: ModelView } {
   const dims = readModelDims(modelDir);
   const path = join(modelDir, file);
   const model = loadModel(path);
-  const plan = findResidualStream(model, { numLayers: dims.numLayers, hiddenSize: dims.hiddenSize, source: path });
+  const plan = findResidualStream(model, { numLayers: dims.numLayers, hiddenSize: dims.hiddenSize, source: path, logits: logitsName(modelDir, file) });
   return { plan, dims, model };
 }
 
@@ -254,7 +262,8 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
   const path = join(modelDir, file);
   const model = loadModel(path);
   progress({ stage: 'plan', message: 'finding the residual stream' });
-  const plan = findResidualStream(model, { numLayers: dims.numLayers, hiddenSize: dims.hiddenSize, source: path });
+  const plan = findResidualStream(model, { numLayers: dims.numLayers, hiddenSize: dims.hiddenSize, source: path, logits: logitsName(modelDir, file) });
+  const attention = attentionContract(model, path);
   progress({ stage: 'edit', message: `adding steer/hidden_states for ${plan.numLayers + 1} residual points` });
   const edit = applyPlan(model, plan, { ablation, source: path });
   progress({ stage: 'write', message: `writing ${out.onnx}` });
@@ -276,6 +285,7 @@ export async function prepareModel(modelDir: string, opts: PrepareOptions = {}):
     inputsAdded: edit.inputsAdded,
     outputsAdded: edit.outputsAdded,
     ablation,
+    attention,
     warnings: plan.warnings,
     createdAt: new Date().toISOString(),
   };

@@ -22,9 +22,12 @@ export type ResidualDtype = 'float32' | 'float16';
  * rename-output: the producer's output is renamed and `Add(pre, steer.k)` takes the old name.
  * fused-input: h_k is the sum output of a fused Skip*Norm node; the steer is added to one of its
  * inputs so both its sum and its normalised output see h_k + steer.
- * none: observable only (EmbedLayerNormalization's embedding_sum).
+ * embed-segment: h_0 is EmbedLayerNormalization's embedding_sum; the steer enters as the node's
+ * (unused) segment embedding, one row per position, so its sum and its normalised output both see
+ * h_0 + steer, computed by the same kernel (zeros: the original bit for bit). Not ablatable.
+ * none: observable only (an EmbedLayerNormalization that already uses its segment inputs).
  */
-export type SteerVia = 'rename-output' | 'fused-input' | 'none';
+export type SteerVia = 'rename-output' | 'fused-input' | 'embed-segment' | 'none';
 export type NameCheck = 'match' | 'mismatch' | 'no-names';
 export type ResidualStyle = 'plain' | 'fused' | 'merged-if';
 
@@ -65,6 +68,8 @@ export interface ResidualPlan {
   branches?: BranchPlan[];
   /** Batch and sequence dims of `logits`, reused for the hidden_states outputs. */
   dims: [string | number, string | number];
+  /** The graph output holding the logits (genai configs may rename it). */
+  logits: string;
 }
 
 export interface FindOptions {
@@ -73,6 +78,8 @@ export interface FindOptions {
   source: string;
   /** From config.json; checked against the embedding table. Inferred when absent. */
   hiddenSize?: number;
+  /** Name of the logits output (genai_config.json model.decoder.outputs.logits); default `logits`. */
+  logits?: string;
 }
 
 const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
@@ -292,7 +299,8 @@ function planGraph(gi: GraphIndex, logits: string, ctx: Ctx): GraphPlan {
       layer: 0,
       tensor: e.tensor,
       producer: { name: e.node.name, opType: e.node.opType, index: e.out, node: e.node.index },
-      steerVia: e.fusedSum ? 'none' : 'rename-output',
+      // Segment inputs 1 (ids) and 4 (table) free: the steer can take their place.
+      steerVia: e.fusedSum ? (!e.node.inputs[1] && !e.node.inputs[4] ? 'embed-segment' : 'none') : 'rename-output',
       addOutput: false,
       nameCheck: nameCheck(e.node, 0, false),
     },
@@ -356,9 +364,10 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
   if (!Number.isInteger(opts.numLayers) || opts.numLayers < 1) fail(ctx, `invalid number of layers ${opts.numLayers}`);
   const ours = [...g.inputs, ...g.outputs].find((v) => /^(steer|ablate|hidden_states)\.\d+$/.test(v.name));
   if (ours) fail(ctx, `already has '${ours.name}' (instrumented twice?)`);
-  const logitsOut = g.outputs.find((o) => o.name === 'logits');
+  const logits = opts.logits ?? 'logits';
+  const logitsOut = g.outputs.find((o) => o.name === logits);
   if (!logitsOut)
-    fail(ctx, `no 'logits' output (graph outputs: ${g.outputs.map((o) => o.name).join(', ') || 'none'})`);
+    fail(ctx, `no '${logits}' output (graph outputs: ${g.outputs.map((o) => o.name).join(', ') || 'none'})`);
   const shape = logitsOut.shape;
   const dims: [string | number, string | number] = [
     typeof shape?.[0] === 'string' ? shape[0] : 'batch_size',
@@ -372,7 +381,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
   }
   ctx.init = (name) => gi.initializers.get(name);
 
-  const ifProducer = gi.producer.get('logits');
+  const ifProducer = gi.producer.get(logits);
   let plans: { plan: GraphPlan; branch?: Omit<BranchPlan, 'points' | 'style'> }[];
   if (ifProducer?.node.opType === 'If') {
     const ifNode = ifProducer.node;
@@ -387,7 +396,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
       bctx.init = (name) => sgi.initializers.get(name) ?? gi.initializers.get(name);
       return { plan: planGraph(sgi, out.name, bctx), branch: { ifNode: ifNode.index, attr, graphName: sub.name } };
     });
-  } else plans = [{ plan: planGraph(gi, 'logits', ctx) }];
+  } else plans = [{ plan: planGraph(gi, logits, ctx) }];
 
   const first = plans[0]!.plan;
   const warnings = plans.flatMap((p) => p.plan.warnings);
@@ -411,6 +420,7 @@ export function findResidualStream(model: ModelView, opts: FindOptions): Residua
     warnings,
     addsPerLayer: first.addsPerLayer,
     dims,
+    logits,
   };
   if (plans[0]!.branch)
     plan.branches = plans.map((p) => ({ ...p.branch!, style: p.plan.style, points: p.plan.points }));
