@@ -8,7 +8,7 @@ import {
 import { loadPersonaVectors, type PersonaVectorSet } from '../../src/directions/vectorFile.js';
 import { decodeGguf, writeGguf } from '../../src/io/gguf.js';
 import { ROOT, persona } from '../cli/runCli.js';
-import { hasPythonModule, runPython } from '../helpers/python.js';
+import { runPython, skipWithoutPython } from '../helpers/python.js';
 
 const L = 4;
 const H = 8;
@@ -38,7 +38,7 @@ describe('persona_vectors .pt', () => {
     for (let l = 0; l <= L; l++) expect(Array.from(back.vectors.prompt_last[l]!)).toEqual(Array.from(row(-3, l)));
   });
 
-  it.skipIf(!hasPythonModule('torch'))('real torch.load(path)[3] is our layer 3', () => {
+  it.skipIf(skipWithoutPython('torch', 'python3-torch'))('real torch.load(path)[3] is our layer 3', () => {
     const [p] = exportPersonaVectorsPt(set(), tmp());
     const out = JSON.parse(runPython(join(ROOT, 'scripts/fixtures/torch-load.py'), [p!]).trim());
     expect(out.shape).toEqual([L + 1, H]);
