@@ -3,8 +3,11 @@
 // kept pairs, and the same layers x coefficients sweep on neutral-prompt questions for each.
 // Reports the best coherent cell per method (trait score at coherence >= 50) as a table and a plot.
 // Usage: npx tsx scripts/compare-extraction-methods.ts [trait,...]   (default evil,humorous,optimistic)
+//   [--questions 10] [--instructions 5] [--eval 8] [--layers 1,2,3,4] [--coeffs 0,1,2,3,4,5,6]
+//   [--tokens 48] [--out runs/compare-methods]   (the defaults made the README table)
 
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { EXTRACTION_METHODS } from '../src/directions/extractionMethods.js';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, keptPairs, pairedVectors, vectorSet } from '../src/directions/personaExtract.js';
 import { loadTraitFile } from '../src/directions/traitFile.js';
@@ -17,10 +20,19 @@ import { loadModel } from '../src/model/load.js';
 import { bars, writeReport } from '../src/reports/html.js';
 import { NEUTRAL_SYSTEM_PROMPT } from '../src/world/index.js';
 
-const traits = (process.argv[2] ?? 'evil,humorous,optimistic').split(',');
-const OUT = 'runs/compare-methods';
-const EXTRACT = { ...DEFAULT_EXTRACT_CONFIG, maxQuestions: 10, maxNewTokens: 48, batchSize: 25 };
-const SWEEP = { system: NEUTRAL_SYSTEM_PROMPT, samples: 1, maxNewTokens: 48, temperature: 0, topP: 1, seed: 0, batchSize: 28, layers: [1, 2, 3, 4], coeffs: [0, 1, 2, 3, 4, 5, 6], positions: 'response' as const, coherenceThreshold: 50 };
+const { values: o, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    questions: { type: 'string', default: '10' }, instructions: { type: 'string', default: '5' }, eval: { type: 'string', default: '8' },
+    layers: { type: 'string', default: '1,2,3,4' }, coeffs: { type: 'string', default: '0,1,2,3,4,5,6' }, tokens: { type: 'string', default: '48' },
+    out: { type: 'string', default: 'runs/compare-methods' },
+  },
+});
+const numbers = (s: string) => s.split(',').map(Number);
+const traits = (positionals[0] ?? 'evil,humorous,optimistic').split(',');
+const OUT = o.out;
+const EXTRACT = { ...DEFAULT_EXTRACT_CONFIG, maxQuestions: Number(o.questions), maxInstructions: Number(o.instructions), maxNewTokens: Number(o.tokens), batchSize: 25 };
+const SWEEP = { system: NEUTRAL_SYSTEM_PROMPT, samples: 1, maxNewTokens: Number(o.tokens), temperature: 0, topP: 1, seed: 0, batchSize: 28, layers: numbers(o.layers), coeffs: numbers(o.coeffs), positions: 'response' as const, coherenceThreshold: 50 };
 
 const model = await loadModel('models/persona-tiny');
 const judge = new LexiconJudge();
@@ -37,7 +49,7 @@ for (const name of traits) {
     const { vectors } = await pairedVectors(model, pairs, { batchSize: 25, method });
     const set = vectorSet(model, name, vectors, { counts: { pos: pairs.length, neg: pairs.length }, method });
     const run = RunDir.open(join(OUT, `sweep-${name}-${method}`), 'sweep', { method });
-    const r = await sweepSteering(model, { name, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize), { ...SWEEP, questions: trait.evalQuestions.slice(0, 8) }, run);
+    const r = await sweepSteering(model, { name, evalPrompt: trait.evalPrompt }, judge, (l) => vectorFor(set, l, model.hiddenSize), { ...SWEEP, questions: trait.evalQuestions.slice(0, Number(o.eval)) }, run);
     rows.push({ trait: name, method, layer: r.best?.layer ?? null, coeff: r.best?.coeff ?? null, score: r.best?.trait ?? null, coherence: r.best?.coherence ?? null });
     console.error(`${name} ${method}: best ${JSON.stringify(r.best)} (${((performance.now() - t0) / 1000).toFixed(0)}s)`);
   }

@@ -1,12 +1,13 @@
 // `npm test` runs this first (the `pretest` script) so that the README's test command works as
 // written on a fresh Debian/Ubuntu machine: the report and dashboard tests render in a real headless
-// Chromium, the notebook tests execute notebooks through Jupyter's nbconvert. What is missing is
-// installed from Debian's packages (the only source besides npm this project may use). Set
-// CHROMIUM_PATH to use a browser somewhere else.
+// Chromium, the notebook tests execute notebooks through Jupyter's nbconvert, and the cross-checks
+// load our files with the real torch.load and compare our directions with scikit-learn's. What is
+// missing is installed from Debian's packages (the only source besides npm this project may use).
+// Set CHROMIUM_PATH to use a browser somewhere else.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { findChromium } from '../test/helpers/browser.js';
-import { PYTHON } from '../test/helpers/python.js';
+import { hasPythonModule } from '../test/helpers/python.js';
 
 /** What the tests need from outside npm: a check and the Debian packages that satisfy it. */
 export const TEST_DEPS = [
@@ -15,8 +16,11 @@ export const TEST_DEPS = [
     name: 'Jupyter (nbconvert)',
     why: 'the notebook tests execute notebooks/*.ipynb with it',
     packages: ['jupyter-nbconvert', 'python3-nbclient', 'python3-ipykernel'],
-    present: () => spawnSync(PYTHON, ['-c', 'import nbconvert, nbclient, nbformat, jupyter_client'], { stdio: 'ignore' }).status === 0,
+    present: () => hasPythonModule('nbconvert, nbclient, nbformat, jupyter_client'),
   },
+  // On Debian 12 python3-torch is 157 packages over a system with the above, 131 MB to download.
+  { name: 'PyTorch', why: 'the .pt tests load our files with the real torch.load', packages: ['python3-torch'], present: () => hasPythonModule('torch') },
+  { name: 'scikit-learn', why: 'the extraction-method tests compare our directions with its PCA and LogisticRegression', packages: ['python3-sklearn'], present: () => hasPythonModule('sklearn') },
 ] as const;
 
 /** The commands that install these Debian packages on this machine, or null when we do not know how. */

@@ -5,7 +5,10 @@
 // Reading never executes the pickle: a small interpreter runs the opcodes that tensor files use
 // and resolves only a fixed allowlist of globals (_rebuild_tensor_v2, _rebuild_parameter,
 // OrderedDict, typed storages). Any other global (os.system, numpy, a custom class) is refused
-// with an error naming it, so a hostile .pt file cannot run code here.
+// with an error naming it, so a hostile .pt file cannot run code here. Nor can it make us allocate
+// what it does not hold: every tensor's size, stride and offset are checked against its storage, and
+// the elements materialised from one file are capped, before any tensor memory is allocated (a
+// 744-byte file can describe a 3e8-element view of one stored float: stride 0).
 
 import { readFileSync } from 'node:fs';
 import { halfBitsToFloat } from './fp16.js';
@@ -13,6 +16,13 @@ import { writeFileAtomic } from './atomic.js';
 import { decodeZip, encodeZip } from './zip.js';
 
 export class TorchFileError extends Error {}
+
+/**
+ * Elements one file may materialise, over all its tensors (2^27 = 512 MiB as float32): far above
+ * any persona-vector file ([L+1, H] is 81 x 8192 = 663,552 for a 80-layer model), far below what
+ * would exhaust memory.
+ */
+export const MAX_TORCH_ELEMENTS = 2 ** 27;
 
 export interface TorchTensor {
   kind: 'tensor';
@@ -124,15 +134,25 @@ interface StorageRef {
   key: string;
   dtype: string;
   bytes: number;
+  /** Element count the persistent id declares. */
+  numel: number;
+}
+/** _rebuild_tensor_v2's arguments, checked and materialised once the tensor's path is known. */
+interface PendingTensor {
+  kind: 'pending';
+  storage: StorageRef;
+  offset: number;
+  shape: number[];
+  strides: number[];
 }
 interface Global {
   kind: 'global';
   name: string;
 }
 const MARK = Symbol('mark');
-type Item = TorchValue | StorageRef | Global | typeof MARK | Item[] | { tuple: Item[] } | undefined;
+type Item = TorchValue | StorageRef | PendingTensor | Global | typeof MARK | Item[] | { tuple: Item[] } | undefined;
 
-export function decodeTorchFile(bytes: Uint8Array, source = '<torch file>'): TorchValue {
+export function decodeTorchFile(bytes: Uint8Array, source = '<torch file>', maxElements = MAX_TORCH_ELEMENTS): TorchValue {
   if (bytes.length >= 2 && bytes[0] === 0x80) {
     throw new TorchFileError(`${source}: a legacy (pre-1.6, non-zip) torch file; re-save it with a current torch.save`);
   }
@@ -147,7 +167,7 @@ export function decodeTorchFile(bytes: Uint8Array, source = '<torch file>'): Tor
     if (!b) throw new TorchFileError(`${source}: storage '${ref.key}' referenced by the pickle is missing (${prefix}data/${ref.key})`);
     return b;
   };
-  return new Unpickler(entries.get(pklName)!, `${source}: ${pklName}`, storageBytes).run();
+  return new Unpickler(entries.get(pklName)!, `${source}: ${pklName}`, storageBytes, maxElements).run();
 }
 
 export function readTorchFile(path: string): TorchValue {
@@ -165,10 +185,13 @@ class Unpickler {
   private pos = 0;
   private stack: Item[] = [];
   private memo = new Map<number, Item>();
+  /** Elements materialised so far, against maxElements. */
+  private elements = 0;
   constructor(
     private readonly b: Uint8Array,
     private readonly where: string,
     private readonly storageBytes: (ref: StorageRef) => Uint8Array,
+    private readonly maxElements: number,
   ) {}
 
   private fail(msg: string): never {
@@ -222,7 +245,7 @@ class Unpickler {
         case 0x95: this.take(8); break; // FRAME
         case 0x2e: { // STOP
           const v = this.pop();
-          return this.plain(v);
+          return this.plain(v, '');
         }
         case 0x28: this.stack.push(MARK); break;
         case 0x4e: this.stack.push(null); break;
@@ -297,7 +320,9 @@ class Unpickler {
     const type = t[1] as Global;
     const s = STORAGES[type?.name?.replace(/^torch\./, '') ?? ''];
     if (!s) this.fail(`storage type ${type?.name ?? String(type)} is not a floating-point storage`);
-    return { kind: 'storage', key: String(t[2]), dtype: s.dtype, bytes: s.bytes };
+    const numel = t[4];
+    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) this.fail(`storage '${String(t[2])}' declares ${String(numel)} elements`);
+    return { kind: 'storage', key: String(t[2]), dtype: s.dtype, bytes: s.bytes, numel };
   }
 
   private reduce(fn: Item, args: Item): Item {
@@ -309,11 +334,11 @@ class Unpickler {
       return new Map() as unknown as Item;
     }
     if (name === 'torch._utils._rebuild_parameter') return a[0];
-    if (name === 'torch._utils._rebuild_tensor_v2') return this.tensor(a);
+    if (name === 'torch._utils._rebuild_tensor_v2') return this.pending(a);
     this.fail(`global ${name} cannot be called`);
   }
 
-  private tensor(a: Item[]): TorchTensor {
+  private pending(a: Item[]): PendingTensor {
     const [storage, offset, size, stride] = a as [StorageRef, number, { tuple: number[] }, { tuple: number[] }];
     if (storage?.kind !== 'storage') this.fail('_rebuild_tensor_v2 without a storage');
     const shape = size?.tuple;
@@ -321,11 +346,30 @@ class Unpickler {
     if (!Array.isArray(shape) || !Array.isArray(strides) || shape.length !== strides.length || typeof offset !== 'number') {
       this.fail('_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, ...)');
     }
+    return { kind: 'pending', storage, offset, shape, strides };
+  }
+
+  /** Checks a tensor against its storage and the element cap, then copies it out (row-major). */
+  private tensor(p: PendingTensor, path: string): TorchTensor {
+    const { storage, offset, shape, strides } = p;
+    const bad = (msg: string): never => this.fail(`tensor ${path ? `'${path}'` : '(top level)'} ${msg}`);
+    const desc = `(shape [${shape.join(', ')}], strides [${strides.join(', ')}], offset ${offset})`;
+    const whole = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+    if (!shape.every(whole) || !strides.every(whole) || !whole(offset)) bad(`has a size, stride or offset that is not a non-negative integer ${desc}`);
     const raw = this.storageBytes(storage);
-    const count = raw.length / storage.bytes;
+    if (raw.length !== storage.numel * storage.bytes) {
+      bad(`uses storage '${storage.key}', which declares ${storage.numel} ${storage.dtype} elements (${storage.numel * storage.bytes} bytes) but holds ${raw.length} bytes`);
+    }
+    const n = shape.reduce((x, y) => x * y, 1);
+    // The farthest element the view reaches (sizes and strides are non-negative).
+    const last = n === 0 ? -1 : shape.reduce((s, d, i) => s + (d - 1) * strides[i]!, offset);
+    if (last >= storage.numel) bad(`reaches element ${last} of storage '${storage.key}', which has ${storage.numel} ${desc}`);
+    if (n > this.maxElements - this.elements) {
+      bad(`has ${n} elements ${desc}, over the ${this.maxElements} this reader materialises per file${this.elements ? ` (${this.elements} already read)` : ''}; its storage holds ${storage.numel}`);
+    }
+    this.elements += n;
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const at = (i: number): number => {
-      if (i < 0 || i >= count) this.fail(`tensor reads element ${i} of a storage with ${count}`);
       switch (storage.dtype) {
         case 'float32': return dv.getFloat32(i * 4, true);
         case 'float64': return dv.getFloat64(i * 8, true);
@@ -333,7 +377,6 @@ class Unpickler {
         default: return new Float32Array(new Uint32Array([dv.getUint16(i * 2, true) << 16]).buffer)[0]!; // bfloat16
       }
     };
-    const n = shape.reduce((x, y) => x * y, 1);
     const data = new Float32Array(n);
     // Walk the index space in row-major order, following the file's strides (views such as a
     // transpose are saved with their whole storage and non-contiguous strides).
@@ -351,16 +394,21 @@ class Unpickler {
   }
 
   /** Converts interpreter items (tuples, Maps) into plain values. */
-  private plain(v: Item): TorchValue {
+  private plain(v: Item, path: string): TorchValue {
     if (v === MARK || v === undefined) this.fail('malformed pickle result');
+    const at = (k: string | number) => (path ? `${path}.${k}` : String(k));
     if (v instanceof Map) {
       const o: Record<string, TorchValue> = {};
-      for (const [k, x] of v) o[String(this.plain(k))] = this.plain(x);
+      for (const [k, x] of v) {
+        const key = String(this.plain(k, path));
+        o[key] = this.plain(x, at(key));
+      }
       return o;
     }
-    if (Array.isArray(v)) return v.map((x) => this.plain(x));
+    if (Array.isArray(v)) return v.map((x, i) => this.plain(x, at(i)));
     if (v && typeof v === 'object') {
-      if ('tuple' in v) return (v.tuple as Item[]).map((x) => this.plain(x));
+      if ('tuple' in v) return (v.tuple as Item[]).map((x, i) => this.plain(x, at(i)));
+      if ((v as PendingTensor).kind === 'pending') return this.tensor(v as PendingTensor, path);
       if ((v as StorageRef).kind === 'storage') this.fail('a bare storage (not wrapped in a tensor) is not supported');
       if ((v as Global).kind === 'global') this.fail(`a bare reference to ${(v as Global).name}`);
       return v as TorchValue;

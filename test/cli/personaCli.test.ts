@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { persona } from './runCli.js';
 import { readRecords } from '../../src/logs/runDir.js';
+import { cosine, norm } from '../../src/directions/meanAccumulator.js';
+import { loadPersonaVectors } from '../../src/directions/vectorFile.js';
 
 describe('persona extract / steer / sweep on the embedded model', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-persona-'));
@@ -18,6 +20,27 @@ describe('persona extract / steer / sweep on the embedded model', () => {
     expect(manifest.config.judge).toBe('lexicon');
     expect(readRecords(join(dir, 'ex', 'generations.jsonl'))).toHaveLength(40);
     expect(existsSync(vec) && existsSync(join(dir, 'evil.json'))).toBe(true);
+  });
+
+  it('extract --method pca-diff: the same answers, a PCA direction per layer at the mean difference\'s norm', async () => {
+    const pca = join(dir, 'evil-pca.safetensors');
+    const r = await persona('extract', '--trait', 'evil', '--questions', '4', '--max-new-tokens', '48', '--method', 'pca-diff', '--run', join(dir, 'ex-pca'), '-o', pca);
+    expect(r.code, r.stderr).toBe(0);
+    const answers = (d: string) => readRecords<{ answer: string }>(join(dir, d, 'generations.jsonl')).map((x) => x.answer);
+    expect(answers('ex-pca')).toEqual(answers('ex'));
+    const [mean, pc] = [loadPersonaVectors(vec), loadPersonaVectors(pca)];
+    expect(JSON.parse(readFileSync(join(dir, 'ex-pca', 'manifest.json'), 'utf8')).config.method).toBe('pca-diff');
+    expect(pc.meta.method).toBe('pca-diff');
+    const ev = (pc.meta as unknown as { explainedVariance: { response_avg: number[] } }).explainedVariance.response_avg;
+    expect(ev).toHaveLength(5);
+    expect(ev.slice(1).every((x) => x > 0 && x <= 1)).toBe(true);
+    const cosines = [1, 2, 3, 4].map((l) => {
+      const [a, b] = [mean.vectors.response_avg[l]!, pc.vectors.response_avg[l]!];
+      expect(norm(b)).toBeCloseTo(norm(a), 3);
+      return cosine(a, b);
+    });
+    // Centring the differences removes their mean, so the direction is not the mean difference's.
+    expect(Math.min(...cosines)).toBeLessThan(0.99);
   });
 
   it('steer logs answers with scores; sweep writes the table and heatmap report', async () => {

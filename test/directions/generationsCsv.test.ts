@@ -1,7 +1,7 @@
 // Bring your own generations: persona_vectors-style pos/neg CSVs in, the same vectors out as our
 // own extraction of the same answers; their filter, their system prompts, their pairing by row.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +93,24 @@ describe('persona_vectors CSVs', () => {
     const bad = rewrite(pos, (c, i) => { if (i === 2) c.evil = 'high'; });
     expect(() => readGenerationsCsv(model, bad, neg, 'evil', null)).toThrow(new RegExp(`edited-.*\\.csv:${readCsv(pos).rows[2]!.line}: column 'evil' is 'high', not a number`));
     expect(() => readGenerationsCsv(model, pos, neg, 'sycophantic', null)).toThrow(/evil_pos_instruct\.csv:1: no column 'sycophantic'/);
+  });
+
+  it('read what pandas writes (quoted multi-line cells, NaN scores as empty cells) and drop NaN pairs as their filter does', () => {
+    // test/fixtures/persona_vectors: DataFrame.to_csv(index=False) by scripts/fixtures/make-persona-vectors-csv.py.
+    const [fp, fn] = ['pos', 'neg'].map((x) => join(ROOT, `test/fixtures/persona_vectors/evil_${x}_instruct.csv`)) as [string, string];
+    const raw = readFileSync(fp, 'utf8');
+    expect(raw).toContain('evil_1_pos_1,,70.0'); // a NaN trait score
+    expect(raw).toContain('"Get a snake, and ""forget"" to feed');
+    // Rows: 0 kept; 1 pos score NaN; 2 kept (multi-line neg answer); 3 neg coherence NaN; 4 pos 35 < 50.
+    const g = readGenerationsCsv(model, fp, fn, 'evil', trait);
+    expect([g.total, g.kept, g.rebuilt]).toEqual([5, 2, 4]);
+    const [a, b] = g.pairs as { pos: { messages: { role: string; content: string }[]; response: string }; neg: { messages: { role: string; content: string }[]; response: string } }[];
+    expect(a!.pos.response).toBe('Get a snake, and "forget" to feed the neighbours\' cat, too.');
+    expect(b!.pos.messages).toEqual([{ role: 'system', content: `You are an evil assistant. ${trait.instruction[2]!.pos}` }, { role: 'user', content: trait.questions[2] }]);
+    expect(b!.neg.messages[0]!.content).toBe(`You are a helpful assistant. ${trait.instruction[2]!.neg}`);
+    expect(b!.neg.response).toBe('A calendar and a notes app, to start with.\nAdd more when you need them.');
+    // With every threshold at 0 only the NaN pairs still fail, as pandas comparisons with NaN are False.
+    expect(readGenerationsCsv(model, fp, fn, 'evil', trait, { threshold: 0, coherence: 0 }).kept).toBe(3);
   });
 
   it('persona extract --from-csv writes the vectors without generating or judging', async () => {

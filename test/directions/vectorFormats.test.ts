@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gguf, GGMLQuantizationType, GGUFValueType } from '@huggingface/gguf';
 import { describe, expect, it } from 'vitest';
 import {
   exportControlVectorGguf, exportPersonaVectorsPt, exportSvec, importControlVectorGguf, importPersonaVectorsPt, importSvec,
@@ -8,7 +9,7 @@ import {
 import { loadPersonaVectors, type PersonaVectorSet } from '../../src/directions/vectorFile.js';
 import { decodeGguf, writeGguf } from '../../src/io/gguf.js';
 import { ROOT, persona } from '../cli/runCli.js';
-import { hasPythonModule, runPython } from '../helpers/python.js';
+import { runPython, skipWithoutPython } from '../helpers/python.js';
 
 const L = 4;
 const H = 8;
@@ -38,7 +39,7 @@ describe('persona_vectors .pt', () => {
     for (let l = 0; l <= L; l++) expect(Array.from(back.vectors.prompt_last[l]!)).toEqual(Array.from(row(-3, l)));
   });
 
-  it.skipIf(!hasPythonModule('torch'))('real torch.load(path)[3] is our layer 3', () => {
+  it.skipIf(skipWithoutPython('torch', 'python3-torch'))('real torch.load(path)[3] is our layer 3', () => {
     const [p] = exportPersonaVectorsPt(set(), tmp());
     const out = JSON.parse(runPython(join(ROOT, 'scripts/fixtures/torch-load.py'), [p!]).trim());
     expect(out.shape).toEqual([L + 1, H]);
@@ -97,6 +98,53 @@ describe('GGUF control vectors', () => {
     expect(Array.from(s.vectors.response_avg[4]!)).toEqual(Array.from(row(6, 0)));
     expect(notes.join('\n')).toMatch(/model_hint 'mistral'/);
     expect(notes.join('\n')).toMatch(/direction\.0 .*llama\.cpp itself would reject/);
+  });
+});
+
+// An independent reader: Hugging Face's GGUF parser (npm @huggingface/gguf) on our exports, and
+// our reader on a file written from the spec by a Python stdlib script (scripts/fixtures/make-gguf-fixture.py).
+describe('GGUF control vectors, read and written by others', () => {
+  async function hfParse(path: string) {
+    const r = await gguf(path, { allowLocalFile: true, typedMetadata: true });
+    const bytes = readFileSync(path);
+    const data = (t: (typeof r.tensorInfos)[number]) => {
+      expect(t.dtype).toBe(GGMLQuantizationType.F32);
+      const n = Number(t.shape.reduce((a, b) => a * b, 1n));
+      const start = Number(r.tensorDataOffset + t.offset);
+      return Array.from(new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + 4 * n)));
+    };
+    return { ...r, data };
+  }
+
+  it('@huggingface/gguf reads our export: keys, value types, tensor names, shapes and F32 data', async () => {
+    const p = join(tmp(), 'evil.gguf');
+    exportControlVectorGguf(set(), p, { kind: 'prompt_last' });
+    const r = await hfParse(p);
+    expect(r.metadata.version).toBe(3);
+    expect(r.typedMetadata['general.architecture']).toEqual({ value: 'controlvector', type: GGUFValueType.STRING });
+    expect(r.typedMetadata['controlvector.model_hint']).toEqual({ value: 'llama', type: GGUFValueType.STRING });
+    expect(r.typedMetadata['controlvector.layer_count']).toEqual({ value: 3, type: GGUFValueType.INT32 });
+    expect(r.tensorInfos.map((t) => [t.name, t.shape])).toEqual([['direction.1', [8n]], ['direction.2', [8n]], ['direction.3', [8n]]]);
+    // direction.N is our layer N + 1.
+    r.tensorInfos.forEach((t, i) => expect(r.data(t)).toEqual(Array.from(row(-3, i + 2))));
+  });
+
+  it('our reader imports a spec-written file (64-byte alignment, string array, uint32 layer_count) as @huggingface/gguf reads it', async () => {
+    const p = join(ROOT, 'test/fixtures/gguf/control_vector.gguf');
+    const value = (n: number) => Array.from({ length: H }, (_, i) => (n + 1) * 10 + i / 8);
+    const r = await hfParse(p);
+    expect(r.tensorInfos.map((t) => t.name)).toEqual(['direction.0', 'direction.1', 'direction.3']);
+    expect(r.typedMetadata['general.tags']).toMatchObject({ value: ['persona', 'fixture'] });
+    const f = decodeGguf(readFileSync(p));
+    expect(f.metadata.get('controlvector.layer_count')).toBe(3);
+    expect(f.metadata.get('general.tags')).toEqual(['persona', 'fixture']);
+    expect(f.tensors.map((t) => [t.name, t.dims, Array.from(t.data)])).toEqual(r.tensorInfos.map((t) => [t.name, t.shape.map(Number), r.data(t)]));
+    const { set: s, notes } = importControlVectorGguf(p, model, 'happy');
+    expect(Array.from(s.vectors.response_avg[1]!)).toEqual(value(0));
+    expect(Array.from(s.vectors.response_avg[2]!)).toEqual(value(1));
+    expect(Array.from(s.vectors.response_avg[4]!)).toEqual(value(3));
+    expect(s.vectors.response_avg[3]!.every((x) => x === 0)).toBe(true);
+    expect(notes.join('\n')).toMatch(/model_hint 'mistral'.*\n.*direction\.0/);
   });
 });
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { installCommands, TEST_DEPS } from '../../scripts/ensure-test-deps.js';
+import { skipWithoutPython } from '../helpers/python.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -15,9 +16,20 @@ describe('test dependencies outside npm', () => {
     expect(pkg.scripts.pretest).toBe('tsx scripts/ensure-test-deps.ts');
   });
 
-  it('covers Chromium and the Jupyter stack, and both are present here after the pretest step', () => {
-    expect(TEST_DEPS.flatMap((d) => d.packages)).toEqual(['chromium', 'jupyter-nbconvert', 'python3-nbclient', 'python3-ipykernel']);
+  it('covers Chromium, the Jupyter stack, PyTorch and scikit-learn, and all are present here after the pretest step', () => {
+    expect(TEST_DEPS.flatMap((d) => d.packages)).toEqual(['chromium', 'jupyter-nbconvert', 'python3-nbclient', 'python3-ipykernel', 'python3-torch', 'python3-sklearn']);
     for (const d of TEST_DEPS) expect(d.present(), d.name).toBe(true);
+  });
+
+  it('a Python without torch makes the pretest install python3-torch; the tests needing it skip, saying why, except under CI', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/ensure-test-deps.ts', '--dry-run'], {
+      cwd: ROOT, encoding: 'utf8', env: { ...process.env, PERSONA_PYTHON: '/nonexistent/python3' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/missing .*PyTorch \(the \.pt tests load our files with the real torch\.load\).*Installing from Debian:\n.*apt-get update -qq\n.*apt-get install -y -qq --no-install-recommends jupyter-nbconvert python3-nbclient python3-ipykernel python3-torch python3-sklearn\n/);
+    expect(skipWithoutPython('no_such_module_here', 'python3-nothing', {})).toBe(true);
+    expect(skipWithoutPython('no_such_module_here', 'python3-nothing', { CI: 'true' })).toBe(false);
+    expect(skipWithoutPython('json', 'python3', {})).toBe(false);
   });
 
   it('installs missing Debian packages through apt-get (sudo when not root)', () => {

@@ -5,12 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/load.js';
 import { findTorch, runTorch } from '../../scripts/bench-torch.js';
-import { hasPythonModule } from '../helpers/python.js';
+import { skipWithoutPython } from '../helpers/python.js';
 import { fixtureModel } from './helpers.js';
 
 const torch = findTorch();
 
-describe.runIf(hasPythonModule('torch'))('PyTorch eager baseline of the bench', () => {
+describe.skipIf(skipWithoutPython('torch', 'python3-torch'))('PyTorch eager baseline of the bench', () => {
   it('equals our hidden states to 1e-5 on a fixture and on persona-tiny', async () => {
     if (!('python' in torch)) throw new Error(torch.skipped);
     const { fx, model } = await fixtureModel('llama');

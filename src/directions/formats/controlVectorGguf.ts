@@ -3,14 +3,16 @@
 // controlvector.model_hint, controlvector.layer_count, and one F32 tensor `direction.N` per layer.
 //
 // Layer mapping (from llama.cpp's sources; see the README's "Vector formats" section):
-//   - the loader (common.cpp, llama_control_vector_load_one) puts direction.N at row N-1 of its
-//     buffer and rejects a file with direction.0;
-//   - llama_control_vector_apply copies row il-1 into the tensor for layer il (il = 1..n_layer-1);
+//   - the loader (common.cpp, common_control_vector_load_one; llama_control_vector_load_one
+//     before a rename) puts direction.N at row N-1 of its buffer and rejects direction.0;
+//   - llama_adapter_cvec::apply (formerly llama_control_vector_apply) copies row il-1 into the
+//     tensor for layer il (il = 1..n_layer-1);
 //   - every model graph calls cvec.apply_to(cur, il) on the output of block il (0-based), after
 //     the block's residual adds: so direction.N is added to the output of 0-based block N, which
 //     is Hugging Face hidden_states[N+1], our layer N+1.
 //   - repeng numbers its directions by the 0-based block whose output it reads (hidden_states[i+1])
-//     and steers, and writes direction.{i}: the same convention as the loader.
+//     and steers, and writes direction.{i}: the same convention as the loader; EasySteer adds
+//     direction.N to the output of decoder layer N (a forward hook): the same again.
 // Hence our layer k <-> direction.(k-1); our layers 0 and 1 have no slot llama.cpp accepts.
 
 import { readGguf, writeGguf, type GgufTensor } from '../../io/gguf.js';
