@@ -187,6 +187,17 @@ describe('limits', () => {
     expect(longPrompt.json.error.message).toMatch(/^prompt: the prompt is \d+ tokens, at most 48 \(--max-prompt-tokens\)/);
   });
 
+  it("refuses a prompt whose answer would run past the model's context", async () => {
+    const wide = await serve({ limits: { ...DEFAULT_LIMITS, maxTokens: 512 } });
+    const context = model.config.maxPositions!;
+    const content = 'sleep '.repeat(context - 60);
+    const n = model.tokenizer.encodeChat([{ role: 'user', content }], { addGenerationPrompt: true }).length;
+    const r = await post(`${wide.running.url}/v1/chat/completions`, { messages: [{ role: 'user', content }], max_tokens: context - n + 1 });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toBe(`messages: the prompt (${n} tokens) and max_tokens (${context - n + 1}) exceed the model's context of ${context} positions`);
+    await wide.running.close();
+  });
+
   it('takes max_completion_tokens over max_tokens', async () => {
     const r = await chat({ max_tokens: 2, max_completion_tokens: 5 });
     const direct = await generateChat(model, [question], { maxNewTokens: 5 });
