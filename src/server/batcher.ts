@@ -90,6 +90,7 @@ export class Batcher {
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.kick();
+      this.stats.waiting = this.queue.length;
     });
   }
 

@@ -32,6 +32,8 @@ describe('persona serve with no arguments', () => {
       modelDir: DEFAULT_MODEL, host: '127.0.0.1', port: 8000, layer: 3, coeff: null, pins: [], vectors: [], probes: [], graceMs: 10_000, limits: DEFAULT_LIMITS,
       builtin: { traits: BUILTIN_TRAITS, attributes: BUILTIN_ATTRIBUTES, cacheDir: undefined },
     });
+    await program.parseAsync(['node', 'persona', 'serve', '--grace', '2.5', '--coeff', 'evil=4,humorous=-2']);
+    expect(plan).toMatchObject({ graceMs: 2500, coeff: { kind: 'named', values: { evil: 4, humorous: -2 } } });
     expect(builtinCacheRoot(model)).toBe(join(model.dir, '.cache', 'serve', model.manifest!.source.sha256.slice(0, 12)));
   });
 });

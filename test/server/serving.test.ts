@@ -252,8 +252,12 @@ describe('shutdown', () => {
     const s = await serve({ graceMs: 1 });
     const full = await generateChat(model, [question], { maxNewTokens: 64 });
     const res = await fetch(`${s.running.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: question, max_tokens: 64, temperature: 0, stream: true }) });
+    const whole = post(`${s.running.url}/v1/chat/completions`, { messages: question, max_tokens: 64, temperature: 0 });
     const reader = res.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);
+    // Both answers are under way (one running, or both, the other waiting) when the server stops.
+    const stats = s.running.ctx.batcher.stats;
+    while (stats.running + stats.waiting < 2) await new Promise((r) => setTimeout(r, 2));
     const closed = s.running.close();
     for (;;) {
       const { value, done } = await reader.read();
@@ -263,11 +267,19 @@ describe('shutdown', () => {
     await closed;
     const payloads = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice(6)));
     expect(payloads.at(-1).error.message).toMatch(/stopped before this answer finished/);
-    const [line] = lines(s.run);
-    expect(line!.response.finish_reason).toBe('shutdown');
-    expect(line!.response.usage.completion_tokens).toBeLessThan(full.tokens[0]!.length);
-    expect(full.text[0]!.startsWith(line!.response.text)).toBe(true);
-    expect(readManifest(s.run.dir)).toMatchObject({ status: 'done', summary: { cutAtShutdown: true, requests: { requests: 1 } } });
+    // Not streamed: 503, saying why.
+    const refused = await whole;
+    expect(refused.status).toBe(503);
+    expect(refused.json.error.message).toMatch(/stopped before this answer finished/);
+    const logged = lines(s.run);
+    expect(logged).toHaveLength(2);
+    for (const line of logged) {
+      expect(line.response.finish_reason).toBe('shutdown');
+      expect(line.response.usage.completion_tokens).toBeLessThan(full.tokens[0]!.length);
+      expect(full.text[0]!.startsWith(line.response.text)).toBe(true);
+    }
+    expect(logged.map((l) => l.status).sort()).toEqual([200, 503]);
+    expect(readManifest(s.run.dir)).toMatchObject({ status: 'done', summary: { cutAtShutdown: true, requests: { requests: 2 } } });
   });
 });
 
