@@ -124,6 +124,7 @@ describe('persona serve (CLI)', () => {
       const events = payloads.slice(0, -1).map((p) => JSON.parse(p));
       const whole = await generateChat(model, [question], { maxNewTokens: 48, steering: startup });
       expect(streamedText(events)).toBe(whole.text[0]);
+      expect(['length', 'stop']).toContain(events.at(-1).choices[0].finish_reason);
       expect(events.at(-1).choices[0].finish_reason).toBe(whole.finishReason[0]);
       expect(await s.exited).toBe(0);
       expect(s.err()).toMatch(/SIGTERM: finishing running answers/);
