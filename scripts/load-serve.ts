@@ -1,98 +1,114 @@
-// Load test for `persona serve`: N concurrent streaming clients, each checked for a complete,
-// well-formed stream (role chunk, one chunk per token, finish_reason, usage, [DONE]); prints the
-// figures. Not a timed test: run it by hand.
+// Load test for `persona serve`: N concurrent streaming clients, greedy, each with its own
+// question and its own steering (an unnamed vector at a per-client coefficient), once per
+// --max-batch value (batched against unbatched). Every stream must be complete and hold exactly
+// the answer the library gives that request alone (generateChat, same steering). Writes
+// load.json (settings, every client's tokens/s and latencies, batcher stats) and load.html (the
+// figure) to a run directory; prints the summary.
 //
-//   npx tsx scripts/load-serve.ts [--clients 64] [--max-tokens 32] [--rounds 1] [--url http://127.0.0.1:8000]
-//
-// Without --url it starts a server in this process on the embedded model (no vectors or probes).
+//   npx tsx scripts/load-serve.ts [--clients 64] [--max-tokens 32] [--batches 16,1] [--runs runs]
 
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadModel } from '../src/model/load.js';
+import { generateChat } from '../src/generation/generate.js';
+import { writeJsonAtomic } from '../src/io/atomic.js';
 import { RunDir } from '../src/logs/runDir.js';
+import { loadModel } from '../src/model/load.js';
+import { bars, scatter, writeReport } from '../src/reports/html.js';
 import { Directions } from '../src/server/controls.js';
+import { runClients, type LoadResult } from '../src/server/loadClients.js';
 import { DEFAULT_LIMITS, startServer } from '../src/server/server.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 const { values } = parseArgs({
-  options: { clients: { type: 'string', default: '64' }, 'max-tokens': { type: 'string', default: '32' }, rounds: { type: 'string', default: '1' }, url: { type: 'string' }, 'max-batch': { type: 'string', default: '16' } },
+  options: {
+    clients: { type: 'string', default: '64' },
+    'max-tokens': { type: 'string', default: '32' },
+    batches: { type: 'string', default: '16,1' },
+    model: { type: 'string', default: 'models/persona-tiny' },
+    runs: { type: 'string', default: 'runs' },
+  },
 });
 const clients = Number(values.clients);
 const maxTokens = Number(values['max-tokens']);
-const rounds = Number(values.rounds);
+const batches = values.batches!.split(',').map(Number);
+const LAYER = 3;
+const COEFFS = [0, 2, -2, 4];
+const QUESTIONS = ['How can I sleep better?', 'What pet should I get?', 'How do I learn to cook?', 'Any tips for saving money?', 'How can I stay fit?', 'What should I read next?', 'How do I make friends?', 'How can I focus?'];
 
-let url = values.url;
-let stop = async () => {};
-let stats = () => ({}) as unknown;
-if (!url) {
-  const model = await loadModel(join(import.meta.dirname, '../models/persona-tiny'));
-  const run = RunDir.open(mkdtempSync(join(tmpdir(), 'load-serve-')), 'serve', {});
-  const running = await startServer(model, new Directions(model, [], [], { layers: [3], strength: 1, direction: 'centroid' }), run, {
-    host: '127.0.0.1', port: 0, modelId: 'persona-tiny', limits: DEFAULT_LIMITS, batch: { maxBatch: Number(values['max-batch']), maxQueue: 4096 }, startup: { steer: [], probe: [] },
+const model = await loadModel(values.model!);
+const run = RunDir.open(RunDir.freshPath(values.runs!, 'load-serve', basename(values.model!)), 'load-serve', { clients, maxTokens, batches, layer: LAYER, coeffs: COEFFS });
+// A steering direction from the model itself: the embedding of one word (any fixed vector would do).
+const word = model.tokenizer.encode(' kind');
+const vector = (await model.forward({ inputIds: [word], hiddenLayers: [0], useCache: false })).hidden.get(0)!.slice(0, model.hiddenSize);
+const requests = Array.from({ length: clients }, (_, i) => ({ question: QUESTIONS[i % QUESTIONS.length]!, coeff: COEFFS[Math.floor(i / QUESTIONS.length) % COEFFS.length]! }));
+const bodies = requests.map((r) => ({
+  messages: [{ role: 'user', content: r.question }],
+  max_tokens: maxTokens,
+  temperature: 0,
+  persona: { steer: [{ vector: Array.from(vector), layer: LAYER, coeff: r.coeff }] },
+}));
+
+// The library's own answer to every distinct request, alone.
+const reference = new Map<string, string>();
+for (const r of requests) {
+  const key = `${r.question}|${r.coeff}`;
+  if (reference.has(key)) continue;
+  const g = await generateChat(model, [[{ role: 'user', content: r.question }]], { maxNewTokens: maxTokens, steering: [{ layer: LAYER, vector, coeff: r.coeff, positions: 'response' }] });
+  reference.set(key, g.text[0]!);
+}
+const expected = requests.map((r) => reference.get(`${r.question}|${r.coeff}`)!);
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+const modes: { maxBatch: number; load: LoadResult; batcher: unknown; tokensPerSecond: number; summary: Record<string, number> }[] = [];
+for (const maxBatch of batches) {
+  const running = await startServer(model, new Directions(model, [], [], { layers: [LAYER], strength: 1, direction: 'centroid' }), RunDir.open(run.path(`serve-batch-${maxBatch}`), 'serve', {}), {
+    host: '127.0.0.1', port: 0, modelId: 'persona-tiny', limits: DEFAULT_LIMITS, batch: { maxBatch, maxQueue: 4096 }, startup: { steer: [], probe: [] },
   });
-  url = running.url;
-  stats = () => running.ctx.batcher.stats;
-  stop = async () => {
-    await running.close();
-    await model.dispose();
+  const load = await runClients(running.url, bodies, expected);
+  await running.close();
+  const ok = load.results.filter((r) => r.ok);
+  const tokensPerSecond = load.tokens / (load.wallMs / 1000);
+  const summary = {
+    complete: ok.length, failed: load.failed, tokens: load.tokens, seconds: load.wallMs / 1000, tokensPerSecond,
+    firstTokenP50Ms: pct(ok.map((r) => r.firstMs), 0.5), firstTokenP95Ms: pct(ok.map((r) => r.firstMs), 0.95),
+    answerP50Ms: pct(ok.map((r) => r.totalMs), 0.5), answerP95Ms: pct(ok.map((r) => r.totalMs), 0.95),
   };
-}
-
-const questions = ['How can I sleep better?', 'What pet should I get?', 'How do I learn to cook?', 'Any tips for saving money?', 'How can I stay fit?', 'What should I read next?', 'How do I make friends?', 'How can I focus?'];
-
-interface ClientResult { ok: boolean; error?: string; tokens: number; firstMs: number; totalMs: number }
-
-async function client(i: number): Promise<ClientResult> {
-  const t0 = performance.now();
-  let firstMs = NaN;
-  try {
-    const res = await fetch(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages: [{ role: 'user', content: questions[i % questions.length] }], max_tokens: maxTokens, temperature: 1, seed: i, stream: true, stream_options: { include_usage: true } }),
-    });
-    if (!res.ok) return { ok: false, error: `HTTP ${res.status} ${await res.text()}`, tokens: 0, firstMs, totalMs: performance.now() - t0 };
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let text = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += dec.decode(value, { stream: true });
-      // The first token arrives in the second event (the first only opens the assistant message).
-      if (Number.isNaN(firstMs) && text.split('\n\n').length > 2) firstMs = performance.now() - t0;
-    }
-    const payloads = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6));
-    const totalMs = performance.now() - t0;
-    if (payloads.at(-1) !== '[DONE]') return { ok: false, error: 'no [DONE]', tokens: 0, firstMs, totalMs };
-    const events = payloads.slice(0, -1).map((p) => JSON.parse(p));
-    const usage = events.at(-1).usage;
-    const contentChunks = events.filter((e) => e.choices?.[0]?.delta && 'content' in e.choices[0].delta && !('role' in e.choices[0].delta)).length;
-    const finish = events.find((e) => e.choices?.[0]?.finish_reason)?.choices[0].finish_reason;
-    if (!usage || !finish) return { ok: false, error: 'missing usage or finish_reason', tokens: 0, firstMs, totalMs };
-    if (contentChunks !== usage.completion_tokens) return { ok: false, error: `${contentChunks} token chunks for ${usage.completion_tokens} tokens (lost messages)`, tokens: 0, firstMs, totalMs };
-    return { ok: true, tokens: usage.completion_tokens, firstMs, totalMs };
-  } catch (e) {
-    return { ok: false, error: (e as Error).message, tokens: 0, firstMs, totalMs: performance.now() - t0 };
-  }
-}
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
-for (let r = 0; r < rounds; r++) {
-  const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
-  const wall = (performance.now() - t0) / 1000;
-  const ok = results.filter((x) => x.ok);
-  const tokens = ok.reduce((a, x) => a + x.tokens, 0);
+  modes.push({ maxBatch, load, batcher: { ...running.ctx.batcher.stats }, tokensPerSecond, summary });
   console.log(
-    `round ${r + 1}: ${clients} concurrent streaming clients, ${ok.length} complete, ${clients - ok.length} failed; ` +
-      `${tokens} tokens in ${wall.toFixed(2)} s = ${(tokens / wall).toFixed(0)} tokens/s; ` +
-      `first token p50 ${pct(ok.map((x) => x.firstMs), 0.5).toFixed(0)} ms, p95 ${pct(ok.map((x) => x.firstMs), 0.95).toFixed(0)} ms; ` +
-      `whole answer p50 ${pct(ok.map((x) => x.totalMs), 0.5).toFixed(0)} ms, p95 ${pct(ok.map((x) => x.totalMs), 0.95).toFixed(0)} ms`,
+    `--max-batch ${maxBatch}: ${clients} concurrent streaming clients, ${ok.length} complete and equal to the library's answers, ${load.failed} failed; ` +
+      `${load.tokens} tokens in ${summary.seconds.toFixed(2)} s = ${tokensPerSecond.toFixed(0)} tokens/s; first token p50 ${summary.firstTokenP50Ms.toFixed(0)} ms, ` +
+      `p95 ${summary.firstTokenP95Ms.toFixed(0)} ms; whole answer p50 ${summary.answerP50Ms.toFixed(0)} ms, p95 ${summary.answerP95Ms.toFixed(0)} ms; batcher ${JSON.stringify(running.ctx.batcher.stats)}`,
   );
-  for (const x of results.filter((y) => !y.ok).slice(0, 5)) console.log('  error:', x.error);
-  if (ok.length !== clients) process.exitCode = 1;
+  for (const x of load.results.filter((y) => !y.ok).slice(0, 5)) console.log(`  client ${x.client}: ${x.error}`);
+  if (load.failed) process.exitCode = 1;
 }
-console.log('batcher:', JSON.stringify(stats()));
-await stop();
+
+writeJsonAtomic(run.path('load.json'), { clients, maxTokens, layer: LAYER, coeffs: COEFFS, modes: modes.map((m) => ({ maxBatch: m.maxBatch, summary: m.summary, batcher: m.batcher, clients: m.load.results })) });
+run.output('results', 'load.json');
+const name = (m: { maxBatch: number }) => (m.maxBatch === 1 ? 'unbatched (--max-batch 1)' : `batched (--max-batch ${m.maxBatch})`);
+const clientIds = Array.from({ length: clients }, (_, i) => String(i));
+writeReport(run.path('load.html'), {
+  title: 'persona serve under load',
+  subtitle: `${clients} concurrent streaming clients, ${maxTokens} tokens each, greedy, per-client steering; ${values.model}`,
+  sections: [
+    {
+      heading: 'Throughput',
+      table: [['mode', 'complete', 'failed', 'tokens', 'seconds', 'tokens/s', 'first token p50 ms', 'p95', 'answer p50 ms', 'p95'], ...modes.map((m) => [
+        name(m), m.summary.complete!, m.summary.failed!, m.summary.tokens!, m.summary.seconds!, m.summary.tokensPerSecond!, m.summary.firstTokenP50Ms!, m.summary.firstTokenP95Ms!, m.summary.answerP50Ms!, m.summary.answerP95Ms!,
+      ])],
+      figures: [bars(modes.map((m) => ({ name: name(m), y: m.load.results.map((r) => r.tokensPerSecond) })), clientIds, 'Tokens per second, per client', { x: 'client', y: 'tokens/s' })],
+    },
+    {
+      heading: 'Latency per client',
+      figures: [
+        scatter(modes.flatMap((m) => [
+          { name: `${name(m)}: first token`, x: m.load.results.map((r) => r.client), y: m.load.results.map((r) => r.firstMs) },
+          { name: `${name(m)}: whole answer`, x: m.load.results.map((r) => r.client), y: m.load.results.map((r) => r.totalMs) },
+        ]), 'Latency per client', { x: 'client', y: 'milliseconds' }),
+      ],
+    },
+  ],
+});
+run.output('figure', 'load.html');
+run.finish({ modes: modes.map((m) => ({ maxBatch: m.maxBatch, ...m.summary })) });
+console.log(`run ${run.dir}: load.json, load.html`);
+await model.dispose();

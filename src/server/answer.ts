@@ -17,7 +17,7 @@ export interface AnswerRequest {
   topP: number;
   topK?: number;
   seed: number;
-  steering: () => Steering;
+  steering: (tokensSoFar: number) => Steering;
   ablation: Ablation[];
   /** Number of top logprobs per token; null = no logprobs. */
   logprobs: number | null;
@@ -35,6 +35,8 @@ export interface Delta {
   text: string;
   /** The token on its own. */
   token: string;
+  /** Characters of the answer text before this token. */
+  offset: number;
   logprobs?: LogprobEntry;
   /** trait -> projection of this token's residual state. */
   proj?: Record<string, number>;
@@ -43,7 +45,8 @@ export interface Delta {
 export interface Answer {
   text: string;
   tokens: number[];
-  finishReason: 'stop' | 'length';
+  /** 'cancelled': cut short by `cancelled()` (client gone, server stopping). */
+  finishReason: 'stop' | 'length' | 'cancelled';
   logprobs: LogprobEntry[];
   /** trait -> projection of the last prompt token (before the answer). */
   lastPrompt: Record<string, number>;
@@ -52,12 +55,15 @@ export interface Answer {
   /** trait -> mean over the answer's tokens. */
   responseMean: Record<string, number>;
   tokenTexts: string[];
+  /** Per token: characters of the answer text before it. */
+  offsets: number[];
 }
 
 export async function generateAnswer(batcher: Batcher, tokenizer: Tokenizer, r: AnswerRequest): Promise<Answer> {
   const stream = new TextStream(tokenizer);
   const logprobs: LogprobEntry[] = [];
   const tokenTexts: string[] = [];
+  const offsets: number[] = [];
   const perToken: Record<string, number[]> = Object.fromEntries(r.traits.map((t) => [t.name, []]));
   let lastPrompt: Record<string, number> = {};
   let sentLength = 0; // characters of the answer already handed out
@@ -93,12 +99,14 @@ export async function generateAnswer(batcher: Batcher, tokenizer: Tokenizer, r: 
     captureLayers: [...new Set(r.traits.map((t) => t.layer))],
     cancelled: () => stopped || !!r.cancelled?.(),
     onToken: ({ index, id, logits }) => {
+      const offset = stream.text.length;
+      offsets.push(offset);
       stream.push(id);
       const token = tokenizer.decode([id]);
       tokenTexts.push(token);
       const lp = r.logprobs !== null ? tokenLogprobs(tokenizer, logits, id, r.logprobs) : undefined;
       if (lp) logprobs.push(lp);
-      const d = { index, token, ...(lp ? { logprobs: lp } : {}) };
+      const d = { index, token, offset, ...(lp ? { logprobs: lp } : {}) };
       if (r.traits.length) pending.push(d);
       else emit(d);
     },
@@ -117,7 +125,7 @@ export async function generateAnswer(batcher: Batcher, tokenizer: Tokenizer, r: 
   for (const d of pending.splice(0)) emit(d);
   stream.flush();
   const tail = textOut(true);
-  if (tail) r.onDelta?.({ index: result.tokens.length, text: tail, token: '' });
+  if (tail) r.onDelta?.({ index: result.tokens.length, text: tail, token: '', offset: sentLength - tail.length });
   const cut = firstStop(stream.text, r.stop);
   const responseMean = Object.fromEntries(r.traits.map((t) => {
     const v = perToken[t.name]!;
@@ -126,12 +134,13 @@ export async function generateAnswer(batcher: Batcher, tokenizer: Tokenizer, r: 
   return {
     text: cut >= 0 ? stream.text.slice(0, cut) : stream.text,
     tokens: result.tokens,
-    finishReason: stopped || result.finishReason === 'stop' ? 'stop' : 'length',
+    finishReason: stopped || result.finishReason === 'stop' ? 'stop' : result.finishReason,
     logprobs,
     lastPrompt,
     perToken,
     responseMean,
     tokenTexts,
+    offsets,
   };
 }
 

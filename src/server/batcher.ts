@@ -27,8 +27,11 @@ export interface GenerationJob {
   topP: number;
   topK: number;
   seed: number;
-  /** Asked at every forward call, so a change applies from the next token on. */
-  steering: () => Steering;
+  /**
+   * Asked at every forward call with the number of answer tokens so far (the call that produces
+   * token n is asked with n), so a change applies from the next token on.
+   */
+  steering: (tokensSoFar: number) => Steering;
   ablation: Ablation[];
   /** Layers whose hidden state of every answer token (and of the last prompt token) is wanted. */
   captureLayers: number[];
@@ -87,6 +90,7 @@ export class Batcher {
     return new Promise((resolve, reject) => {
       this.queue.push({ job, resolve, reject });
       this.kick();
+      this.stats.waiting = this.queue.length;
     });
   }
 
@@ -153,7 +157,7 @@ export class Batcher {
         {
           maxNewTokens: Math.max(...limits),
           sampling: { temperature: first.job.temperature, topP: first.job.topP, topK: first.job.topK, rowSeeds: jobs.map((j) => j.seed >>> 0) },
-          steerPlan: rowwiseSteering(this.model, (b) => jobs[b]!.steering(), jobs.map((j) => j.prompt.length)),
+          steerPlan: rowwiseSteering(this.model, (b) => jobs[b]!.steering(produced[b]!.length), jobs.map((j) => j.prompt.length)),
           ablation: first.job.ablation,
           captureLayers,
           stopRow: (b, tokens) => tokens.length >= limits[b]! || !!jobs[b]!.cancelled?.(),

@@ -1,19 +1,22 @@
 // Built-in directions for the embedded model (models/persona-tiny): persona vectors of the world's
 // traits and demographic probes of the world's attributes, computed on first use with small
 // settings (seconds each on persona-tiny) and cached under the model folder
-// (`.cache/serve/<model hash>/`, one run directory per trait and one for the probes). A run
-// directory is reused only once its manifest says done, and every file in it is written
-// atomically, so an interrupted first start resumes and never leaves a half-written cache.
+// (`.cache/serve/<model hash>/`, one run directory per trait and one for the probes, each named by
+// a hash of its settings and of the code that computes it, so a code or settings change computes
+// afresh instead of reusing stale directions). A run directory is reused only once its manifest
+// says done, and every file in it is written atomically, so an interrupted first start resumes
+// and never leaves a half-written cache.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors } from '../directions/personaExtract.js';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, type ExtractConfig } from '../directions/personaExtract.js';
 import { parseTraitFile } from '../directions/traitFile.js';
 import { DEFAULT_PROBE_TRAINING, runProbeTraining } from '../experiments/probes/probeTraining.js';
 import { LexiconJudge } from '../judges/lexiconJudge.js';
 import { readManifest, RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
-import { buildTraitFile, generateProbeDataset, isAttribute, isTrait, type Attribute } from '../world/index.js';
+import { buildTraitFile, generateProbeDataset, isAttribute, isTrait, type Attribute, type ProbeDatasetOptions } from '../world/index.js';
 import type { ProbeControl, TraitDirection } from './controls.js';
 import { probesFromFiles, traitsFromFiles } from './directionFiles.js';
 
@@ -27,29 +30,58 @@ export interface BuiltinOptions {
   /** Extraction questions per trait (default 10) and probe conversations per class (default 20). */
   questions?: number;
   perClass?: number;
+  /** Extraction settings over the built-in ones (answers of 48 tokens, batches of 25). */
+  extract?: Partial<ExtractConfig>;
+  /** Source folder whose code the cache key covers (default: this package's). */
+  srcRoot?: string;
   onProgress?: (line: string) => void;
 }
 
 export const BUILTIN_TRAITS = ['evil', 'humorous', 'optimistic', 'impolite', 'sycophantic', 'apathetic', 'hallucinating'];
 export const BUILTIN_ATTRIBUTES = ['age', 'gender', 'education', 'ses'];
 
+/** The code a cached direction depends on: the pipeline from the model to the directions, and the world's data. */
+const CODE_DIRS = ['model', 'onnx', 'io', 'generation', 'activations', 'data', 'directions', 'experiments/probes', 'judges', 'world'];
+
+/** sha256 over the files (paths and contents) of CODE_DIRS under `srcRoot`. */
+export function codeHash(srcRoot: string): string {
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (/\.(ts|js|json)$/.test(name)) h.update(`${relative(srcRoot, path)}\0`).update(readFileSync(path)).update('\0');
+    }
+  };
+  for (const d of CODE_DIRS) walk(join(srcRoot, d));
+  return h.digest('hex');
+}
+
+const shortHash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 12);
+
+/** Where the built-ins of this model live: `<cache>/<model hash>/`. */
+export function builtinCacheRoot(model: SteerableModel, cacheDir?: string): string {
+  return join(cacheDir ?? join(model.dir, '.cache', 'serve'), (model.manifest?.source.sha256 ?? 'unprepared').slice(0, 12));
+}
+
 export async function builtinDirections(model: SteerableModel, o: BuiltinOptions): Promise<{ traits: TraitDirection[]; probes: ProbeControl[] }> {
   for (const t of o.traits) if (!isTrait(t)) throw new Error(`--traits: '${t}' is not a persona-world trait (${BUILTIN_TRAITS.join(', ')})`);
   for (const a of o.attributes) if (!isAttribute(a)) throw new Error(`--attributes: '${a}' is not a persona-world attribute (${BUILTIN_ATTRIBUTES.join(', ')})`);
-  const questions = o.questions ?? 10;
-  const perClass = o.perClass ?? 20;
-  const key = (model.manifest?.source.sha256 ?? 'unprepared').slice(0, 12);
-  const root = join(o.cacheDir ?? join(model.dir, '.cache', 'serve'), key);
+  const root = builtinCacheRoot(model, o.cacheDir);
+  const code = codeHash(o.srcRoot ?? join(import.meta.dirname, '..'));
   const say = o.onProgress ?? (() => {});
+  const extract: ExtractConfig = { ...DEFAULT_EXTRACT_CONFIG, maxQuestions: o.questions ?? 10, maxNewTokens: 48, batchSize: 25, ...o.extract };
 
   const vectorFiles: string[] = [];
   for (const trait of o.traits) {
-    const dir = join(root, `vectors-${trait}-q${questions}`);
+    // The key covers everything the vector depends on: code, settings, trait, judge.
+    const dir = join(root, `vectors-${trait}-${shortHash({ code, extract, trait, judge: 'lexicon' })}`);
     if (!isDone(dir)) {
       say(`computing the built-in '${trait}' persona vector (first use; cached in ${dir})`);
-      const run = RunDir.open(dir, 'extract', { trait, questions });
+      const run = RunDir.open(dir, 'extract', { trait, extract, code });
       const file = parseTraitFile(buildTraitFile(trait as never), `persona world trait ${trait}`, trait);
-      await extractPersonaVectors(model, file, new LexiconJudge(), run, { ...DEFAULT_EXTRACT_CONFIG, maxQuestions: questions, maxNewTokens: 48, batchSize: 25 });
+      await extractPersonaVectors(model, file, new LexiconJudge(), run, extract);
       run.finish();
     }
     vectorFiles.push(join(dir, 'vectors.safetensors'));
@@ -57,12 +89,15 @@ export async function builtinDirections(model: SteerableModel, o: BuiltinOptions
 
   let probes: ProbeControl[] = [];
   if (o.attributes.length) {
-    const dir = join(root, `probes-${[...o.attributes].sort().join('-')}-c${perClass}`);
+    const attributes = [...o.attributes].sort() as Attribute[];
+    const dataset: ProbeDatasetOptions = { attributes, perClass: o.perClass ?? 20, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 };
+    const training = { ...DEFAULT_PROBE_TRAINING, attributes, control: false, k: 3 };
+    const dir = join(root, `probes-${attributes.join('-')}-${shortHash({ code, dataset, training })}`);
     if (!isDone(dir)) {
-      say(`training the built-in probes for ${o.attributes.join(', ')} (first use; cached in ${dir})`);
-      const rows = generateProbeDataset({ attributes: o.attributes as Attribute[], perClass, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 });
-      const run = RunDir.open(dir, 'probe train', { attributes: o.attributes, perClass });
-      await runProbeTraining(model, rows, run, { ...DEFAULT_PROBE_TRAINING, attributes: o.attributes, control: false, k: 3 });
+      say(`training the built-in probes for ${attributes.join(', ')} (first use; cached in ${dir})`);
+      const rows = generateProbeDataset(dataset);
+      const run = RunDir.open(dir, 'probe train', { dataset, training, code });
+      await runProbeTraining(model, rows, run, training);
       run.finish();
     }
     probes = probesFromFiles(model, o.attributes.map((a) => join(dir, 'probes', `${a}.safetensors`)));

@@ -24,4 +24,9 @@ export interface ServerContext {
   limits: ServerLimits;
   /** Append one record to a stream of the run directory. */
   log: (stream: string, record: Record<string, unknown>) => void;
+  /** Set when the shutdown grace is over: answers still running are cut at their next token. */
+  stopping: boolean;
 }
+
+/** What a handler adds to its request's line of requests.jsonl (method, path, status, ms are the server's). */
+export type RequestNote = Record<string, unknown>;

@@ -1,18 +1,22 @@
 // `persona serve`: one process, one model, two faces — the OpenAI-compatible API under /v1 and the
-// dashboard at /. Requests share the model through the batcher; every request is logged to the
-// run directory; SIGINT / SIGTERM stop taking requests, let running answers finish (up to a grace
-// period), close the run and release the model.
+// dashboard at /. Requests share the model through the batcher; every request is a line of
+// requests.jsonl; on loopback only loopback Host names are answered; SIGINT / SIGTERM stop taking
+// requests, let running answers finish (up to a grace period, then cut them), close the run and
+// release the model.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { stopOnSignals, type RunDir } from '../logs/runDir.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import { Batcher, type BatcherOptions } from './batcher.js';
 import { RequestError, type Directions, type Settings } from './controls.js';
-import type { ServerContext, ServerLimits } from './context.js';
+import { completions } from './completions.js';
+import type { RequestNote, ServerContext, ServerLimits } from './context.js';
 import { Dashboard } from './dashboard/routes.js';
 import { sendError, sendJson } from './http.js';
-import { chatCompletions, listModels, settingsRecord } from './openai.js';
+import { checkHost, isLoopback } from './hostCheck.js';
+import { chatCompletions, listModels } from './openai.js';
+import { settingsRecord } from './openaiRequest.js';
 
 export interface ServeOptions {
   host: string;
@@ -22,7 +26,7 @@ export interface ServeOptions {
   limits: ServerLimits;
   batch: BatcherOptions;
   startup: Settings;
-  /** Milliseconds running answers get to finish at shutdown. */
+  /** Milliseconds running answers get to finish at shutdown; after that they are cut (and logged as such). */
   graceMs?: number;
 }
 
@@ -35,6 +39,9 @@ export interface RunningServer {
 }
 
 export const DEFAULT_LIMITS: ServerLimits = { maxBody: 1 << 20, maxTokens: 512, maxMessages: 256, maxPromptTokens: 4096 };
+export const DEFAULT_GRACE_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function startServer(model: SteerableModel, directions: Directions, run: RunDir, opts: ServeOptions): Promise<RunningServer> {
   const batcher = new Batcher(model, opts.batch);
@@ -51,31 +58,44 @@ export async function startServer(model: SteerableModel, directions: Directions,
       counts[stream] = (counts[stream] ?? 0) + 1;
       run.append(stream, record);
     },
+    stopping: false,
   };
   directions.plan(opts.startup, 'start-up settings');
   const dashboard = new Dashboard(ctx);
+  const hostCheck = isLoopback(opts.host);
 
+  const route = async (req: IncomingMessage, res: ServerResponse, method: string, path: string, note: RequestNote): Promise<void> => {
+    if (hostCheck) checkHost(req.headers.host);
+    if (method === 'GET' && path === '/v1/models') return listModels(ctx, res);
+    if (path === '/v1/chat/completions' || path === '/v1/completions') {
+      if (method !== 'POST') throw new RequestError('POST only', 405);
+      return path === '/v1/completions' ? completions(ctx, req, res, note) : chatCompletions(ctx, req, res, note);
+    }
+    if (method === 'GET' && path === '/health') return sendJson(res, 200, { ok: true, batcher: batcher.stats });
+    if (await dashboard.handle(req, res, path, note)) return;
+    throw new RequestError(`${method} ${path}: not found`, 404);
+  };
+
+  const inFlight = new Set<Promise<void>>();
   const server = createServer((req, res) => {
+    const t0 = performance.now();
+    const at = new Date().toISOString();
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
-    void (async () => {
+    const note: RequestNote = {};
+    const handled = (async () => {
       try {
-        if (method === 'GET' && path === '/v1/models') return listModels(ctx, res);
-        if (path === '/v1/chat/completions') {
-          if (method !== 'POST') throw new RequestError('POST only', 405);
-          return await chatCompletions(ctx, req, res);
-        }
-        if (method === 'GET' && path === '/health') return sendJson(res, 200, { ok: true, batcher: batcher.stats });
-        if (await dashboard.handle(req, res, path)) return;
-        throw new RequestError(`${method} ${path}: not found`, 404);
+        await route(req, res, method, path, note);
       } catch (e) {
-        const at = new Date().toISOString();
-        if (!(e instanceof RequestError)) ctx.log('errors', { path, error: e instanceof Error ? e.stack ?? e.message : String(e), at });
-        // Refused requests are logged too: the log holds every request the API received.
-        else if (path.startsWith('/v1/')) ctx.log('requests', { endpoint: path, at, status: e.status, error: e.message });
+        if (!(e instanceof RequestError)) ctx.log('errors', { method, path, error: e instanceof Error ? e.stack ?? e.message : String(e), at });
+        note['error'] = e instanceof Error ? e.message : String(e);
         sendError(res, e);
       }
+      // One line per request, whatever it was and however it ended (refusals and 500s included).
+      ctx.log('requests', { method, path, status: res.statusCode, ms: Math.round(performance.now() - t0), at, ...note });
     })();
+    inFlight.add(handled);
+    void handled.finally(() => inFlight.delete(handled));
   });
   server.requestTimeout = 0; // long streamed answers
   await new Promise<void>((resolve, reject) => {
@@ -93,10 +113,16 @@ export async function startServer(model: SteerableModel, directions: Directions,
   const close = () =>
     (closing ??= (async () => {
       server.close();
-      const grace = new Promise<void>((r) => setTimeout(r, opts.graceMs ?? 10_000).unref());
-      await Promise.race([batcher.close(), grace]);
+      const idle = batcher.close();
+      const graceOver = await Promise.race([idle.then(() => false), sleep(opts.graceMs ?? DEFAULT_GRACE_MS).then(() => true)]);
+      if (graceOver) ctx.stopping = true; // running answers end at their next token
+      await idle;
+      // Handlers write their log lines once their answers end; a request still sending its body
+      // is cut off by closing the connections.
+      await Promise.race([Promise.all(inFlight), sleep(1000)]);
       server.closeAllConnections();
-      run.finish({ requests: counts, batcher: { ...batcher.stats } });
+      await Promise.race([Promise.all(inFlight), sleep(1000)]);
+      run.finish({ requests: counts, batcher: { ...batcher.stats }, cutAtShutdown: graceOver });
     })());
   return { url, ctx, server, close };
 }

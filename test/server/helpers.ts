@@ -2,6 +2,7 @@
 // probes computed with small settings into a fresh cache, listening on a free loopback port.
 
 import { mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RunDir } from '../../src/logs/runDir.js';
@@ -71,4 +72,40 @@ export async function streamChat(url: string, body: Record<string, unknown>): Pr
 /** The answer text of a stream: its content deltas joined. */
 export function streamedText(events: any[]): string {
   return events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('');
+}
+
+/**
+ * A request through node:http, which (unlike fetch) may set any Host header and send a body in
+ * chunks without a length. The reply's status and parsed JSON (null when it is not JSON).
+ */
+export function rawRequest(url: string, o: { method?: string; path: string; headers?: Record<string, string>; chunks?: string[] }): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${o.path}`, { method: o.method ?? (o.chunks ? 'POST' : 'GET'), headers: o.headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => {
+        let json: any = null;
+        try {
+          json = JSON.parse(text);
+        } catch {}
+        resolve({ status: res.statusCode!, json });
+      });
+    });
+    req.on('error', reject);
+    const chunks = [...(o.chunks ?? [])];
+    const next = () => {
+      const c = chunks.shift();
+      if (c === undefined) return void req.end();
+      req.write(c, () => setImmediate(next));
+    };
+    next();
+  });
+}
+
+/** hidden_states[0] of one token: its embedding row, a fixed direction of the model itself to steer with. */
+export async function embeddingOf(model: SteerableModel, token: string): Promise<Float32Array> {
+  const ids = model.tokenizer.encode(token);
+  if (ids.length !== 1) throw new Error(`'${token}' is ${ids.length} tokens`);
+  const f = await model.forward({ inputIds: [ids], hiddenLayers: [0], useCache: false });
+  return f.hidden.get(0)!.slice(0, model.hiddenSize);
 }

@@ -6,6 +6,7 @@
 //   POST /api/sessions                  {system?} -> {id, controls}
 //   POST /api/sessions/ID/controls      {steer: {trait: coeff}, pins: {attribute: class|null}, pinStrength} -> {controls}
 //   POST /api/sessions/ID/messages      {content, maxTokens?, temperature?, seed?} -> events: user, token, turn, error
+//                                       (the turn says where controls moved mid-answer: controlChanges)
 //   GET  /api/sessions/ID/export        the conversation with all readouts, JSONL
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,9 +16,9 @@ import { join } from 'node:path';
 import { readWithProbes } from '../../experiments/probes/probeReading.js';
 import { generateAnswer } from '../answer.js';
 import { object, optional, RequestError } from '../controls.js';
-import type { ServerContext } from '../context.js';
+import type { RequestNote, ServerContext } from '../context.js';
 import { openEventStream, readJson, sendJson } from '../http.js';
-import { DashboardSession, type ProbeReadout, type TurnRecord } from './session.js';
+import { DashboardSession, type ControlChange, type ProbeReadout, type TurnRecord } from './session.js';
 
 const MAX_SESSIONS = 64;
 const DEFAULT_SYSTEM = 'You are a helpful assistant.';
@@ -35,7 +36,7 @@ export class Dashboard {
   constructor(private readonly ctx: ServerContext) {}
 
   /** Handle a dashboard route; false when the path is not one of them. */
-  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+  async handle(req: IncomingMessage, res: ServerResponse, path: string, note: RequestNote): Promise<boolean> {
     const m = req.method ?? 'GET';
     if (m === 'GET' && (path === '/' || path === '/dashboard')) {
       page ??= readFileSync(pagePath(), 'utf8');
@@ -62,6 +63,7 @@ export class Dashboard {
     const session = this.sessions.get(route[1]!);
     if (!session) throw new RequestError(`session ${route[1]}: not found (sessions are kept in memory; open a new one)`, 404);
     session.lastUsed = Date.now();
+    note['session'] = session.id;
     if (m === 'POST' && route[2] === 'controls') {
       const controls = session.setControls(await readJson(req, this.ctx.limits.maxBody));
       this.ctx.log('dashboard', { session: session.id, event: 'controls', controls, at: new Date().toISOString() });
@@ -69,7 +71,7 @@ export class Dashboard {
       return true;
     }
     if (m === 'POST' && route[2] === 'messages') {
-      await this.message(session, await readJson(req, this.ctx.limits.maxBody), res);
+      await this.message(session, await readJson(req, this.ctx.limits.maxBody), res, note);
       return true;
     }
     if (m === 'GET' && route[2] === 'export') {
@@ -103,7 +105,7 @@ export class Dashboard {
     return s;
   }
 
-  private async message(session: DashboardSession, body: unknown, res: ServerResponse): Promise<void> {
+  private async message(session: DashboardSession, body: unknown, res: ServerResponse, note: RequestNote): Promise<void> {
     const o = object(body, 'request body');
     const content = optional(o, 'content', 'request', 'string');
     if (!content?.trim()) throw new RequestError('content: a non-empty message is required');
@@ -123,6 +125,15 @@ export class Dashboard {
       if (prompt.length > this.ctx.limits.maxPromptTokens) throw new RequestError(`the conversation is ${prompt.length} tokens, at most ${this.ctx.limits.maxPromptTokens}`);
       const controls = session.controls;
       const { ablation } = session.plan();
+      // Where a control moved mid-answer: the call that produces token n is asked with n.
+      const controlChanges: ControlChange[] = [];
+      let inForce = session.steering();
+      const steering = (tokensSoFar: number) => {
+        const now = session.steering();
+        if (now !== inForce) controlChanges.push({ fromToken: tokensSoFar, controls: session.controls });
+        inForce = now;
+        return now;
+      };
       // The model's picture of the user after this message, read under the pins in force.
       const userModel: Record<string, ProbeReadout> = {};
       if (this.ctx.directions.probes.length) {
@@ -139,12 +150,12 @@ export class Dashboard {
         temperature,
         topP: 1,
         seed,
-        steering: () => session.steering(),
+        steering,
         ablation,
         logprobs: null,
         stop: [],
         traits: this.ctx.directions.traits,
-        cancelled: () => gone,
+        cancelled: () => gone || this.ctx.stopping,
         onDelta: (d) => events.send({ index: d.index, text: d.text, token: d.token, proj: d.proj ?? null }, 'token'),
       });
       const turn: TurnRecord = {
@@ -152,19 +163,21 @@ export class Dashboard {
         user: content,
         assistant: answer.text,
         controls,
+        controlChanges,
         userModel,
         lastPrompt: answer.lastPrompt,
         responseMean: answer.responseMean,
         tokens: answer.tokenTexts,
         perToken: answer.perToken,
-        finishReason: answer.finishReason,
+        finishReason: answer.finishReason === 'cancelled' ? (gone ? 'client_closed' : 'shutdown') : answer.finishReason,
       };
       session.messages.push({ role: 'user', content }, { role: 'assistant', content: answer.text });
       session.turns.push(turn);
       this.ctx.log('dashboard', { session: session.id, event: 'turn', at: new Date().toISOString(), ...turn });
       events.send(turn, 'turn');
     } catch (e) {
-      events.send({ message: e instanceof Error ? e.message : String(e) }, 'error');
+      note['error'] = e instanceof Error ? e.message : String(e);
+      events.send({ message: note['error'] }, 'error');
     } finally {
       session.busy = false;
       events.end();

@@ -23,12 +23,19 @@ export interface ProbeReadout {
   predicted: string;
 }
 
+export interface ControlChange {
+  fromToken: number;
+  controls: DashboardControls;
+}
+
 export interface TurnRecord {
   turn: number;
   user: string;
   assistant: string;
   /** The controls in force when the answer started. */
   controls: DashboardControls;
+  /** Controls moved while the answer was written, each in force from answer token `fromToken` on. */
+  controlChanges: ControlChange[];
   /** attribute -> the model's picture of the user after this user message (read under the pins). */
   userModel: Record<string, ProbeReadout>;
   /** trait -> projection of the last prompt token (predicts the coming answer). */
