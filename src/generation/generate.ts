@@ -3,7 +3,7 @@
 // `fullRecompute` reruns the whole sequence every step instead (slow; the tests use it to prove
 // the cache path computes the same thing).
 
-import { checkHidden, checkLogits, interventionCause } from '../model/overflow.js';
+import { checkHidden, checkLogits, interventionCause, OverflowError } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
@@ -37,6 +37,12 @@ export interface GenerateOptions {
   fullRecompute?: boolean;
   /** Keep each step's next-token logits ([batch, vocab] per step). */
   keepLogits?: boolean;
+  /**
+   * With this, a row whose logits or captured states overflow ends there alone (reported here,
+   * no token for it from then on) and the other rows go on: rows of a batch never mix, so one
+   * row's overflow leaves the others exact. Without it the whole call throws.
+   */
+  rowFailed?: (row: number, error: OverflowError) => void;
 }
 
 export interface StepTiming {
@@ -114,9 +120,16 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
     const V = r.vocab;
     for (let b = 0; b < batch; b++) {
       if (done[b]) continue;
-      const where = `at step ${step}${batch > 1 ? `, row ${b}` : ''}`;
-      checkLogits(r.logits, b * V, (b + 1) * V, cause, where);
-      for (const l of capture) checkHidden(r.hidden.get(l)!, H, ((b + 1) * r.seq - 1) * H, (b + 1) * r.seq * H, cause, `hidden_states.${l}`, where);
+      // The handler knows its rows by number: no row in the message it gets.
+      const where = `at step ${step}${batch > 1 && !opts.rowFailed ? `, row ${b}` : ''}`;
+      try {
+        checkLogits(r.logits, b * V, (b + 1) * V, cause, where);
+        for (const l of capture) checkHidden(r.hidden.get(l)!, H, ((b + 1) * r.seq - 1) * H, (b + 1) * r.seq * H, cause, `hidden_states.${l}`, where);
+      } catch (e) {
+        if (!opts.rowFailed || !(e instanceof OverflowError)) throw e;
+        done[b] = true;
+        opts.rowFailed(b, e);
+      }
     }
     const stepHidden = new Map<number, Float32Array>();
     for (const l of capture) {

@@ -9,6 +9,13 @@ import type { Ablation, Steering } from './steering.js';
 /** Above this L2 norm a float32 sum of squares overflows (sqrt of the float32 maximum, about 1.8e19). */
 export const MAX_RESIDUAL_NORM = 2 ** 64;
 
+/**
+ * Largest steering coefficient (or probe strength) the CLI and the server accept. Useful
+ * coefficients are in the single digits; beyond this a number is a typo, and with any vector of
+ * ordinary norm the float32 activations overflow.
+ */
+export const MAX_COEFF = 1e6;
+
 export interface Cause {
   text: string;
   /** What to do about it. */
@@ -17,6 +24,13 @@ export interface Cause {
 
 export class OverflowError extends Error {
   override name = 'OverflowError';
+  constructor(
+    message: string,
+    /** What went wrong and where, without the cause ("made the logits degenerate at step 0 (...)"). */
+    readonly what: string,
+  ) {
+    super(message);
+  }
 }
 
 /** A number in three significant digits: 8.55e+21, 1e+20, 2, 0.5. */
@@ -72,5 +86,5 @@ export function checkHidden(data: Float32Array, H: number, from: number, to: num
 
 function fail(cause: () => Cause, what: string): never {
   const c = cause();
-  throw new OverflowError(`${c.text} ${what}; ${c.hint}`);
+  throw new OverflowError(`${c.text} ${what}; ${c.hint}`, what);
 }

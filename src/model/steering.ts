@@ -49,30 +49,39 @@ export interface AblateTarget {
 }
 
 export function validateSteering(model: SteerTarget, steering: Steering): void {
-  steering.forEach((s, i) => {
-    const what = `steering[${i}] (layer ${s.layer})`;
-    if (!Number.isInteger(s.layer) || s.layer < 0 || s.layer > model.numLayers)
-      throw new Error(`${what}: layer out of range; layers are 0 (embeddings) .. ${model.numLayers} (after the last block)`);
-    if (!model.steerableLayers.includes(s.layer))
-      throw new Error(
-        model.steerableLayers.length
-          ? `${what}: the model has no steer input there (steerable layers: ${model.steerableLayers.join(', ')})`
-          : `${what}: the model has no steer inputs; load it with prepare: true`,
-      );
-    if (!(s.vector instanceof Float32Array) || s.vector.length !== model.hiddenSize)
-      throw new Error(`${what}: vector has ${s.vector?.length} values, the model's hidden size is ${model.hiddenSize}`);
-    if (!Number.isFinite(s.coeff)) throw new Error(`${what}: coeff must be a finite number, got ${s.coeff}`);
-    const added = Math.abs(s.coeff) * norm(s.vector);
-    if (!Number.isFinite(added)) throw new Error(`${what}: vector holds a non-finite value`);
-    // Past this the float32 norm layers square the residual to Infinity and the model outputs nothing.
-    if (added >= MAX_RESIDUAL_NORM)
-      throw new Error(`${what}: |coeff * vector| is ${short(added)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
-    const p = s.positions ?? 'all';
-    if (Array.isArray(p)) {
-      if (p.some((x) => !Number.isInteger(x) || x < 0))
-        throw new Error(`${what}: positions must be non-negative token indices, got [${p.join(', ')}]`);
-    } else if (p !== 'all' && p !== 'prompt' && p !== 'response') throw new Error(`${what}: unknown positions "${String(p)}"`);
-  });
+  steering.forEach((s, i) => checkSteeringVector(model, s, `steering[${i}]`));
+  const perLayer = new Map<number, number>();
+  for (const s of steering) perLayer.set(s.layer, (perLayer.get(s.layer) ?? 0) + 1);
+  // A plan marks the vectors active at a token as bits of one int32.
+  for (const [layer, n] of perLayer) if (n > MAX_PER_LAYER) throw new Error(`steering: ${n} vectors at layer ${layer}; at most ${MAX_PER_LAYER} per layer`);
+}
+
+const MAX_PER_LAYER = 30;
+
+/** One steering vector's checks; `name` says which one in errors (`steering[0]`, or a request's `persona.steer[1]`). */
+export function checkSteeringVector(model: SteerTarget, s: SteeringVector, name: string): void {
+  const what = `${name} (layer ${s.layer})`;
+  if (!Number.isInteger(s.layer) || s.layer < 0 || s.layer > model.numLayers)
+    throw new Error(`${what}: layer out of range; layers are 0 (embeddings) .. ${model.numLayers} (after the last block)`);
+  if (!model.steerableLayers.includes(s.layer))
+    throw new Error(
+      model.steerableLayers.length
+        ? `${what}: the model has no steer input there (steerable layers: ${model.steerableLayers.join(', ')})`
+        : `${what}: the model has no steer inputs; load it with prepare: true`,
+    );
+  if (!(s.vector instanceof Float32Array) || s.vector.length !== model.hiddenSize)
+    throw new Error(`${what}: vector has ${s.vector?.length} values, the model's hidden size is ${model.hiddenSize}`);
+  if (!Number.isFinite(s.coeff)) throw new Error(`${what}: coeff must be a finite number, got ${s.coeff}`);
+  const added = Math.abs(s.coeff) * norm(s.vector);
+  if (!Number.isFinite(added)) throw new Error(`${what}: vector holds a non-finite value`);
+  // Past this the float32 norm layers square the residual to Infinity and the model outputs nothing.
+  if (added >= MAX_RESIDUAL_NORM)
+    throw new Error(`${what}: |coeff * vector| is ${short(added)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
+  const p = s.positions ?? 'all';
+  if (Array.isArray(p)) {
+    if (p.some((x) => !Number.isInteger(x) || x < 0))
+      throw new Error(`${what}: positions must be non-negative token indices, got [${p.join(', ')}]`);
+  } else if (p !== 'all' && p !== 'prompt' && p !== 'response') throw new Error(`${what}: unknown positions "${String(p)}"`);
 }
 
 /**
@@ -92,8 +101,6 @@ export function steeringPlan(
   const H = model.hiddenSize;
   const byLayer = new Map<number, SteeringVector[]>();
   for (const s of steering) byLayer.set(s.layer, [...(byLayer.get(s.layer) ?? []), s]);
-  for (const [layer, items] of byLayer)
-    if (items.length > 30) throw new Error(`steering: ${items.length} vectors at layer ${layer}; at most 30 per layer`);
   const sets = steering.map((s) => (Array.isArray(s.positions) ? new Set(s.positions) : undefined));
   // Summed vector per (layer, set of active items), reused across decode steps.
   const sums = new Map<string, Float32Array>();

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { extractActivations } from '../../src/activations/extract.js';
 import { generate, generateChat } from '../../src/generation/generate.js';
 import { checkLogits, interventionCause, MAX_RESIDUAL_NORM } from '../../src/model/overflow.js';
+import { rowwiseSteering } from '../../src/model/rowSteering.js';
 import { steeringPlan, type Steering } from '../../src/model/steering.js';
 import { fixtureModel, randomVector } from './helpers.js';
 
@@ -32,6 +33,23 @@ describe('overflowing steering', () => {
     // One of them alone is fine: the check does not fire on large but representable residuals.
     const one = await generateChat(model, chat, { maxNewTokens: 4, steering: steering.slice(0, 1) });
     expect(one.tokens[0]!.length).toBeGreaterThan(0);
+  });
+
+  it('with rowFailed, an overflowing row of a batch ends alone and the other rows answer exactly as alone', async () => {
+    const { model } = await fixtureModel('llama');
+    const v = withNorm(randomVector(model.hiddenSize, 3), 0.75 * MAX_RESIDUAL_NORM);
+    const overflow: Steering = [1, 2].map((layer) => ({ layer, vector: v, coeff: 1, positions: 'all' as const }));
+    const prompts = [[1, 5, 6], [1, 7, 8, 9]];
+    const failed: [number, string][] = [];
+    const plan = rowwiseSteering(model, (b) => (b === 1 ? overflow : []), prompts.map((p) => p.length));
+    const r = await generate(model, prompts, { maxNewTokens: 6, steerPlan: plan, rowFailed: (b, e) => failed.push([b, e.what]) });
+    expect(failed).toEqual([[1, expect.stringMatching(/^made the logits degenerate at step 0 \(/)]]);
+    expect(r.tokens[1]).toEqual([]);
+    const alone = await generate(model, prompts.slice(0, 1), { maxNewTokens: 6 });
+    expect(r.tokens[0]).toEqual(alone.tokens[0]);
+    expect(r.tokens[0]!.length).toBeGreaterThan(0);
+    // Without it the whole call fails, naming the row.
+    await expect(generate(model, prompts, { maxNewTokens: 6, steerPlan: plan })).rejects.toThrow(/^the steering plan made the logits degenerate at step 0, row 1 /);
   });
 
   it('the same overflow stops extraction, naming the hidden state, the example and the steering', async () => {
