@@ -7,8 +7,9 @@
 // so the session is only ever used by one call at a time.
 
 import { generate } from '../generation/generate.js';
+import { interventionCause, type OverflowError } from '../model/overflow.js';
 import { rowwiseSteering } from '../model/rowSteering.js';
-import type { Ablation, Steering } from '../model/steering.js';
+import { validateSteering, type Ablation, type Steering } from '../model/steering.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import { RequestError } from './controls.js';
 
@@ -147,9 +148,30 @@ export class Batcher {
       this.stats.running = --this.running;
       rows[b]!.resolve(r);
     };
+    // One row's failure (its steering overflows, or its plan cannot be built) ends that row alone.
+    const fail = (b: number, e: unknown) => {
+      if (finished[b]) return;
+      finished[b] = true;
+      this.stats.running = --this.running;
+      rows[b]!.reject(e);
+    };
     const H = this.model.hiddenSize;
     const captureLayers = [...new Set(jobs.flatMap((j) => j.captureLayers))];
     const produced: number[][] = rows.map(() => []);
+    const checked = rows.map((): Steering | null => null);
+    const steeringOf = (b: number): Steering => {
+      if (finished[b]) return [];
+      try {
+        const s = jobs[b]!.steering(produced[b]!.length);
+        // Checked once per new plan (callers hand a new array when settings change).
+        if (s !== checked[b]) validateSteering(this.model, s);
+        checked[b] = s;
+        return s;
+      } catch (e) {
+        fail(b, new RequestError(`persona: ${(e as Error).message}`));
+        return [];
+      }
+    };
     try {
       await generate(
         this.model,
@@ -157,10 +179,11 @@ export class Batcher {
         {
           maxNewTokens: Math.max(...limits),
           sampling: { temperature: first.job.temperature, topP: first.job.topP, topK: first.job.topK, rowSeeds: jobs.map((j) => j.seed >>> 0) },
-          steerPlan: rowwiseSteering(this.model, (b) => jobs[b]!.steering(produced[b]!.length), jobs.map((j) => j.prompt.length)),
+          steerPlan: rowwiseSteering(this.model, steeringOf, jobs.map((j) => j.prompt.length)),
           ablation: first.job.ablation,
           captureLayers,
-          stopRow: (b, tokens) => tokens.length >= limits[b]! || !!jobs[b]!.cancelled?.(),
+          rowFailed: (b, e) => fail(b, overflowOf(checked[b] ?? [], first.job.ablation, e)),
+          stopRow: (b, tokens) => finished[b]! || tokens.length >= limits[b]! || !!jobs[b]!.cancelled?.(),
           onToken: ({ step, tokens, hidden, logits }) => {
             const vocab = logits.length / rows.length;
             jobs.forEach((job, b) => {
@@ -185,14 +208,20 @@ export class Batcher {
       );
       rows.forEach((_, b) => end(b, { tokens: produced[b]!, finishReason: 'length' }));
     } catch (e) {
-      rows.forEach((r, b) => {
-        if (finished[b]) return;
-        finished[b] = true;
-        r.reject(e);
-      });
-      this.stats.running = this.running = 0;
+      // Not a row's own doing (the session failed): every row still running fails with it.
+      rows.forEach((_, b) => fail(b, e));
     }
   }
+}
+
+/**
+ * A row's overflow as its client hears it: caused by its own steering (400, naming what it applied)
+ * or, with nothing applied, by the model itself (500).
+ */
+function overflowOf(steering: Steering, ablation: Ablation[], e: OverflowError): Error {
+  if (!steering.length && !ablation.length) return e;
+  const cause = interventionCause(steering, ablation);
+  return new RequestError(`persona: ${cause.text} ${e.what}; ${cause.hint}`);
 }
 
 /** Rows of one wave share sampling settings and ablation (their steering may differ). */

@@ -19,7 +19,8 @@ import type { PersonaVectorSet } from '../directions/vectorFile.js';
 import { vectorFor } from '../directions/vectorFile.js';
 import type { ProbeSet } from '../directions/probes/probeFile.js';
 import { probeInterventionPlan, type ProbeMode } from '../interventions/probeIntervention.js';
-import { validateSteering, type Ablation, type Steering, type SteerPositions } from '../model/steering.js';
+import { MAX_COEFF } from '../model/overflow.js';
+import { checkSteeringVector, validateSteering, type Ablation, type Steering, type SteeringVector, type SteerPositions } from '../model/steering.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
 export interface TraitDirection {
@@ -112,13 +113,8 @@ export class Directions {
         if (!vector) throw new RequestError(`${at}: trait '${t.name}' is only loaded at layer ${t.layer}`);
       }
       if (!vector || layer === undefined) throw new RequestError(`${at}: give 'trait', or 'vector' with 'layer'`);
-      steering.push({ layer, vector, coeff: s.coeff, positions: s.positions ?? 'response' });
+      steering.push(checked(this.model, { layer, vector, coeff: s.coeff, positions: s.positions ?? 'response' }, at));
     });
-    try {
-      validateSteering(this.model, steering);
-    } catch (e) {
-      throw new RequestError(`${where}.steer: ${(e as Error).message}`);
-    }
     settings.probe.forEach((p, i) => {
       const at = `${where}.probe[${i}]`;
       const { probe } = this.probe(p.attribute, at);
@@ -131,12 +127,18 @@ export class Directions {
           strength: p.strength ?? this.pinDefaults.strength,
           direction: p.direction ?? this.pinDefaults.direction,
         });
-        steering.push(...plan.steering);
+        steering.push(...plan.steering.map((x) => checked(this.model, x, `${at} push`)));
         ablation.push(...plan.ablation);
       } catch (e) {
-        throw new RequestError(`${at}: ${(e as Error).message}`);
+        throw e instanceof RequestError ? e : new RequestError(`${at}: ${(e as Error).message}`);
       }
     });
+    // What holds only for the whole plan (vectors per layer); each vector was checked above.
+    try {
+      validateSteering(this.model, steering);
+    } catch (e) {
+      throw new RequestError(`${where}: ${(e as Error).message}`);
+    }
     return { steering, ablation };
   }
 
@@ -149,16 +151,18 @@ export class Directions {
     const readouts = optional(o, 'readouts', 'persona', 'boolean') ?? false;
     const steer = list(o['steer'], 'persona.steer').map((x, i) => this.parseSteer(x, `persona.steer[${i}]`));
     const probe = list(o['probe'], 'persona.probe').map((x, i) => parseProbe(x, `persona.probe[${i}]`));
+    // Refuse a bad request before it is queued: its own entries first (so errors carry their
+    // index in the request), then together with the start-up settings it inherits.
+    this.plan({ steer, probe });
     const settings = inherit ? { steer: [...base.steer, ...steer], probe: [...base.probe, ...probe] } : { steer, probe };
-    this.plan(settings); // refuse a bad request before it is queued
+    if (inherit) this.plan(settings);
     return { settings, readouts };
   }
 
   private parseSteer(x: unknown, at: string): SteerSetting {
     const o = object(x, at);
     known(o, at, ['trait', 'vector', 'coeff', 'layer', 'positions']);
-    const coeff = optional(o, 'coeff', at, 'number');
-    if (coeff === undefined || !Number.isFinite(coeff)) throw new RequestError(`${at}.coeff: a finite number is required`);
+    const coeff = coefficient(o['coeff'], `${at}.coeff`);
     const trait = optional(o, 'trait', at, 'string');
     const layer = optional(o, 'layer', at, 'number');
     if (layer !== undefined && !Number.isInteger(layer)) throw new RequestError(`${at}.layer: must be an integer`);
@@ -189,8 +193,25 @@ function parseProbe(x: unknown, at: string): ProbeSetting {
   const layers = o['layers'];
   if (layers !== undefined && !(Array.isArray(layers) && layers.length && layers.every((n) => Number.isInteger(n))))
     throw new RequestError(`${at}.layers: a non-empty list of integers`);
-  const strength = optional(o, 'strength', at, 'number');
+  const strength = o['strength'] === undefined || o['strength'] === null ? undefined : coefficient(o['strength'], `${at}.strength`);
   return { attribute, mode, target: optional(o, 'target', at, 'string'), strength, layers: layers as number[] | undefined, direction };
+}
+
+/** A steering coefficient or probe strength: a finite number within ±MAX_COEFF. */
+export function coefficient(x: unknown, at: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x)) throw new RequestError(`${at}: a finite number is required`);
+  if (Math.abs(x) > MAX_COEFF) throw new RequestError(`${at}: ${x} is out of range (expected a number from -${MAX_COEFF} to ${MAX_COEFF})`);
+  return x;
+}
+
+/** One vector of a plan, checked where it comes from (`persona.steer[1]`), as a 400. */
+function checked(model: SteerableModel, s: SteeringVector, at: string): SteeringVector {
+  try {
+    checkSteeringVector(model, s, at);
+  } catch (e) {
+    throw new RequestError((e as Error).message);
+  }
+  return s;
 }
 
 export function object(x: unknown, at: string): Record<string, unknown> {

@@ -135,6 +135,8 @@ describe('persona serve: /v1', () => {
     await bad({ persona: { steer: [{ trait: 'evil' }] } }, 400, /persona\.steer\[0\]\.coeff/);
     await bad({ persona: { steer: [{ trait: 'kind', coeff: 1 }] } }, 400, /unknown trait 'kind'/);
     await bad({ persona: { probe: [{ attribute: 'age', target: 'toddler' }] } }, 400, /persona\.probe\[0\].*no class 'toddler'/);
+    // Past ±1e6 (before: accepted, and its push failed the whole wave it ran in).
+    await bad({ persona: { probe: [{ attribute: 'age', target: 'child', strength: 1e30 }] } }, 400, /^persona\.probe\[0\]\.strength: 1e\+30 is out of range \(expected a number from -1000000 to 1000000\)$/);
     await bad({ persona: { steer: [{ vector: [1, 2], layer: 3, coeff: 1 }] } }, 400, /persona\.steer\[0\]\.vector: must be 160/);
     await bad({ max_tokens: 100000 }, 400, /max_tokens/);
     await bad({ temperature: -1 }, 400, /temperature/);

@@ -12,6 +12,7 @@ import { generate, generateChat, generateText } from '../../src/generation/gener
 import { generateRemote, parseGeneratorSpec } from '../../src/generation/remote.js';
 import { readManifest, RunDir } from '../../src/logs/runDir.js';
 import { loadModel } from '../../src/model/load.js';
+import type { Steering } from '../../src/model/steering.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
 import type { ChatMessage } from '../../src/model/tokenizer.js';
 import { Directions } from '../../src/server/controls.js';
@@ -280,6 +281,75 @@ describe('shutdown', () => {
     }
     expect(logged.map((l) => l.status).sort()).toEqual([200, 503]);
     expect(readManifest(s.run.dir)).toMatchObject({ status: 'done', summary: { cutAtShutdown: true, requests: { requests: 2 } } });
+  });
+});
+
+describe("one request's steering never fails another's", () => {
+  const chat = (body: Record<string, unknown>) => post(`${url()}/v1/chat/completions`, { messages: question, temperature: 0, max_tokens: 16, ...body });
+  /** One-hot, so that 160 numbers stay a short body. */
+  const spike = (x: number) => Array.from({ length: model.hiddenSize }, (_, i) => (i === 0 ? x : 0));
+
+  it('refuses steering out of range when it arrives, naming the field', async () => {
+    const bad = async (steer: unknown[], message: RegExp) => {
+      const r = await chat({ persona: { steer } });
+      expect(r.status, JSON.stringify(steer)).toBe(400);
+      expect(r.json.error.message).toMatch(message);
+    };
+    await bad([{ trait: 'kind', coeff: 2e6 }], /^persona\.steer\[0\]\.coeff: 2000000 is out of range \(expected a number from -1000000 to 1000000\)$/);
+    // Finite as JSON, but past float32 (3.4e38): Infinity once read.
+    await bad([{ trait: 'kind', coeff: 1 }, { vector: spike(1e39), layer: 3, coeff: 1 }], /^persona\.steer\[1\] \(layer 3\): vector holds a non-finite value$/);
+    await bad([{ vector: spike(1e30), layer: 3, coeff: 1 }], /^persona\.steer\[0\] \(layer 3\): \|coeff \* vector\| is 1e\+30; float32 activations overflow above 1\.84e\+19$/);
+    await bad([{ vector: spike(1e19), layer: 4, coeff: 2 }], /^persona\.steer\[0\] \(layer 4\): \|coeff \* vector\| is 2e\+19; float32 activations overflow above 1\.84e\+19$/);
+    await bad(Array.from({ length: 31 }, () => ({ trait: 'kind', coeff: 1 })), /^persona: steering: 31 vectors at layer 3; at most 30 per layer$/);
+    // The dashboard's sliders, by the same rule.
+    const { json: session } = await post(`${url()}/api/sessions`, {});
+    const slider = await post(`${url()}/api/sessions/${session.id}/controls`, { steer: { kind: -2e6 } });
+    expect(slider.status).toBe(400);
+    expect(slider.json.error.message).toBe('controls.steer.kind: -2000000 is out of range (expected a number from -1000000 to 1000000)');
+    const pin = await post(`${url()}/api/sessions/${session.id}/controls`, { pinStrength: 1e7 });
+    expect(pin.json.error.message).toBe('controls.pinStrength: 10000000 is out of range (expected a number from -1000000 to 1000000)');
+  });
+
+  it('an overflow inside a wave fails only the row that caused it: the other answer is the library\'s own', async () => {
+    const batcher = main.running.ctx.batcher;
+    const before = { ...batcher.stats };
+    // Each vector is within bounds; at layers 3 and 4 together they overflow the residual.
+    const steer = [3, 4].map((layer) => ({ vector: spike(0.75 * 2 ** 64), layer, coeff: 1 }));
+    // Hold the model until both requests wait, so they share one wave.
+    let release!: () => void;
+    const held = batcher.withModel(() => new Promise<void>((r) => (release = r)));
+    const plain = streamChat(url(), { messages: question, temperature: 0, max_tokens: 16 });
+    const extreme = chat({ persona: { steer } });
+    while (batcher.stats.waiting < 2) await new Promise((r) => setTimeout(r, 5));
+    release();
+    await held;
+    const [a, b] = await Promise.all([plain, extreme]);
+    expect(batcher.stats.waves - before.waves).toBe(1);
+    expect(batcher.stats.rows - before.rows).toBe(2);
+    expect(b.status).toBe(400);
+    expect(b.json.error.message).toMatch(/^persona: steering at layers 3 \(coeff 1, \|v\| 1\.38e\+19\), 4 \(coeff 1, \|v\| 1\.38e\+19\) made the logits degenerate at step 0 \(/);
+    const direct = await generateChat(model, [question], { maxNewTokens: 16 });
+    expect(a.done).toBe(true);
+    expect(streamedText(a.events)).toBe(direct.text[0]);
+    expect(a.events.at(-1).choices[0].finish_reason).toBe(direct.finishReason[0]);
+  });
+});
+
+describe('a row whose steering cannot be planned mid-answer', () => {
+  it('fails alone: the batcher checks each new steering of a row and ends only that row', async () => {
+    const batcher = main.running.ctx.batcher;
+    const prompt = model.tokenizer.encodeChat(question, { addGenerationPrompt: true });
+    const job = (steering: (n: number) => Steering) => ({ prompt, maxTokens: 12, temperature: 0, topP: 1, topK: 0, seed: 0, steering, ablation: [], captureLayers: [] });
+    const bad: Steering = [{ layer: 3, vector, coeff: Number.NaN, positions: 'response' }];
+    let release!: () => void;
+    const held = batcher.withModel(() => new Promise<void>((r) => (release = r)));
+    const plain = batcher.submit(job(() => []));
+    const broken = batcher.submit(job((n) => (n < 3 ? [] : bad)));
+    release();
+    await held;
+    await expect(broken).rejects.toThrow(/^persona: steering\[0\] \(layer 3\): coeff must be a finite number, got NaN$/);
+    const direct = await generate(model, [prompt], { maxNewTokens: 12 });
+    expect((await plain).tokens).toEqual(direct.tokens[0]);
   });
 });
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Ablation, Steering } from '../../model/steering.js';
 import type { ChatMessage } from '../../model/tokenizer.js';
-import { RequestError, type Directions, type Settings } from '../controls.js';
+import { coefficient, RequestError, type Directions, type Settings } from '../controls.js';
 
 export interface DashboardControls {
   /** trait -> steering coefficient (0 = off). */
@@ -93,8 +93,7 @@ export class DashboardSession {
     const next: DashboardControls = { steer: { ...this.controlsNow.steer }, pins: { ...this.controlsNow.pins }, pinStrength: this.controlsNow.pinStrength };
     for (const [k, v] of Object.entries(u.steer ?? {})) {
       this.directions.trait(k, 'controls.steer');
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new RequestError(`controls.steer.${k}: must be a finite number`);
-      next.steer[k] = v;
+      next.steer[k] = coefficient(v, `controls.steer.${k}`);
     }
     for (const [k, v] of Object.entries(u.pins ?? {})) {
       this.directions.probe(k, 'controls.pins');
@@ -102,8 +101,7 @@ export class DashboardSession {
       next.pins[k] = v || null;
     }
     if (u.pinStrength !== undefined) {
-      if (typeof u.pinStrength !== 'number' || !Number.isFinite(u.pinStrength)) throw new RequestError('controls.pinStrength: must be a finite number');
-      next.pinStrength = u.pinStrength;
+      next.pinStrength = coefficient(u.pinStrength, 'controls.pinStrength');
     }
     this.planNow = this.directions.plan(this.settings(next), 'controls');
     this.pinPlanNow = this.directions.plan({ steer: [], probe: this.settings(next).probe }, 'controls');
