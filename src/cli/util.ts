@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { JUDGE_DEFAULTS } from '../judges/index.js';
 import type { RunDir } from '../logs/runDir.js';
-import { loadModelConfig } from '../model/config.js';
+import { loadModelConfig, type ModelConfig } from '../model/config.js';
+import { MAX_RESIDUAL_NORM, short } from '../model/overflow.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 
 const MAX_LIST = 10_000;
@@ -90,11 +91,21 @@ export function intListFlag(s: string, flag: string, min = -Infinity, max = Infi
  * are checked before the session is built (instrumenting and loading take seconds to minutes) and
  * before a run directory exists.
  */
-export function modelShape(dir: string): { numLayers: number; hiddenSize: number } {
+export function modelShape(dir: string): { dir: string; numLayers: number; hiddenSize: number; config: ModelConfig } {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new Error(`model folder not found: ${abs}`);
-  const { numLayers, hiddenSize } = loadModelConfig(abs);
-  return { numLayers, hiddenSize };
+  const config = loadModelConfig(abs);
+  return { dir: abs, numLayers: config.numLayers, hiddenSize: config.hiddenSize, config };
+}
+
+/**
+ * `coeff` times a vector of norm `n` must fit the float32 residual (see model/overflow.ts):
+ * refused by flag before the model loads. `what` names the vector ("the layer 3 vector of a.safetensors").
+ */
+export function checkScaledFlag(flag: string, coeff: number, n: number, what: string): void {
+  const added = Math.abs(coeff) * n;
+  if (!(added < MAX_RESIDUAL_NORM))
+    throw new Error(`${flag}: ${coeff} times ${what} (|v| ${short(n)}) is ${short(added)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
 }
 
 /** Comma-separated numbers, each finite and within min..max. */
@@ -139,8 +150,7 @@ export function judgeHttpFlags(o: JudgeHttpFlags): { baseUrl?: string; timeoutMs
   };
 }
 
-/** Largest steering coefficient accepted: beyond it float32 activations overflow to Infinity/NaN. */
-export const MAX_COEFF = 1e6;
+export { MAX_COEFF } from '../model/overflow.js';
 
 export interface GenerationFlagValues {
   maxNewTokens: number;

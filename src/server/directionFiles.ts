@@ -1,6 +1,7 @@
 // The directions a server starts with: persona-vector files and probe files given on the command
 // line, or, for the embedded model, built-in ones computed from the persona world on first use and
-// cached (see builtin.ts).
+// cached (see builtin.ts). Files are checked against the model's config, so a command can read
+// and check them before the model loads.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,12 +9,19 @@ import { loadProbe } from '../directions/probes/probeFile.js';
 import { checkVectorModel, loadPersonaVectors, vectorFor } from '../directions/vectorFile.js';
 import { probeLayer } from '../experiments/probes/probeReading.js';
 import { checkProbeFits } from '../directions/probes/probeFile.js';
-import type { SteerableModel } from '../model/steerableModel.js';
 import { stem } from '../monitoring/projections.js';
 import type { ProbeControl, TraitDirection } from './controls.js';
 
+/** What direction files must fit: a loaded model, or its folder and config before it loads. */
+export interface DirectionTarget {
+  dir: string;
+  numLayers: number;
+  hiddenSize: number;
+  config: { modelType: string };
+}
+
 /** Persona vectors at `layer`, named by trait (by file name when two files share one). */
-export function traitsFromFiles(model: SteerableModel, files: string[], layer: number): TraitDirection[] {
+export function traitsFromFiles(model: DirectionTarget, files: string[], layer: number): TraitDirection[] {
   const sets = files.map((f) => {
     const set = loadPersonaVectors(f);
     checkVectorModel(set, { path: model.dir, modelType: model.config.modelType, numLayers: model.numLayers, hiddenSize: model.hiddenSize }, f);
@@ -29,7 +37,7 @@ export function traitsFromFiles(model: SteerableModel, files: string[], layer: n
 }
 
 /** Probe files (`.safetensors` with their sidecar), or run directories of `persona probe train` (their probes/ folder). */
-export function probesFromFiles(model: SteerableModel, paths: string[]): ProbeControl[] {
+export function probesFromFiles(model: DirectionTarget, paths: string[]): ProbeControl[] {
   const files = paths.flatMap((p) => {
     if (existsSync(p) && statSync(p).isDirectory()) {
       const dir = existsSync(join(p, 'probes')) ? join(p, 'probes') : p;

@@ -36,6 +36,13 @@ const data = join(dir, 'chats.jsonl'); // never read: the flags fail first
 const probeFile = join(dir, 'age.safetensors');
 saveProbe(probeFile, syntheticProbe({ hiddenSize: 160, numLayers: 4, dir: '/m' }, ['child', 'adult']));
 const out = join(dir, 'out'); // what probe data and vector export would write
+// A probe whose rows are 1e20 times ordinary: any push with it overflows float32.
+const hugeProbe = join(dir, 'huge-age.safetensors');
+const hp = syntheticProbe({ hiddenSize: 160, numLayers: 4, dir: '/m' }, ['child', 'adult']);
+for (const w of hp.weight) w.forEach((x, i) => (w[i] = x * 1e20));
+saveProbe(hugeProbe, hp);
+// --port 0: were a case to pass its check, the server would not take a fixed port.
+const serve = ['serve', '--port', '0', '--runs', runs];
 
 const cases: [string, string[], RegExp][] = [
   ['extract --temperature abc', [...extract, '--temperature', 'abc'], /^--temperature: 'abc' is not a number \(expected a number from 0 to 100\)$/],
@@ -88,6 +95,23 @@ const cases: [string, string[], RegExp][] = [
   ['extract --from-csv --batch-size 5000', [...extract, '--from-csv', 'a.csv,b.csv', '--batch-size', '5000'], /^--batch-size: 5000 is out of range \(expected an integer from 1 to 4096\)$/],
   ['project --batch-size 5000', ['project', data, '--vector', vec, '--layer', '3', '--batch-size', '5000', '--runs', runs], /^--batch-size: 5000 is out of range/],
   ['monitor --layer 7', ['monitor', '--vector', vec, '--layer', '7', '--runs', runs], /^--layer: 7 is out of range \(expected integers from 0 to 4/],
+  // persona serve: bounds from the model's config and the flags' own, before the model loads.
+  ['serve --layer 9', [...serve, '--layer', '9'], /^--layer: 9 is out of range \(expected an integer from 0 to 4\)$/],
+  ['serve --pin-layers 3-9', [...serve, '--pin-layers', '3-9'], /^--pin-layers: 5 is out of range \(expected integers from 0 to 4/],
+  ['serve --coeff evil=1e7', [...serve, '--traits', 'evil', '--coeff', 'evil=1e7'], /^--coeff evil: 10000000 is out of range \(expected a number from -1000000 to 1000000\)$/],
+  ['serve --vector --coeff 1e40', [...serve, '--vector', vec, '--coeff', '1e40'], /^--coeff: 1e\+40 is out of range \(expected a number from -1000000 to 1000000\)$/],
+  ['serve with a 1e20-scaled vector', [...serve, '--vector', hugeVec, '--layer', '2', '--coeff', '2'], /^--coeff: 2 times the layer 2 'evil' vector \(\|v\| 3\.24e\+22\) is 6\.48e\+22; float32 activations overflow above 1\.84e\+19$/],
+  ['serve --vector --coeff kind=1', [...serve, '--vector', vec, '--coeff', 'kind=1'], /^--coeff: 'kind' is not a loaded trait \(loaded: evil\)$/],
+  ['serve --pin-strength 1e9', [...serve, '--pin-strength', '1e9'], /^--pin-strength: 1000000000 is out of range \(expected a number from -1000000 to 1000000\)$/],
+  ['serve --pin with a 1e20-scaled probe', [...serve, '--probe', hugeProbe, '--pin', 'age=child', '--pin-direction', 'weight', '--pin-strength', '2'], /^--pin-strength: 2 times the 'child' direction of the age probe at layer 3 \(\|v\| [\d.]+e\+20\) is [\d.]+e\+21; float32 activations overflow above 1\.84e\+19$/],
+  ['serve --pin with no probe for it', [...serve, '--probe', probeFile, '--pin', 'gender=male'], /^--pin gender=male: no --probe for 'gender' \(probes: age\)$/],
+  ['serve --pin to an unknown class', [...serve, '--probe', probeFile, '--pin', 'age=toddler'], /^--pin age=toddler: .*'toddler'/],
+  ['serve --pin not among --attributes', [...serve, '--attributes', 'age', '--pin', 'gender=male'], /^--pin gender=male: 'gender' is not among --attributes \(age\)$/],
+  ['serve --max-queue 1000000', [...serve, '--max-queue', '1000000'], /^--max-queue: 1000000 is out of range \(expected an integer from 1 to 100000\)$/],
+  ['serve --max-tokens 1000000', [...serve, '--max-tokens', '1000000'], /^--max-tokens: 1000000 is out of range \(expected an integer from 1 to 131072\)$/],
+  ['serve --max-prompt-tokens 100000000', [...serve, '--max-prompt-tokens', '100000000'], /^--max-prompt-tokens: 100000000 is out of range \(expected an integer from 1 to 1048576\)$/],
+  ['serve --max-body 1000000000', [...serve, '--max-body', '1000000000'], /^--max-body: 1000000000 is out of range \(expected an integer from 1024 to 268435456\)$/],
+  ['serve --max-messages 1000000', [...serve, '--max-messages', '1000000'], /^--max-messages: 1000000 is out of range \(expected an integer from 1 to 100000\)$/],
   ['trait new --questions abc', ['trait', 'new', 'x', '-d', 'y', '--questions', 'abc'], /^--questions: 'abc' is not an integer/],
 ];
 

@@ -5,7 +5,7 @@
 // openai:...`) scores through it end to end; SIGTERM mid-answer lets the answer finish whole.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import type { SteerableModel } from '../../src/model/steerableModel.js';
 import type { ChatMessage } from '../../src/model/tokenizer.js';
 import { builtinDirections } from '../../src/server/builtin.js';
 import { personaError, persona, ROOT } from '../cli/runCli.js';
+import { makeFixture } from '../fixtures/index.js';
 import { embeddingOf, MODEL, post, streamedText } from './helpers.js';
 
 const CACHE = join(tmpdir(), 'persona-steer-test-cache', 'cli');
@@ -33,11 +34,13 @@ interface Served {
   url: string;
   child: ChildProcess;
   run: string;
+  /** The start-up lines (where it listens; what it serves). */
+  out: () => string;
   err: () => string;
   exited: Promise<number | null>;
 }
 
-/** `persona serve ARGS --port 0 --run DIR`, once it says where it listens. */
+/** `persona serve ARGS --port 0 --run DIR`, once it has said where it listens and what it serves. */
 async function spawnServe(...args: string[]): Promise<Served> {
   const run = join(mkdtempSync(join(tmpdir(), 'serve-cli-')), 'run');
   const child = spawn(process.execPath, [join(ROOT, 'bin/persona.js'), 'serve', ...args, '--port', '0', '--run', run], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,12 +51,12 @@ async function spawnServe(...args: string[]): Promise<Served> {
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /persona serve: (http:\/\/127\.0\.0\.1:\d+)\//.exec(out);
+      const m = /persona serve: (http:\/\/127\.0\.0\.1:\d+)\/[^]*; log: /.exec(out);
       if (m) resolve(m[1]!);
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
   });
-  return { url, child, run, err: () => err, exited };
+  return { url, child, run, out: () => out, err: () => err, exited };
 }
 
 const chat = (url: string, body: Record<string, unknown> = {}) => post(`${url}/v1/chat/completions`, { messages: question, max_tokens: 24, temperature: 0, ...body });
@@ -70,6 +73,31 @@ describe('persona serve (CLI)', () => {
     expect(await personaError('serve', '--traits', 'evil', '--coeff', 'kind=1')).toBe("--coeff: 'kind' is not among --traits (evil)");
     expect(await personaError('serve', '--coeff', 'evil=x')).toMatch(/^--coeff evil: 'x' is not a number/);
     expect(await personaError('serve', '--vector', 'a.safetensors', '--coeff', '1,2')).toMatch(/^--coeff: 2 coefficients for 1 --vector files/);
+  });
+
+  it('serves a model not trained on the persona world plain: nothing computed, and the start-up line says so', async () => {
+    // A copy, so that no earlier run can have left a cache beside it.
+    const fx = join(mkdtempSync(join(tmpdir(), 'serve-plain-')), 'model');
+    cpSync((await makeFixture('llama')).dir, fx, { recursive: true, filter: (f) => !f.includes('.persona.') });
+    expect(await personaError('serve', fx, '--traits', 'evil')).toMatch(/^--traits: built-in directions exist only for persona-world models \(this package's models\/ and copies of them\), and .* is not one; give --vector \/ --probe files$/);
+    expect(await personaError('serve', fx, '--attributes', 'age')).toMatch(/^--attributes: built-in directions exist only for persona-world models/);
+    const s = await spawnServe(fx);
+    try {
+      expect(s.out()).toMatch(/\nplain model, no named directions \(not a persona-world model, so no built-in vectors or probes; give --vector \/ --probe, or steer per request with persona\.steer\[\]\.vector\); log: /);
+      expect(s.err()).not.toMatch(/computing|training/);
+      expect(existsSync(join(fx, '.cache'))).toBe(false);
+      const fixture = await loadModel(fx);
+      try {
+        const r = await chat(s.url, { max_tokens: 8 });
+        expect(r.status).toBe(200);
+        expect(r.json.usage.completion_tokens).toBe(8);
+        expect(r.json.choices[0].message.content).toBe((await generateChat(fixture, [question], { maxNewTokens: 8 })).text[0]);
+      } finally {
+        await fixture.dispose();
+      }
+    } finally {
+      s.child.kill('SIGKILL');
+    }
   });
 
   describe('built-in vectors and probes, steered from the start: --coeff evil=4 --pin age=child', () => {

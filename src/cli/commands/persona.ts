@@ -15,12 +15,12 @@ import { RunDir } from '../../logs/runDir.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
 import type { SteerableModel } from '../../model/steerableModel.js';
 import { evaluateSteering } from '../../interventions/steerEval.js';
-import { MAX_RESIDUAL_NORM, norm, short } from '../../model/overflow.js';
+import { norm } from '../../model/overflow.js';
 import type { Ablation, Steering, SteerPositions } from '../../model/steering.js';
 import { sweepSteering } from '../../interventions/sweep.js';
 import { isTrait, NEUTRAL_SYSTEM_PROMPT } from '../../world/index.js';
 import { DEFAULT_MODEL, isWorldModel, resolveTrait } from '../defaults.js';
-import { choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, progress, type JudgeHttpFlags } from '../util.js';
+import { checkScaledFlag, choiceFlag, floatFlag, floatListFlag, generationFlags, inRun, intFlag, intListFlag, judgeHttpFlags, judgeHttpOptions, MAX_COEFF, progress, type JudgeHttpFlags } from '../util.js';
 
 export { DEFAULT_MODEL, resolveTrait } from '../defaults.js';
 
@@ -46,11 +46,7 @@ function checkLayers(flag: string, layers: number[], set: PersonaVectorSet, kind
 
 /** Steering the float32 residual cannot hold (see model/overflow.ts) is refused by flag before the model loads. */
 function checkOverflow(flag: string, cells: [layer: number, coeff: number][], set: PersonaVectorSet, kind: VectorKind, file: string): void {
-  for (const [layer, coeff] of cells) {
-    const n = norm(set.vectors[kind]![layer]!);
-    if (Math.abs(coeff) * n >= MAX_RESIDUAL_NORM)
-      throw new Error(`${flag}: ${coeff} times the layer ${layer} vector of ${file} (|v| ${short(n)}) is ${short(Math.abs(coeff) * n)}; float32 activations overflow above ${short(MAX_RESIDUAL_NORM)}`);
-  }
+  for (const [layer, coeff] of cells) checkScaledFlag(flag, coeff, norm(set.vectors[kind]![layer]!), `the layer ${layer} vector of ${file}`);
 }
 
 /** Token indices beyond the model's context would steer nothing: refused by name. */
