@@ -8,11 +8,22 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive } from '../io/atomic.js';
 
-interface LockInfo {
+export interface LockInfo {
   pid: number;
   host: string;
   command: string;
   since: string;
+}
+
+/** The run directory is locked by another live process (or one on another host), named in `holder`. */
+export class RunInUseError extends Error {
+  override name = 'RunInUseError';
+  constructor(
+    message: string,
+    readonly holder: LockInfo,
+  ) {
+    super(message);
+  }
 }
 
 function readLock(path: string): LockInfo | null {
@@ -50,13 +61,13 @@ export class RunLock {
       }
       const other = readLock(path);
       if (other && other.host !== me.host)
-        throw new Error(`${dir}: in use by '${other.command}' (pid ${other.pid} on host ${other.host}, since ${other.since}); if that process is gone, delete ${path}`);
+        throw new RunInUseError(`${dir}: in use by '${other.command}' (pid ${other.pid} on host ${other.host}, since ${other.since}); if that process is gone, delete ${path}`, other);
       if (other && other.pid === me.pid) {
         held.add(path); // ours, left by an earlier open in this process
         return new RunLock(path);
       }
       if (other && processAlive(other.pid))
-        throw new Error(`${dir}: in use by '${other.command}' (pid ${other.pid} on host ${other.host}, since ${other.since}); wait for it to end or use another --run directory`);
+        throw new RunInUseError(`${dir}: in use by '${other.command}' (pid ${other.pid} on host ${other.host}, since ${other.since}); wait for it to end or use another --run directory`, other);
       // Stale: move it aside (atomic, so only one taker wins), then check it was the stale one we saw.
       const aside = `${path}.stale.${process.pid}`;
       try {

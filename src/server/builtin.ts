@@ -9,12 +9,14 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { DEFAULT_EXTRACT_CONFIG, extractPersonaVectors, type ExtractConfig } from '../directions/personaExtract.js';
 import { parseTraitFile } from '../directions/traitFile.js';
 import { DEFAULT_PROBE_TRAINING, runProbeTraining } from '../experiments/probes/probeTraining.js';
 import { LexiconJudge } from '../judges/lexiconJudge.js';
 import { readManifest, RunDir } from '../logs/runDir.js';
+import { RunInUseError } from '../logs/runLock.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import { buildTraitFile, generateProbeDataset, isAttribute, isTrait, type Attribute, type ProbeDatasetOptions } from '../world/index.js';
 import type { ProbeControl, TraitDirection } from './controls.js';
@@ -77,9 +79,9 @@ export async function builtinDirections(model: SteerableModel, o: BuiltinOptions
   for (const trait of o.traits) {
     // The key covers everything the vector depends on: code, settings, trait, judge.
     const dir = join(root, `vectors-${trait}-${shortHash({ code, extract, trait, judge: 'lexicon' })}`);
-    if (!isDone(dir)) {
+    const run = await claim(dir, 'extract', { trait, extract, code }, `the built-in '${trait}' persona vector`, say);
+    if (run) {
       say(`computing the built-in '${trait}' persona vector (first use; cached in ${dir})`);
-      const run = RunDir.open(dir, 'extract', { trait, extract, code });
       const file = parseTraitFile(buildTraitFile(trait as never), `persona world trait ${trait}`, trait);
       await extractPersonaVectors(model, file, new LexiconJudge(), run, extract);
       run.finish();
@@ -93,16 +95,39 @@ export async function builtinDirections(model: SteerableModel, o: BuiltinOptions
     const dataset: ProbeDatasetOptions = { attributes, perClass: o.perClass ?? 20, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 };
     const training = { ...DEFAULT_PROBE_TRAINING, attributes, control: false, k: 3 };
     const dir = join(root, `probes-${attributes.join('-')}-${shortHash({ code, dataset, training })}`);
-    if (!isDone(dir)) {
+    const run = await claim(dir, 'probe train', { dataset, training, code }, `the built-in probes for ${attributes.join(', ')}`, say);
+    if (run) {
       say(`training the built-in probes for ${attributes.join(', ')} (first use; cached in ${dir})`);
       const rows = generateProbeDataset(dataset);
-      const run = RunDir.open(dir, 'probe train', { dataset, training, code });
       await runProbeTraining(model, rows, run, training);
       run.finish();
     }
     probes = probesFromFiles(model, o.attributes.map((a) => join(dir, 'probes', `${a}.safetensors`)));
   }
   return { traits: traitsFromFiles(model, vectorFiles, o.layer), probes };
+}
+
+/**
+ * The run directory of one cached direction, locked for this process to compute it, or null when
+ * it is done. Another `persona serve` computing the same one (same host) is waited for, and its
+ * result used; if it dies or fails, its lock is taken over and the work resumed here.
+ */
+async function claim(dir: string, command: string, config: Record<string, unknown>, what: string, say: (line: string) => void): Promise<RunDir | null> {
+  let waiting = false;
+  for (;;) {
+    if (isDone(dir)) return null;
+    try {
+      return RunDir.open(dir, command, config);
+    } catch (e) {
+      if (!(e instanceof RunInUseError)) throw e;
+      const { pid, host } = e.holder;
+      if (host !== hostname())
+        throw new Error(`${what}: pid ${pid} on host ${host} is computing it in ${dir} (a cache folder shared between machines), and a process on another host cannot be watched; start again once it is done, or give another --cache`);
+      if (!waiting) say(`waiting for pid ${pid}, which is computing ${what} in ${dir}`);
+      waiting = true;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 function isDone(dir: string): boolean {

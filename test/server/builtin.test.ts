@@ -1,10 +1,12 @@
 // The built-in directions of `persona serve` with no arguments: what the bare command resolves to,
 // and the cache behind it — a second start reuses it (nothing computed, fast), while a change of
-// the settings or of the code that computes the directions computes them afresh.
+// the settings or of the code that computes the directions computes them afresh; a start that
+// finds another one computing the same direction waits for it.
 
-import { appendFileSync, cpSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL } from '../../src/cli/defaults.js';
@@ -71,5 +73,89 @@ describe('the built-in cache', () => {
     // Code outside that path (the server, the CLI) leaves the cache valid.
     appendFileSync(join(src, 'server', 'server.ts'), '\n// an edit\n');
     expect((await start({ ...opts, attributes: [] })).said).toEqual([]);
+  });
+});
+
+/** builtinStart.ts in a child process: `go()` starts its built-in step, `vector` is what it got. */
+function start(cache: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'builtinStart.ts'), MODEL, cache], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: (() => void)[] = [];
+  const poke = () => waiters.splice(0).forEach((w) => w());
+  child.stdout!.on('data', (d) => ((out += d), poke()));
+  child.stderr!.on('data', (d) => ((err += d), poke()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => (r(code), poke())));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  /** Resolves once the child's output matches (fails if it exits first). */
+  const says = (re: RegExp, stream: () => string) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (re.test(stream())) resolve();
+        else if (code !== undefined) reject(new Error(`exited ${code} before ${re}: ${err}`));
+        else waiters.push(check);
+      };
+      check();
+    });
+  const vector = exited.then((c) => {
+    if (c !== 0) throw new Error(`exited ${c}: ${err}`);
+    return JSON.parse(out.trim().split('\n').at(-1)!) as number[];
+  });
+  vector.catch(() => {}); // a child the test kills never has one
+  return {
+    pid: child.pid!,
+    ready: says(/^ready$/m, () => out),
+    go: () => child.stdin!.write('go\n'),
+    said: (re: RegExp) => says(re, () => err),
+    err: () => err,
+    vector,
+    kill: () => child.kill('SIGKILL'),
+  };
+}
+
+describe('two starts computing the same built-in at once', () => {
+  const computing = /^computing the built-in 'evil' persona vector/m;
+
+  it('the second waits for the first, naming its pid, then uses its vector; if the first dies, it takes over', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'builtin-race-'));
+    const [a, b] = [start(cache), start(cache)];
+    await Promise.all([a.ready, b.ready]);
+    a.go();
+    await a.said(computing);
+    b.go();
+    const [va, vb] = await Promise.all([a.vector, b.vector]);
+    expect(b.err()).toMatch(new RegExp(`^waiting for pid ${a.pid}, which is computing the built-in 'evil' persona vector in ${cache}`, 'm'));
+    expect(b.err()).not.toMatch(computing);
+    expect(vb).toEqual(va);
+
+    // The one computing is killed while the other waits: the waiting one resumes the work itself.
+    const cache2 = mkdtempSync(join(tmpdir(), 'builtin-race-'));
+    const [c, d] = [start(cache2), start(cache2)];
+    await Promise.all([c.ready, d.ready]);
+    c.go();
+    await c.said(computing);
+    d.go();
+    await d.said(/^waiting for pid/m);
+    c.kill();
+    const vd = await d.vector;
+    expect(d.err()).toMatch(new RegExp(`took over the lock of pid ${c.pid}, which is no longer running`));
+    expect(d.err()).toMatch(computing);
+    expect(vd).toEqual(va);
+  });
+
+  it('a cache folder locked from another host is not waited for (that process cannot be watched): it stops saying so', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'builtin-host-'));
+    const opts: BuiltinOptions = { cacheDir: cache, traits: ['evil'], attributes: [], layer: 3, questions: 1, extract: { maxNewTokens: 12 } };
+    // The directory this start computes in (learnt from a start elsewhere), locked by a process on another host.
+    const said: string[] = [];
+    const elsewhere = mkdtempSync(join(tmpdir(), 'builtin-name-'));
+    await builtinDirections(model, { ...opts, cacheDir: elsewhere, onProgress: (l) => said.push(l) });
+    const locked = join(cache, relative(elsewhere, /cached in (.*)\)$/.exec(said[0]!)![1]!));
+    mkdirSync(locked, { recursive: true });
+    writeFileSync(join(locked, '.lock'), JSON.stringify({ pid: 4242, host: 'elsewhere', command: 'extract', since: '2026-01-01T00:00:00.000Z' }));
+    await expect(builtinDirections(model, opts)).rejects.toThrow(
+      `the built-in 'evil' persona vector: pid 4242 on host elsewhere is computing it in ${locked} (a cache folder shared between machines), and a process on another host cannot be watched; start again once it is done, or give another --cache`,
+    );
   });
 });
