@@ -117,25 +117,26 @@ function start(cache: string) {
 describe('two starts computing the same built-in at once', () => {
   const computing = /^computing the built-in 'evil' persona vector/m;
 
-  it('the second waits for the first, naming its pid, then uses its vector; if the first dies, it takes over', async () => {
+  /** Two starts on one fresh cache; the second is let go once the first is computing. */
+  async function race() {
     const cache = mkdtempSync(join(tmpdir(), 'builtin-race-'));
-    const [a, b] = [start(cache), start(cache)];
-    await Promise.all([a.ready, b.ready]);
-    a.go();
-    await a.said(computing);
-    b.go();
+    const [first, second] = [start(cache), start(cache)];
+    await Promise.all([first.ready, second.ready]);
+    first.go();
+    await first.said(computing);
+    second.go();
+    return { cache, first, second };
+  }
+
+  it('the second waits for the first, naming its pid, then uses its vector; if the first dies, it takes over', async () => {
+    const { cache, first: a, second: b } = await race();
     const [va, vb] = await Promise.all([a.vector, b.vector]);
     expect(b.err()).toMatch(new RegExp(`^waiting for pid ${a.pid}, which is computing the built-in 'evil' persona vector in ${cache}`, 'm'));
     expect(b.err()).not.toMatch(computing);
     expect(vb).toEqual(va);
 
     // The one computing is killed while the other waits: the waiting one resumes the work itself.
-    const cache2 = mkdtempSync(join(tmpdir(), 'builtin-race-'));
-    const [c, d] = [start(cache2), start(cache2)];
-    await Promise.all([c.ready, d.ready]);
-    c.go();
-    await c.said(computing);
-    d.go();
+    const { first: c, second: d } = await race();
     await d.said(/^waiting for pid/m);
     c.kill();
     const vd = await d.vector;
