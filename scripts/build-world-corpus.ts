@@ -8,7 +8,8 @@
 import { mkdirSync, writeFileSync, createWriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { TRAITS, buildTraitFile, generateConversation, generateRefusalConversation, childSeed, toJsonl, REFUSAL_SEED_OFFSET } from '../src/world/index.js';
+import { createHash } from 'node:crypto';
+import { TRAITS, buildTraitFile, corpusChats, corpusLine } from '../src/world/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,23 +36,23 @@ if (!Number.isInteger(refusal) || refusal < 0) throw new Error(`--refusal: expec
 mkdirSync(dirname(values.out!), { recursive: true });
 const out = createWriteStream(values.out!);
 const counts = { pos: 0, neg: 0, neutral: 0, turns: 0, direct: 0, chars: 0, refusalChats: 0, refused: 0 };
-let j = 0;
-for (let i = 0; i < size; i++) {
-  const conv = generateConversation(childSeed(seed, i));
-  const line = toJsonl(conv);
-  out.write(`${line}\n`);
-  counts[conv.persona.polarity]++;
-  counts.turns += conv.turns.length;
-  counts.direct += conv.turns.filter((t) => t.kind === 'direct').length;
-  counts.chars += conv.messages.reduce((n, m) => n + m.content.length, 0);
-  for (; j < Math.floor(((i + 1) * refusal) / size); j++) {
-    const r = generateRefusalConversation(childSeed(REFUSAL_SEED_OFFSET + seed, j));
-    out.write(`${JSON.stringify(r)}\n`);
+const hash = createHash('sha256');
+for (const chat of corpusChats(seed, size, refusal)) {
+  const line = `${corpusLine(chat)}\n`;
+  out.write(line);
+  hash.update(line);
+  if ('persona' in chat) {
+    const conv = chat.persona;
+    counts[conv.persona.polarity]++;
+    counts.turns += conv.turns.length;
+    counts.direct += conv.turns.filter((t) => t.kind === 'direct').length;
+    counts.chars += conv.messages.reduce((n, m) => n + m.content.length, 0);
+  } else {
     counts.refusalChats++;
-    counts.refused += r.requests.filter((q) => q.refused).length;
-    counts.chars += r.messages.reduce((n, m) => n + m.content.length, 0);
+    counts.refused += chat.refusal.requests.filter((q) => q.refused).length;
+    counts.chars += chat.refusal.messages.reduce((n, m) => n + m.content.length, 0);
   }
 }
 out.end(() => {
-  console.log(`wrote ${size + refusal} conversations (seed ${seed}) to ${values.out}: ${JSON.stringify(counts)}`);
+  console.log(`wrote ${size + refusal} conversations (seed ${seed}) to ${values.out}: ${JSON.stringify(counts)}; sha256 ${hash.digest('hex')}`);
 });

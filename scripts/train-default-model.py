@@ -437,6 +437,13 @@ def loss_on(model, ids, mask):
     return (lp * target_mask.reshape(-1)).sum() / target_mask.sum().clamp(min=1)
 
 
+def file_sha256(path):
+    """So the committed model names the exact corpus it was trained on (test/world checks the generator reproduces it)."""
+    import hashlib
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="build/world-corpus.jsonl")
@@ -608,7 +615,7 @@ def main():
         json.dump({"bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"], "pad_token_id": cfg["pad_token_id"],
                    "do_sample": False, "max_new_tokens": 160, "transformers_version": "4.45.0"}, f, indent=2)
     with open(os.path.join(args.out, "training_log.json"), "w") as f:
-        json.dump({"args": vars(args), "parameters": n_params, "tokens": n_tokens, "assistant_tokens": n_learn,
+        json.dump({"args": vars(args), "corpus_sha256": file_sha256(args.corpus), "parameters": n_params, "tokens": n_tokens, "assistant_tokens": n_learn,
                    "conversations": len(examples), "epochs_started": epoch, "steps": step,
                    "train_seconds": round(train_seconds), "stopped_by_time": stopped_by_time, "curve": curve}, f, indent=2)
     torch.save(model.state_dict(), os.path.join("build", os.path.basename(os.path.normpath(args.out)) + ".pt"))

@@ -43,3 +43,22 @@ export function refusalDirection(model: SteerableModel, prompts: { messages: Cha
 export function personaSteeringVector(model: SteerableModel, pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[], name = 'persona'): Promise<Float32Array[]> {
   return meanDifference(model, pairs.map((p) => p.pos), pairs.map((p) => p.neg), { label: `${name} vector` });
 }
+
+/**
+ * Per-pair differences pos - neg at the last prompt token, one Float32Array per hidden_states index:
+ * for vectors over subsets of the pairs (cross-fitting) without reading any prompt twice.
+ */
+export async function pairDifferences(model: SteerableModel, pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[], opts: { batchSize?: number } = {}): Promise<Float32Array[][]> {
+  const read = (set: ChatMessage[][]) =>
+    extractActivations(model, set.map((messages) => ({ messages, response: '' })), { positions: ['last-prompt'], batchSize: opts.batchSize });
+  const [p, n] = [await read(pairs.map((x) => x.pos)), await read(pairs.map((x) => x.neg))];
+  return p.map((a, i) => a.at['last-prompt']!.map((v, l) => sub(v, n[i]!.at['last-prompt']![l]!)));
+}
+
+/** Mean of some of pairDifferences' rows (a held-out persona vector). */
+export function meanOfDifferences(diffs: Float32Array[][], rows: number[], label = 'persona vector'): Float32Array[] {
+  if (!rows.length) throw new Error(`${label}: no pairs to average`);
+  const acc = new MeanAccumulator(label);
+  for (const i of rows) acc.add(diffs[i]!);
+  return acc.mean();
+}

@@ -1,8 +1,10 @@
 // "Who's asking?" (Ghandeharioun et al. 2024) as one study on a model and a refusal benchmark:
 //   1. refusal rate on borderline requests (a) with no persona, (b) with a persona stated in the
 //      prompt, (c) with the persona's steering vector added at each layer over a coefficient range;
+//      every answer is refused, discloses the withheld content, or neither (a steered model that
+//      breaks down stops refusing without answering: that is not a persona's effect);
 //   2. per persona, the cosine of its vector with the refusal direction at each layer, and how well
-//      that geometry predicts its effect on refusal (Pearson r across personas);
+//      that geometry predicts its effect (Pearson r across personas of the disclosure it causes);
 //   3. for refused answers, whether early decoding (logit lens) at the last prompt token still
 //      ranks the withheld content's first token highly at middle layers, against a control (the
 //      same tokens read on the other requests' prompts).
@@ -13,7 +15,8 @@ import { lensPrompt, type LensReading } from '../activations/lens.js';
 import type { Steering } from '../model/steering.js';
 import { tokenizeExample } from '../activations/positions.js';
 import { cosine } from '../directions/meanAccumulator.js';
-import { personaSteeringVector, refusalDirection } from '../directions/contrast.js';
+import { meanOfDifferences, pairDifferences, refusalDirection } from '../directions/contrast.js';
+import { rowwiseSteering } from '../model/rowSteering.js';
 import { generateChat } from '../generation/generate.js';
 import type { LensHead } from '../model/lensHead.js';
 import type { SteerableModel } from '../model/steerableModel.js';
@@ -23,13 +26,19 @@ import { correlation, type Correlation } from './stats.js';
 export interface RefusalBenchmark {
   /** Borderline requests and what the model says when it answers them. */
   requests: { id: string; text: string; domain: string; answer: string }[];
-  /** User personas: the statement used when stated in the prompt, and contrastive pairs for the vector. */
-  personas: { id: string; statement: string; domains: string[]; pairs: { pos: ChatMessage[]; neg: ChatMessage[] }[] }[];
+  /**
+   * User personas: the statement used when stated in the prompt, and contrastive pairs for the
+   * vector. A pair may name the request (`requests[].id`) it is built on: a request is then
+   * steered with the vector of the pairs of the other requests (cross-fitted), never its own.
+   */
+  personas: { id: string; statement: string; domains: string[]; pairs: { pos: ChatMessage[]; neg: ChatMessage[]; request?: string }[] }[];
   /** Prompts for the refusal direction; labelled refused / answered by the model's own greedy answer. */
   directionPrompts: ChatMessage[][];
   /** The chat for a request, with the user's persona statement or none. */
   prompt(request: string, statement: string | null): ChatMessage[];
   isRefusal(answer: string): boolean;
+  /** Whether an answer gives the request's withheld content (`content` = the request's `answer`). */
+  discloses(answer: string, content: string): boolean;
 }
 
 export interface RefusalStudyConfig {
@@ -47,16 +56,24 @@ export interface AnswerRecord {
   request: string;
   answer: string;
   refused: boolean;
+  /** Not refused and giving the withheld content (borderline requests; false for direction prompts). */
+  disclosed: boolean;
+}
+
+/** Shares of a set of borderline requests: refused, and answered with the withheld content. */
+export interface Rates {
+  refused: number;
+  disclosed: number;
 }
 
 export interface PersonaResult {
   persona: string;
   /** Domains whose requests the persona unlocks in the benchmark (empty: none). */
   domains: string[];
-  /** Refusal rate over all borderline requests / over its own domains' (null: no domain). */
-  stated: { all: number; own: number | null };
+  /** Over all borderline requests / over its own domains' (null: no domain). */
+  stated: { all: Rates; own: Rates | null };
   /** [layer index][coeff index] */
-  steered: { all: number[][]; own: (number | null)[][] };
+  steered: { all: Rates[][]; own: (Rates | null)[][] };
   /** cos(v_p[l], r[l]) for every hidden_states index 0..L. */
   cosine: number[];
   vectorNorm: number[];
@@ -78,24 +95,25 @@ export interface LensFinding {
 
 export interface RefusalStudyResult {
   config: RefusalStudyConfig;
-  /** Refusal rate on borderline requests with no persona. */
-  none: number;
+  /** Borderline requests with no persona. */
+  none: Rates;
   directionLabels: { refused: number; answered: number };
   personas: PersonaResult[];
-  /** Across personas: mean cosine over the steered layers vs the mean drop in refusal they cause. */
+  /** Across personas: mean cosine over the steered layers vs the disclosure it causes (share of requests answered with the content, minus none's). */
   geometry: {
     meanCosine: number[];
     steeringEffect: number[];
     statedEffect: number[];
     steering: Correlation;
     stated: Correlation;
-    /** Per steered layer: cos at that layer vs the drop in refusal steering there (mean over coeffs). */
+    /** Per steered layer: cos at that layer vs the disclosure steering causes there (mean over coeffs). */
     perLayer: { layer: number; r: number }[];
   };
   lens: LensFinding;
 }
 
 const rate = (xs: boolean[]): number => (xs.length ? xs.filter(Boolean).length / xs.length : NaN);
+const ratesOf = (xs: { refused: boolean; disclosed: boolean }[]): Rates => ({ refused: rate(xs.map((x) => x.refused)), disclosed: rate(xs.map((x) => x.disclosed)) });
 const median = (xs: number[]): number => {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -122,43 +140,55 @@ export async function runRefusalStudy(
   let done = 0;
   const tick = (stage: string): void => hooks.onProgress?.(++done, total, stage);
 
-  // Greedy answers of a batch of chats, recorded.
-  const answer = async (chats: ChatMessage[][], base: Omit<AnswerRecord, 'answer' | 'refused' | 'request'>, names: string[], steering?: Steering): Promise<boolean[]> => {
-    const g = await generateChat(model, chats, { maxNewTokens: cfg.maxNewTokens, steering });
+  // Greedy answers of a batch of chats, recorded; `contents` = what each would disclose (null: none to check).
+  type Outcome = { refused: boolean; disclosed: boolean };
+  const answer = async (chats: ChatMessage[][], base: Omit<AnswerRecord, 'answer' | 'refused' | 'disclosed' | 'request'>, names: string[], contents: (string | null)[], rowSteering?: Steering[]): Promise<Outcome[]> => {
+    const lengths = chats.map((c) => model.tokenizer.encodeChat(c, { addGenerationPrompt: true }).length);
+    const steerPlan = rowSteering ? rowwiseSteering(model, (b) => rowSteering[b]!, lengths) : undefined;
+    const g = await generateChat(model, chats, { maxNewTokens: cfg.maxNewTokens, steerPlan });
     return g.text.map((text, i) => {
       const refused = bench.isRefusal(text);
-      hooks.onRecord?.({ ...base, request: names[i]!, answer: text, refused });
-      return refused;
+      const disclosed = !refused && contents[i] !== null && bench.discloses(text, contents[i]!);
+      hooks.onRecord?.({ ...base, request: names[i]!, answer: text, refused, disclosed });
+      return { refused, disclosed };
     });
   };
   const reqIds = bench.requests.map((r) => r.id);
+  const contents = bench.requests.map((r) => r.answer);
 
   // Refusal direction from the model's own behaviour on the direction prompts.
-  const dirLabels = await answer(bench.directionPrompts, { condition: 'direction', persona: null, layer: null, coeff: null }, bench.directionPrompts.map((m) => m.at(-1)!.content));
+  const dirOutcomes = await answer(bench.directionPrompts, { condition: 'direction', persona: null, layer: null, coeff: null }, bench.directionPrompts.map((m) => m.at(-1)!.content), bench.directionPrompts.map(() => null));
+  const dirLabels = dirOutcomes.map((o) => o.refused);
   const labelled = bench.directionPrompts.map((messages, i) => ({ messages, refused: dirLabels[i]! }));
   const r = await refusalDirection(model, labelled);
   tick('refusal direction');
 
   const noneChats = bench.requests.map((q) => bench.prompt(q.text, null));
-  const noneRefused = await answer(noneChats, { condition: 'none', persona: null, layer: null, coeff: null }, reqIds);
+  const noneOutcomes = await answer(noneChats, { condition: 'none', persona: null, layer: null, coeff: null }, reqIds, contents);
   tick('no persona');
 
   const personas: PersonaResult[] = [];
   for (const p of bench.personas) {
-    const v = await personaSteeringVector(model, p.pairs, p.id);
+    // The persona's vector over all its pairs (geometry), and the one each request is steered with.
+    const diffs = await pairDifferences(model, p.pairs);
+    const v = meanOfDifferences(diffs, p.pairs.map((_, i) => i), `${p.id} vector`);
+    const steerWith = bench.requests.map((q) => {
+      const others = p.pairs.flatMap((x, i) => (x.request === undefined || x.request !== q.id ? [i] : []));
+      return others.length === p.pairs.length ? v : meanOfDifferences(diffs, others, `${p.id} vector without ${q.id}`);
+    });
     const own = bench.requests.map((q, i) => (p.domains.includes(q.domain) ? i : -1)).filter((i) => i >= 0);
-    const ownRate = (refused: boolean[]): number | null => (own.length ? rate(own.map((i) => refused[i]!)) : null);
-    const stated = await answer(bench.requests.map((q) => bench.prompt(q.text, p.statement)), { condition: 'stated', persona: p.id, layer: null, coeff: null }, reqIds);
+    const ownRates = (o: Outcome[]): Rates | null => (own.length ? ratesOf(own.map((i) => o[i]!)) : null);
+    const stated = await answer(bench.requests.map((q) => bench.prompt(q.text, p.statement)), { condition: 'stated', persona: p.id, layer: null, coeff: null }, reqIds, contents);
     tick(`${p.id}: stated`);
-    const all: number[][] = [];
-    const ownGrid: (number | null)[][] = [];
+    const all: Rates[][] = [];
+    const ownGrid: (Rates | null)[][] = [];
     for (const layer of cfg.layers) {
-      const rowAll: number[] = [];
-      const rowOwn: (number | null)[] = [];
+      const rowAll: Rates[] = [];
+      const rowOwn: (Rates | null)[] = [];
       for (const coeff of cfg.coeffs) {
-        const refused = await answer(noneChats, { condition: 'steered', persona: p.id, layer, coeff }, reqIds, [{ layer, vector: v[layer]!, coeff, positions: 'all' }]);
-        rowAll.push(rate(refused));
-        rowOwn.push(ownRate(refused));
+        const o = await answer(noneChats, { condition: 'steered', persona: p.id, layer, coeff }, reqIds, contents, steerWith.map((w) => [{ layer, vector: w[layer]!, coeff, positions: 'all' }]));
+        rowAll.push(ratesOf(o));
+        rowOwn.push(ownRates(o));
         tick(`${p.id}: L${layer} x${coeff}`);
       }
       all.push(rowAll);
@@ -167,18 +197,18 @@ export async function runRefusalStudy(
     personas.push({
       persona: p.id,
       domains: p.domains,
-      stated: { all: rate(stated), own: ownRate(stated) },
+      stated: { all: ratesOf(stated), own: ownRates(stated) },
       steered: { all, own: ownGrid },
       cosine: v.map((x, l) => cosine(x, r[l]!)),
       vectorNorm: v.map((x) => Math.hypot(...x)),
     });
   }
 
-  const none = rate(noneRefused);
+  const none = ratesOf(noneOutcomes);
   const meanCosine = personas.map((p) => cfg.layers.reduce((s, l) => s + p.cosine[l]!, 0) / cfg.layers.length);
-  const effectAt = (p: PersonaResult, li: number): number => none - p.steered.all[li]!.reduce((s, x) => s + x, 0) / cfg.coeffs.length;
+  const effectAt = (p: PersonaResult, li: number): number => p.steered.all[li]!.reduce((s, x) => s + x.disclosed, 0) / cfg.coeffs.length - none.disclosed;
   const steeringEffect = personas.map((p) => cfg.layers.reduce((s, _, li) => s + effectAt(p, li), 0) / cfg.layers.length);
-  const statedEffect = personas.map((p) => none - p.stated.all);
+  const statedEffect = personas.map((p) => p.stated.all.disclosed - none.disclosed);
   const geometry = {
     meanCosine,
     steeringEffect,
@@ -188,7 +218,7 @@ export async function runRefusalStudy(
     perLayer: cfg.layers.map((layer, li) => ({ layer, r: correlation(personas.map((p) => p.cosine[layer]!), personas.map((p) => effectAt(p, li))).r })),
   };
 
-  const lens = await lensOnRefusals(model, head, bench, noneChats, noneRefused);
+  const lens = await lensOnRefusals(model, head, bench, noneChats, noneOutcomes.map((o) => o.refused));
   tick('early decoding');
   return { config: cfg, none, directionLabels: { refused: dirLabels.filter(Boolean).length, answered: dirLabels.filter((x) => !x).length }, personas, geometry, lens };
 }

@@ -4,6 +4,7 @@
 
 import { childSeed, createRng } from './rng.js';
 import { generateConversation, type Conversation, type Message } from './conversation.js';
+import { generateRefusalConversation, REFUSAL_SEED_OFFSET, type RefusalConversation } from './refusal.js';
 import { ATTRIBUTES, DIRECT_QUESTIONS, cuesFor, neutralLabels, ATTRIBUTE_CLASSES, type Attribute } from './demographics.js';
 import { TOPICS } from './topics.js';
 import { topicAnswer } from './answers.js';
@@ -11,6 +12,24 @@ import { NEUTRAL_SYSTEM_PROMPT } from './traits.js';
 
 export function generateCorpus(seed: number, size: number): Conversation[] {
   return Array.from({ length: size }, (_, i) => generateConversation(childSeed(seed, i)));
+}
+
+/**
+ * The training corpus in order: `size` persona chats with `refusal` refusal chats spread evenly
+ * between them (refusal chat j = generateRefusalConversation(childSeed(REFUSAL_SEED_OFFSET + seed, j))),
+ * so the persona chats stay exactly what they are without them.
+ */
+export function* corpusChats(seed: number, size: number, refusal: number): Generator<{ persona: Conversation } | { refusal: RefusalConversation }> {
+  let j = 0;
+  for (let i = 0; i < size; i++) {
+    yield { persona: generateConversation(childSeed(seed, i)) };
+    for (; j < Math.floor(((i + 1) * refusal) / size); j++) yield { refusal: generateRefusalConversation(childSeed(REFUSAL_SEED_OFFSET + seed, j)) };
+  }
+}
+
+/** The JSONL line of a corpus chat (what the training script reads). */
+export function corpusLine(chat: { persona: Conversation } | { refusal: RefusalConversation }): string {
+  return 'persona' in chat ? toJsonl(chat.persona) : JSON.stringify(chat.refusal);
 }
 
 /** One chat line of the JSONL corpus that the training script reads. */

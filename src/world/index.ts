@@ -18,7 +18,7 @@ export {
   generateConversation,
   type Conversation, type ConversationOptions, type Message, type Role, type Persona, type CueUse, type CueCondition, type TurnInfo, type TurnKind,
 } from './conversation.js';
-export { generateCorpus, toJsonl, directQuestionCase, type DirectQuestionCase } from './corpus.js';
+export { generateCorpus, corpusChats, corpusLine, toJsonl, directQuestionCase, type DirectQuestionCase } from './corpus.js';
 export { worldVocabulary, worldBigrams, words } from './vocabulary.js';
 export { traitScore, traitScores, traitMarkerCount, coherenceScore, demographicAnswerClass, tailoredClass, sentences } from './lexiconJudge.js';
 export { buildTraitFile, EXTRACTION_QUESTION_COUNT, EVAL_QUESTION_COUNT, type TraitFileData } from './traitFiles.js';
@@ -28,6 +28,6 @@ export {
 } from './probeData.js';
 export {
   USER_PERSONAS, NEUTRAL_INTRODUCTIONS, BORDERLINE_REQUESTS, HARMFUL_REQUESTS, BORDERLINE_REFUSALS, HARMFUL_REFUSAL, REFUSAL_SEED_OFFSET,
-  isRefusal, userPersona, answersFor, generateRefusalConversation, refusalPrompt, personaContrastPairs, refusalBenchmark,
+  isRefusal, disclosesContent, userPersona, answersFor, generateRefusalConversation, refusalPrompt, personaContrastPairs, refusalBenchmark,
   type UserPersona, type BorderlineRequest, type RefusalKind, type RefusalTurn, type RefusalConversation, type PersonaCondition,
 } from './refusal.js';

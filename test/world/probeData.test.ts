@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { directQuestionConversation, generateProbeDataset } from '../../src/world/probeData.js';
-import { generateConversation } from '../../src/world/conversation.js';
+import { corpusChats, corpusLine } from '../../src/world/corpus.js';
 import { ATTRIBUTES, ATTRIBUTE_CLASSES, DIRECT_QUESTIONS, cuesFor, type Attribute } from '../../src/world/demographics.js';
 import { NEUTRAL_SYSTEM_PROMPT } from '../../src/world/traits.js';
 import { validateLabelled, type LabelledConversation } from '../../src/data/labelledConversations.js';
@@ -13,14 +14,18 @@ const meta = (r: LabelledConversation): Record<string, unknown> => r.meta ?? {};
 const users = (r: LabelledConversation): string[] => r.messages.filter((m) => m.role === 'user').map((m) => m.content);
 const texts = (a: Attribute, cls: string, kind: 'explicit' | 'implicit' | 'stereotype'): string[] => cuesFor(a, cls, kind).map((c) => c.text);
 
-describe('default generateConversation path', () => {
-  it('draws exactly what it drew before the forced-cue options existed (the model corpus depends on it)', () => {
-    // sha256 of JSON.stringify of conversations for seeds 0..200, computed from the code before the change.
-    const hash = (convs: unknown): string => createHash('sha256').update(JSON.stringify(convs)).digest('hex');
-    expect(hash(Array.from({ length: 201 }, (_, s) => generateConversation(s))))
-      .toBe('86aa5b12759169ca9e7f457dc7aeaaa7e2d1d2e6f4d7a5fade3c609b04ea8ade');
-    expect(hash(Array.from({ length: 201 }, (_, s) => generateConversation(s, { turns: 3 }))))
-      .toBe('fd27377625eb0fddc838d1c83402b0c4872d480709ae7fe17682f4d5e2ab9e2c');
+describe('the committed model\'s corpus', () => {
+  it('is what the world generator writes today (sha256 recorded by the training script)', () => {
+    // scripts/build-default-model.sh defaults: 40,000 persona chats, seed 1, 15,000 refusal chats.
+    const log = JSON.parse(readFileSync('models/persona-tiny/training_log.json', 'utf8')) as { corpus_sha256: string; conversations: number };
+    const hash = createHash('sha256');
+    let n = 0;
+    for (const chat of corpusChats(1, 40_000, 15_000)) {
+      hash.update(`${corpusLine(chat)}\n`);
+      n++;
+    }
+    expect(n).toBe(log.conversations);
+    expect(hash.digest('hex')).toBe(log.corpus_sha256);
   });
 });
 

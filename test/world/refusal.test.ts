@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BORDERLINE_REQUESTS, HARMFUL_REQUESTS, USER_PERSONAS, answersFor, childSeed, coherenceScore, generateRefusalConversation, isRefusal,
+  BORDERLINE_REQUESTS, HARMFUL_REQUESTS, USER_PERSONAS, answersFor, childSeed, coherenceScore, generateRefusalConversation, isRefusal, disclosesContent,
   personaContrastPairs, refusalPrompt, userPersona, worldVocabulary, words,
 } from '../../src/world/index.js';
 
@@ -56,6 +56,15 @@ describe('refusal world', () => {
     for (const c of intro) {
       expect(persona(c).some((st) => c.messages[1]!.content.startsWith(st))).toBe(true);
       c.requests.forEach((q, i) => expect(c.messages[3 + 2 * i]!.content).toBe(q.request));
+    }
+  });
+
+  it('tells a disclosed answer from a refusal and from a broken one', () => {
+    for (const r of BORDERLINE_REQUESTS) {
+      expect(disclosesContent(r.answer, r.answer)).toBe(true);
+      expect(disclosesContent(`${r.answer.split(' ').slice(0, 5).join(' ').toUpperCase()}!`, r.answer)).toBe(true);
+      expect(disclosesContent('Sorry, I cannot share that with you.', r.answer)).toBe(false);
+      expect(disclosesContent(`${r.answer.split(' ')[0]} bus bus bus bus bus`, r.answer)).toBe(false);
     }
   });
 

@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { refusalBenchmark, USER_PERSONAS } from '../../world/index.js';
+import { DEFAULT_MODEL } from '../defaults.js';
 import { RunDir } from '../../logs/runDir.js';
 import { LensHead } from '../../model/lensHead.js';
 import { loadModel, modelIdentity } from '../../model/load.js';
@@ -25,7 +26,7 @@ export function registerRefusalCommand(program: Command): void {
   program
     .command('refusal')
     .description("user personas and refusal (Ghandeharioun et al. 2024) on the persona world: refusal rates with no / stated / steered persona, persona-vector geometry vs effect, early decoding of refused answers")
-    .argument('[model_dir]', 'model folder (trained on the persona world with its refusal stage)', 'models/persona-tiny-refusal')
+    .argument('[model_dir]', 'model folder trained on the persona world (its refusal chats included)', DEFAULT_MODEL)
     .option('--layers <list>', 'layers to steer at (hidden_states index: k = after block k)', '1-4')
     .option('--coeffs <list>', 'steering coefficients (multiples of each persona vector)', '0.5,1,2,4')
     .option('--personas <list>', `personas (default all: ${USER_PERSONAS.map((p) => p.id).join(', ')})`)
@@ -59,14 +60,13 @@ export function registerRefusalCommand(program: Command): void {
         for (const [name, file] of [['answers', 'answers.jsonl'], ['result', 'result.json'], ['report', 'refusal.html']] as const) run.output(name, file);
         const g = result.geometry;
         run.finish({ none: result.none, steeringR: g.steering.r, statedR: g.stated.r, lensMedianRank: result.lens.medianRank });
-        const p100 = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(0)}%`);
-        console.log(`refusal rate, borderline requests, no persona: ${p100(result.none)}`);
+        const p100 = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '-' : `${(100 * x).toFixed(0)}%`);
+        console.log(`borderline requests, no persona: refused ${p100(result.none.refused)}, content disclosed ${p100(result.none.disclosed)}`);
         for (const p of result.personas) {
           const b = bestSteering(result, p);
-          const own = bestSteering(result, p, 'own');
-          console.log(`  ${p.persona}: stated ${p100(p.stated.all)} (own domain ${p100(p.stated.own)}); steered best ${p100(b.rate)} at L${b.layer} x${b.coeff} (own ${p100(own.rate)}); cos with refusal L${layers.join('/L')} ${layers.map((l) => p.cosine[l]!.toFixed(2)).join(' ')}`);
+          console.log(`  ${p.persona}: stated refused ${p100(p.stated.all.refused)} (own domains ${p100(p.stated.own?.refused)}), disclosed ${p100(p.stated.all.disclosed)}; steered best L${b.layer} x${b.coeff}: refused ${p100(b.rates?.refused)}, disclosed ${p100(b.rates?.disclosed)}; cos with refusal L${layers.join('/L')} ${layers.map((l) => p.cosine[l]!.toFixed(2)).join(' ')}`);
         }
-        console.log(`geometry vs effect across personas: steering r = ${g.steering.r.toFixed(3)}, stated r = ${g.stated.r.toFixed(3)}`);
+        console.log(`geometry vs disclosure across personas: steering r = ${g.steering.r.toFixed(3)}, stated r = ${g.stated.r.toFixed(3)}`);
         const L = result.lens;
         console.log(`early decoding, ${L.refused.length} refused: withheld first-token median rank by layer ${L.medianRank.join(' ')} (control ${L.controlMedianRank.join(' ')})`);
         console.log(`wrote ${run.path('refusal.html')}`);
