@@ -13,7 +13,8 @@ import { persona, ROOT } from './runCli.js';
 describe('two persona processes on one run directory', () => {
   it('the second is refused naming the first (command, pid, host); the first completes intact', async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'cli-lock-')), 'run');
-    const args = ['extract', '--trait', 'evil', '--questions', '2', '-n', '2', '--max-new-tokens', '24', '--batch-size', '4', '--run', run];
+    // Long enough (~400 answers) that the first is still generating when the second starts (~2 s of start-up).
+    const args = ['extract', '--trait', 'evil', '--questions', '10', '-n', '4', '--max-new-tokens', '64', '--batch-size', '8', '--run', run];
     const first = spawn(process.execPath, [join(ROOT, 'bin/persona.js'), ...args], { cwd: ROOT });
     let firstErr = '';
     const firstDone = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
