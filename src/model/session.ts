@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Padding } from './instrument/attention.js';
+import { columnsName } from './instrument/cacheColumns.js';
 import type { GenaiIoNames } from './layout.js';
 
 export type FloatType = 'float32' | 'float16';
@@ -49,6 +50,8 @@ export interface CacheInput {
   /** heads and head dim when the graph states them as numbers. */
   heads?: number;
   dim?: number;
+  /** Output holding only this call's new columns (instrument/cacheColumns.ts), when the graph has one. */
+  columns?: string;
 }
 
 export interface ModelSession {
@@ -213,6 +216,7 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
       type: t,
       ...(typeof heads === 'number' ? { heads } : {}),
       ...(typeof dim === 'number' ? { dim } : {}),
+      ...(scheme.s.layout === 'kv' && outs.includes(columnsName(present)) ? { columns: columnsName(present) } : {}),
     });
   }
   const firstSteer = [...steerInputs.values()][0];

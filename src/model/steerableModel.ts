@@ -11,6 +11,7 @@ import type { Manifest } from './instrument/prepare.js';
 import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import { batchInputs } from './inputs.js';
 import { outputToLeft, rightLayout, steerToRight, type RightLayout } from './rightPadding.js';
+import type { KvBuffers } from './kvBuffers.js';
 import type { ModelSession } from './session.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -74,6 +75,11 @@ export interface ForwardInput {
    * longest prompt plus the tokens it may add.
    */
   cacheCapacity?: number;
+  /**
+   * Keep the cache in these buffers, fetching only each call's new columns where the graph has them
+   * (model/kvBuffers.ts). One KvBuffers per chain of calls: continuing from a cache consumes it.
+   */
+  kvBuffers?: KvBuffers;
 }
 
 export interface ForwardResult {
@@ -184,9 +190,11 @@ export class SteerableModel {
     this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
 
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
+    // With kvBuffers, only this call's new KV columns come back, not the whole present cache.
+    const columns = useCache && !shared && input.kvBuffers && s.cache.every((c) => c.columns) ? input.kvBuffers : undefined;
     const fetches: Record<string, ort.Tensor | null> = {};
     if (s.hasLogits) fetches[s.logits] = null;
-    if (useCache) s.cache.forEach((c, i) => (fetches[c.present] = shared?.past[i] ?? null));
+    if (useCache) s.cache.forEach((c, i) => (fetches[columns ? c.columns! : c.present] = shared?.past[i] ?? null));
     for (const l of hiddenLayers) fetches[s.hiddenOutputs.get(l)!] = null;
 
     const t0 = performance.now();
@@ -212,7 +220,7 @@ export class SteerableModel {
         length: total,
         mask,
         tokens,
-        past: shared?.past ?? s.cache.map((c) => out[c.present]!),
+        past: shared?.past ?? (columns ? s.cache.map((c, i) => columns.append(i, cache?.past[i], out[c.columns!]!)) : s.cache.map((c) => out[c.present]!)),
         ...(shared ? { capacity: shared.capacity } : {}),
       };
     }

@@ -1,0 +1,89 @@
+// Decoding keeps the KV cache in buffers of its own and fetches only each step's new columns:
+// KvBuffers.append is a concatenation along the sequence axis (float32 and float16, growing past its
+// room), instrumented Optimum-style graphs expose `<present>.new`, a cached forward with
+// kvBuffers fetches no present output and hands back caches that alternate between two buffers,
+// and the result equals the whole-present path bit for bit.
+
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { KvBuffers } from '../../src/model/kvBuffers.js';
+import { fixtureModel } from '../runtime/helpers.js';
+
+function tensor(dims: [number, number, number, number], seed: number, half = false): ort.Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return half
+    ? new ort.Tensor('float16', Uint16Array.from({ length: n }, (_, i) => (seed * 7919 + i * 31) & 0x3bff), dims)
+    : new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 100 + i)), dims);
+}
+
+/** Reference concatenation of [B, h, L, d] and [B, h, S, d] along axis 2. */
+function concat(a: ort.Tensor | undefined, b: ort.Tensor): number[] {
+  const [B, h, S, d] = b.dims as number[];
+  const L = a?.dims[2] ?? 0;
+  const out: number[] = [];
+  for (let r = 0; r < B! * h!; r++) {
+    if (a) out.push(...Array.from((a.data as Float32Array).subarray(r * L * d!, (r + 1) * L * d!)));
+    out.push(...Array.from((b.data as Float32Array).subarray(r * S! * d!, (r + 1) * S! * d!)));
+  }
+  return out;
+}
+
+describe('KvBuffers', () => {
+  it.each([false, true])('append = concatenation along the sequence axis, float16 %s, through regrowth', (half) => {
+    const kv = new KvBuffers();
+    let past: ort.Tensor | undefined;
+    let expected: number[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (let step = 0; step < 12; step++) {
+      const fresh = tensor([2, 3, step === 0 ? 5 : 1, 4], step, half);
+      expected = concat(past, fresh);
+      past = kv.append(0, past, fresh);
+      expect(past.dims).toEqual([2, 3, (step === 0 ? 5 : 5 + step), 4]);
+      expect(Array.from(past.data as Float32Array)).toEqual(expected);
+      buffers.add((past.data as Float32Array).buffer);
+    }
+    // Two buffers that grow by half (at least 32 columns) when full: one each for these 16 columns.
+    expect(buffers.size).toBe(2);
+  });
+
+  it('names the cache when the new columns do not continue it', () => {
+    const kv = new KvBuffers();
+    const past = kv.append(3, undefined, tensor([1, 2, 4, 8], 1));
+    expect(() => kv.append(3, past, tensor([1, 3, 1, 8], 2))).toThrow(/KV cache 3: past \[1,2,4,8\] does not continue/);
+  });
+});
+
+describe('decoding with new-column outputs', () => {
+  it('an instrumented Optimum graph fetches only new columns, the cache alternates between two buffers, and logits equal the whole-present path', async () => {
+    const { model } = await fixtureModel('llama');
+    const cache = model.session.cache;
+    expect(cache.length).toBeGreaterThan(0);
+    expect(cache.every((c) => c.columns === `${c.present}.new`)).toBe(true);
+    // Wrap session.run to see what is fetched (the real session still runs).
+    const run = model.session.session.run.bind(model.session.session);
+    const fetched: string[][] = [];
+    (model.session.session as { run: unknown }).run = (feeds: unknown, names: string[]) => (fetched.push(names), run(feeds as never, names));
+    try {
+      const prompt = [[5, 6, 7, 8, 9]];
+      const kv = new KvBuffers();
+      let a = await model.forward({ inputIds: prompt, lastLogitsOnly: true, kvBuffers: kv });
+      let b = await model.forward({ inputIds: prompt, lastLogitsOnly: true });
+      const seen: ArrayBufferLike[] = [];
+      for (let step = 0; step < 6; step++) {
+        expect(Array.from(a.logits)).toEqual(Array.from(b.logits));
+        for (let i = 0; i < cache.length; i++) expect(Array.from(a.cache!.past[i]!.data as Float32Array)).toEqual(Array.from(b.cache!.past[i]!.data as Float32Array));
+        seen.push((a.cache!.past[0]!.data as Float32Array).buffer);
+        a = await model.forward({ inputIds: [[10 + step]], cache: a.cache, lastLogitsOnly: true, kvBuffers: kv });
+        b = await model.forward({ inputIds: [[10 + step]], cache: b.cache, lastLogitsOnly: true });
+      }
+      const withColumns = fetched.filter((_, i) => i % 2 === 0);
+      expect(withColumns.every((names) => !names.some((n) => cache.some((c) => c.present === n)))).toBe(true);
+      expect(withColumns.every((names) => cache.every((c) => names.includes(c.columns!)))).toBe(true);
+      // Consecutive caches never share a buffer; buffers are reused (regrown by a quarter when full).
+      for (let i = 1; i < seen.length; i++) expect(seen[i]).not.toBe(seen[i - 1]);
+      expect(new Set(seen).size).toBeLessThan(seen.length);
+    } finally {
+      (model.session.session as { run: unknown }).run = run;
+    }
+  });
+});
