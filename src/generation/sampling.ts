@@ -60,7 +60,14 @@ export function seedFromKey(base: number, key: string): number {
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  let v = x[0]!;
+  for (let i = 1; i < x.length; i++) {
+    const y = x[i]!;
+    if (y > v) {
+      v = y;
+      best = i;
+    }
+  }
   return best;
 }
 
@@ -210,6 +217,9 @@ export function expNeg(d: number): number {
   const r = d - b / PER_NAT;
   return EXP_TABLE[b]! * (1 - r * (1 - r * (1 / 2 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720))))));
 }
+/** A draw skips whole blocks of 2^BLOCK_BITS tokens by their kept mass. */
+const BLOCK_BITS = 10;
+const BLOCK = 1 << BLOCK_BITS;
 /** Sub-buckets splitting the bucket that crosses p (1/16 nat each) before anything is sorted. */
 const SUB_BUCKETS = 512;
 /**
@@ -240,7 +250,7 @@ export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Arra
  * members of the one sub-bucket that crosses p are sorted (a near-uniform 49k vocabulary put
  * thousands of tokens in one bucket, and sorting them was the largest cost of a draw).
  */
-function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: Int32Array; cross: number; mass: number; z: number } {
+function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: Int32Array; cross: number; mass: number; z: number; blocks: Float64Array } {
   const V = x.length;
   const { e, bucket, members } = scratch(V);
   const mass = new Float64Array(BUCKETS);
@@ -270,8 +280,15 @@ function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: 
   while (cross < BUCKETS - 1 && cum + mass[cross]! < target) cum += mass[cross++]!;
   // Members of the crossing bucket, then its sub-buckets by distance from the best (finer 1/16 nat
   // slices, so members keep their order: nearer the best = more likely).
+  // One pass: the crossing bucket's members, and the mass already kept per block of BLOCK tokens
+  // (so a draw can skip whole blocks).
+  const blocks = new Float64Array(Math.ceil(V / BLOCK));
   let n = 0;
-  for (let i = 0; i < V; i++) if (bucket[i] === cross) members[n++] = i;
+  for (let i = 0; i < V; i++) {
+    const b = bucket[i]!;
+    if (b === cross) members[n++] = i;
+    else if (b < cross) blocks[i >> BLOCK_BITS]! += e[i]!;
+  }
   const sub = new Float64Array(SUB_BUCKETS);
   const subOf = (i: number) => {
     const s = ((max - x[i]! - cross / PER_NAT) * PER_NAT * SUB_BUCKETS) | 0;
@@ -285,8 +302,10 @@ function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: 
   for (let j = 0; j < n; j++) {
     const i = members[j]!;
     const s = subOf(i);
-    if (s < crossSub) bucket[i] = -1;
-    else if (s === crossSub) last.push(i);
+    if (s < crossSub) {
+      bucket[i] = -1;
+      blocks[i >> BLOCK_BITS]! += e[i]!;
+    } else if (s === crossSub) last.push(i);
   }
   // The crossing sub-bucket, most likely first (ties: lower id), until the mass reaches p; taken
   // ones are moved to bucket -1 so "bucket < cross" marks the whole nucleus.
@@ -295,22 +314,31 @@ function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: 
   for (let j = 0; j < last.length && cum < target; j++) {
     cum += e[last[j]!]!;
     bucket[last[j]!] = -1;
+    blocks[last[j]! >> BLOCK_BITS]! += e[last[j]!]!;
   }
-  return { e, bucket, cross, mass: cum, z };
+  return { e, bucket, cross, mass: cum, z, blocks };
 }
 
 /** Inverse-CDF draw from the nucleus without materialising it. */
 function sampleNucleus(x: Float32Array, topP: number, u: number): number {
-  const { e, bucket, cross, mass } = nucleusMark(x, topP);
+  const { e, bucket, cross, mass, blocks } = nucleusMark(x, topP);
   let t = u * mass;
-  let last = -1;
-  for (let i = 0; i < x.length; i++)
-    if (bucket[i]! < cross) {
-      last = i;
-      t -= e[i]!;
-      if (t < 0) return i;
+  // Whole blocks first, then the tokens of the block where the draw lands, in vocabulary order.
+  for (let k = 0; k < blocks.length; k++) {
+    if (t >= blocks[k]!) {
+      t -= blocks[k]!;
+      continue;
     }
-  return last;
+    const end = Math.min(x.length, (k + 1) << BLOCK_BITS);
+    for (let i = k << BLOCK_BITS; i < end; i++)
+      if (bucket[i]! < cross) {
+        t -= e[i]!;
+        if (t < 0) return i;
+      }
+  }
+  // Rounding left t >= 0 after the last kept token: that token.
+  for (let i = x.length - 1; i >= 0; i--) if (bucket[i]! < cross) return i;
+  return argmax(x);
 }
 
 /** Inverse-CDF draw from softmax(x) over the whole vocabulary: O(V), one exp per token, no sort. */
