@@ -64,7 +64,7 @@ describe('decoding with new-column outputs', () => {
     // Wrap session.run to see what is fetched (the real session still runs).
     const run = model.session.session.run.bind(model.session.session);
     const fetched: string[][] = [];
-    (model.session.session as { run: unknown }).run = (feeds: unknown, names: string[]) => (fetched.push(names), run(feeds as never, names));
+    (model.session.session as { run: unknown }).run = (feeds: unknown, names: string[] | Record<string, unknown>) => (fetched.push(Array.isArray(names) ? names : Object.keys(names)), run(feeds as never, names as never));
     try {
       const prompt = [[5, 6, 7, 8, 9]];
       const kv = new KvBuffers();
