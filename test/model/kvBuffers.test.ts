@@ -7,6 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { KvBuffers } from '../../src/model/kvBuffers.js';
+import { graph, model as modelMsg, node, valueInfo } from '../../src/onnx/build.js';
 import { fixtureModel } from '../runtime/helpers.js';
 
 function tensor(dims: [number, number, number, number], seed: number, half = false): ort.Tensor {
@@ -52,6 +53,19 @@ describe('KvBuffers', () => {
     expect(() => kv.append(3, past, tensor([1, 3, 1, 8], 2))).toThrow(/KV cache 3: past \[1,2,4,8\] does not continue/);
     kv.append(3, past, tensor([1, 2, 1, 8], 3));
     expect(() => kv.append(3, past, tensor([1, 2, 1, 8], 4))).toThrow(/KV cache 3: this cache was continued already/);
+  });
+});
+
+describe('why: onnxruntime-node hands every fetched output back in a fresh buffer', () => {
+  it('a preallocated CPU output is written, and the result is still a copy in another buffer', async () => {
+    const g = graph({ name: 'id', nodes: [node({ op: 'Identity', inputs: ['x'], outputs: ['y'] })], inputs: [valueInfo('x', 1, ['n'])], outputs: [valueInfo('y', 1, ['n'])] });
+    const s = await ort.InferenceSession.create(Buffer.concat(modelMsg(g, [{ domain: '', version: 17 }]).parts));
+    const x = new ort.Tensor('float32', Float32Array.from({ length: 1024 }, (_, i) => i), [1024]);
+    const mine = new ort.Tensor('float32', new Float32Array(1024), [1024]);
+    const r = await s.run({ x }, { y: mine });
+    expect((mine.data as Float32Array)[7]).toBe(7); // written in place...
+    expect((r.y!.data as Float32Array).buffer).not.toBe((mine.data as Float32Array).buffer); // ...and copied again
+    await s.release();
   });
 });
 
