@@ -69,6 +69,18 @@ describe('why: onnxruntime-node hands every fetched output back in a fresh buffe
   });
 });
 
+describe('what this onnxruntime-node offers for device-resident outputs (the README GPU plan)', () => {
+  it('gpu-buffer outputs are a WebGPU feature: the webgpu provider is bundled, and the CPU provider hands them back on the CPU', async () => {
+    expect(ort.listSupportedBackends()).toContainEqual({ name: 'webgpu', bundled: true });
+    const g = graph({ name: 'id', nodes: [node({ op: 'Identity', inputs: ['x'], outputs: ['y'] })], inputs: [valueInfo('x', 1, ['n'])], outputs: [valueInfo('y', 1, ['n'])] });
+    const s = await ort.InferenceSession.create(Buffer.concat(modelMsg(g, [{ domain: '', version: 17 }]).parts), { executionProviders: ['cpu'], preferredOutputLocation: 'gpu-buffer' });
+    const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [3]) });
+    expect(r.y!.location).toBe('cpu');
+    expect(Array.from(r.y!.data as Float32Array)).toEqual([1, 2, 3]);
+    await s.release();
+  });
+});
+
 describe('decoding with new-column outputs', () => {
   it('an instrumented Optimum graph fetches only new columns, the cache stays in one buffer, and logits equal the whole-present path', async () => {
     const { model } = await fixtureModel('llama');
