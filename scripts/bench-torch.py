@@ -130,6 +130,29 @@ def load(dump):
     return W
 
 
+def blas_threads():
+    """The BLAS's own thread-count setter, if it has one. Debian's torch calls a generic libblas
+    (OpenBLAS here), which keeps its own pool of one thread per core whatever torch.set_num_threads
+    says: a "1 thread" run multiplied on every core until this was set as well."""
+    import ctypes
+    with open('/proc/self/maps') as f:
+        libs = {p[-1] for p in (line.split() for line in f) if len(p) >= 6 and 'blas' in os.path.basename(p[-1])}
+    for lib in sorted(libs):
+        try:
+            fn = getattr(ctypes.CDLL(lib), 'openblas_set_num_threads', None)
+        except OSError:
+            continue
+        if fn is not None:
+            return lib, fn
+    return None, None
+
+
+def set_threads(t, blas):
+    torch.set_num_threads(t)
+    if blas is not None:
+        blas(t)
+
+
 def timed(f):
     t0, c0 = time.perf_counter(), time.process_time()
     f()
@@ -174,7 +197,9 @@ def main():
     emb = F.embedding(check, model.embed)
     hidden = [emb] + [captured[i + 1] for i in range(c['numLayers'])]
     np.stack([h.numpy() for h in hidden]).astype(np.float32).tofile(os.path.join(dump, 'check.bin'))
-    print(json.dumps({'torch': torch.__version__, 'rssBeforeLoadMb': rss0, 'rssAfterLoadMb': rss1}), flush=True)
+    model(check[:, :2], logits=False)  # a matmul, so that the BLAS is loaded
+    blas_lib, blas = blas_threads()
+    print(json.dumps({'torch': torch.__version__, 'rssBeforeLoadMb': rss0, 'rssAfterLoadMb': rss1, 'blasThreads': blas_lib}), flush=True)
 
     def extract(ids):
         captured.clear()
@@ -204,7 +229,7 @@ def main():
         req = json.loads(line)
         if req['op'] == 'quit':
             break
-        torch.set_num_threads(req['threads'])
+        set_threads(req['threads'], blas)
         if req['op'] == 'matmul':
             print(json.dumps({'gflops': matmul_gflops(req['shapes'])}), flush=True)
             continue

@@ -94,6 +94,8 @@ export interface TorchHeader {
   torch: string;
   rssBeforeLoadMb: number;
   rssAfterLoadMb: number;
+  /** The BLAS library whose own thread count is set with torch's (OpenBLAS ignores torch's), or null. */
+  blasThreads: string | null;
   /** max |ours - torch| / max |torch| over every layer of the check batch. */
   checkRelErr: number;
 }
