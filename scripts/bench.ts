@@ -154,7 +154,7 @@ async function main() {
       { label: quick ? 'quick' : 'SmolLM2-shaped', dir: fx.dir, onnx: join(fx.dir, 'onnx', 'model.onnx'), extract: quick ? [[8, 64]] : [[8, 64], [1, 256]] },
       { label: 'persona-tiny', dir: 'models/persona-tiny', onnx: 'models/persona-tiny/onnx/model.onnx', extract: [[8, 64]] },
     ],
-    { reps: REPS, threads: threadChoices, decodeTokens: DECODE_TOKENS },
+    { reps: quick ? 3 : 5, threads: threadChoices, decodeTokens: DECODE_TOKENS },
     log,
   );
   if (torch.skipped) log(`PyTorch baseline skipped: ${torch.skipped}`);
