@@ -2,17 +2,20 @@
 //   - ORT runs the whole graph whatever is fetched (fetching hidden_states.1 alone costs the same),
 //     so extraction reads from a graph pruned after the deepest layer (model/reader.ts): what that
 //     saves at all layers (no LM head) and at one layer (that layer's share of the model);
-//   - mean pooling's share of an extraction batch;
+//   - what pooling in the graph saves (token states fetched vs pooled rows only; the JS mean);
 //   - the PyTorch CPU eager baseline (scripts/bench-torch.py, forward hooks, same weights, equal to
-//     1e-5), both sides at their fastest thread count: toolkit speed / PyTorch speed per workload,
-//     memory after load (fresh processes) and extraction throughput against the matmul roofline.
+//     1e-5), each side at its fastest thread count, runs interleaved one for one (alternating which
+//     goes first) so that a shared machine's load falls on both alike: toolkit speed / PyTorch speed
+//     per workload as the median of the paired ratios, with their range; memory after load (fresh
+//     processes); extraction throughput against the matmul roofline (scripts/bench-roofline.ts).
 
 import { execFileSync } from 'node:child_process';
 import { extractActivations } from '../src/activations/extract.js';
 import { meanRows } from '../src/activations/positions.js';
 import { loadModel } from '../src/model/load.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
-import { findTorch, median, runOurs, runTorch, type TorchResult, type TorchWorkload } from './bench-torch.js';
+import { blockShapes, ortMatmulGflops, sameShapeRoofline, shapeKey, type Shape } from './bench-roofline.js';
+import { findTorch, median, runOurs, TorchWorker, type Timed, type TorchWorkload } from './bench-torch.js';
 
 export interface Row {
   metric: string;
@@ -21,6 +24,8 @@ export interface Row {
   ratio: number;
   goal: string;
   ok: boolean;
+  /** Range of the paired ratios behind `ratio` (their median), when it is one. */
+  spread?: [number, number];
 }
 
 const ids = (batch: number, seq: number, vocab: number) =>
@@ -46,13 +51,14 @@ export async function benchTruncation(model: SteerableModel, reps: number, log: 
   const all = model.hiddenLayers;
   const fetchAll = () => model.forward({ inputIds: x, hiddenLayers: 'all', useCache: false });
   const fetchOne = () => model.forward({ inputIds: x, hiddenLayers: [1], useCache: false });
-  const cut = (layers: number[], fullGraph = false) => () => extractActivations(model, ex, { positions: ['response-mean'], layers, batchSize: 8, fullGraph });
+  const cut = (layers: number[], fullGraph = false, keepTokens = false) => () => extractActivations(model, ex, { positions: ['response-mean'], layers, batchSize: 8, fullGraph, keepTokens });
   const jobs: [string, () => Promise<unknown>][] = [
     ['fetch all', fetchAll],
     ['fetch 1', fetchOne],
     ['extract all full graph', cut(all, true)],
     ['extract all pruned', cut(all)],
     ['extract layer 1 pruned', cut([1])],
+    ['extract all pruned, token states', cut(all, false, true)],
   ];
   log(`truncation: 8x64, ${reps} interleaved reps ...`);
   const t: Record<string, number[]> = {};
@@ -77,7 +83,9 @@ export async function benchTruncation(model: SteerableModel, reps: number, log: 
     { metric: 'forward: fetch hidden_states.1 only / fetch all', a: m('fetch 1'), b: m('fetch all'), ratio: m('fetch 1') / m('fetch all'), goal: '~1 (ORT)', ok: true },
     { metric: 'extract all layers: pruned / full graph', a: m('extract all pruned'), b: m('extract all full graph'), ratio: m('extract all pruned') / m('extract all full graph'), goal: '< 1', ok: m('extract all pruned') < m('extract all full graph') },
     { metric: `extract layer 1 / all layers (FLOP share ${share.toFixed(3)})`, a: m('extract layer 1 pruned'), b: m('extract all pruned'), ratio: m('extract layer 1 pruned') / m('extract all pruned'), goal: `<= ${(2 * share + 0.02).toFixed(2)}`, ok: m('extract layer 1 pruned') / m('extract all pruned') <= 2 * share + 0.02 },
-    { metric: 'mean pooling share of an 8x64 extraction', a: median(pool), b: m('extract all pruned'), ratio: median(pool) / m('extract all pruned'), goal: '<= 0.03', ok: median(pool) / m('extract all pruned') <= 0.03 },
+    // The reading variant pools in the graph; these two say what that saves.
+    { metric: 'extract all layers: + every token state fetched / pooled only', a: m('extract all pruned, token states'), b: m('extract all pruned'), ratio: m('extract all pruned, token states') / m('extract all pruned'), goal: '(info)', ok: true },
+    { metric: 'mean pooling in JS (whole-graph path) / an 8x64 extraction', a: median(pool), b: m('extract all pruned'), ratio: median(pool) / m('extract all pruned'), goal: '(info)', ok: true },
   ];
 }
 
@@ -98,52 +106,125 @@ export interface TorchModelSpec {
   extract: [number, number][];
 }
 
-/** Toolkit / PyTorch rows for each model; both sides tuned over `threads`. */
-export async function benchAgainstTorch(specs: TorchModelSpec[], opts: { reps: number; threads: number[]; decodeTokens: number }, log: (s: string) => void): Promise<{ rows: Row[]; skipped?: string; torch?: Record<string, TorchResult> }> {
+/** What the bench records of the PyTorch side, per model. */
+export interface TorchSummary {
+  torch: string;
+  threads: Record<string, { ours: number; torch: number }>;
+  pairs: Record<string, { ours: Timed; torch: Timed }[]>;
+  /** Per thread count: GFLOP/s by shape. */
+  matmulGflops: Record<number, { ort: Record<string, number>; torch: Record<string, number> }>;
+}
+
+const TRIAL_REPS = 2;
+
+/** Toolkit / PyTorch rows for each model; both sides tuned over `threads`, then interleaved pairs. */
+export async function benchAgainstTorch(
+  specs: TorchModelSpec[],
+  opts: { reps: number; threads: number[]; decodeTokens: number },
+  log: (s: string) => void,
+): Promise<{ rows: Row[]; skipped?: string; torch?: Record<string, TorchSummary> }> {
   const found = findTorch();
   if ('skipped' in found) return { rows: [], skipped: found.skipped };
   const rows: Row[] = [];
-  const raw: Record<string, TorchResult> = {};
+  const raw: Record<string, TorchSummary> = {};
   for (const spec of specs) {
     const probe = await loadModel(spec.dir, { threads: 1 });
     const V = probe.config.vocabSize;
     const H = probe.hiddenSize;
     const work: TorchWorkload[] = spec.extract.map(([b, s]) => ({ name: `extract ${b}x${s}`, kind: 'extract' as const, ids: ids(b, s, V) }));
     work.push({ name: 'steered decode', kind: 'decode', prompt: ids(1, 32, V)[0]!, tokens: opts.decodeTokens, layer: Math.max(1, Math.floor(probe.numLayers / 2)), vector: Array.from({ length: H }, (_, i) => Math.sin(i)), coeff: 4 });
-    log(`${spec.label}: PyTorch eager baseline (threads ${opts.threads.join('/')}) ...`);
-    const torch = await runTorch(found.python, probe, spec.onnx, work, { reps: opts.reps, threads: opts.threads });
-    raw[spec.label] = torch;
-    rows.push({ metric: `${spec.label}: hidden states vs PyTorch, max rel. err`, a: torch.checkRelErr, b: NaN, ratio: torch.checkRelErr, goal: '<= 1e-5', ok: torch.checkRelErr <= 1e-5 });
+    log(`${spec.label}: PyTorch eager baseline, loading ...`);
+    const torch = await TorchWorker.start(found.python, probe, spec.onnx, work);
+    rows.push({ metric: `${spec.label}: hidden states vs PyTorch, max rel. err`, a: torch.header.checkRelErr, b: NaN, ratio: torch.header.checkRelErr, goal: '<= 1e-5', ok: torch.header.checkRelErr <= 1e-5 });
     const flops = new Map(work.map((w) => [w.name, w.ids ? forwardFlops(probe, w.ids.length * w.ids[0]!.length, w.ids[0]!.length) : 0]));
-    await probe.dispose();
-    log(`${spec.label}: ours (threads ${opts.threads.join('/')}) ...`);
-    const ours = new Map<string, number>();
-    for (const threads of opts.threads) {
-      const model = await loadModel(spec.dir, { threads });
+    const ours = new Map<number, SteerableModel>();
+    const oursAt = async (t: number) => ours.get(t) ?? ours.set(t, await loadModel(spec.dir, { threads: t })).get(t)!;
+    try {
+      // Each side's fastest thread count per workload, from a short interleaved trial.
+      log(`${spec.label}: thread counts (${opts.threads.join('/')}) ...`);
+      const trial = new Map<string, { ours: number[]; torch: number[] }>();
+      for (const t of opts.threads) {
+        const model = await oursAt(t);
+        for (const w of work) {
+          await runOurs(model, w); // warm-up (the torch side warms up on its first request)
+          const ms = { ours: [] as number[], torch: [] as number[] };
+          for (let r = 0; r < TRIAL_REPS; r++) {
+            ms.torch.push((await torch.run(w.name, t)).ms);
+            ms.ours.push((await runOurs(model, w)).ms);
+          }
+          trial.set(`${w.name}@${t}`, ms);
+        }
+      }
+      const best = (w: TorchWorkload, side: 'ours' | 'torch') => opts.threads.reduce((a, t) => (median(trial.get(`${w.name}@${t}`)![side]) < median(trial.get(`${w.name}@${a}`)![side]) ? t : a));
+      const threads = Object.fromEntries(work.map((w) => [w.name, { ours: best(w, 'ours'), torch: best(w, 'torch') }]));
+      for (const t of [...ours.keys()]) if (!work.some((w) => threads[w.name]!.ours === t)) await ours.get(t)!.dispose(), ours.delete(t);
+      log(`${spec.label}: ${opts.reps} interleaved pairs per workload ...`);
+      const pairs: TorchSummary['pairs'] = {};
+      for (let r = 0; r < opts.reps; r++)
+        for (const w of work) {
+          const th = threads[w.name]!;
+          const model = await oursAt(th.ours);
+          const one = async () => {
+            if (r % 2) {
+              const o = await runOurs(model, w);
+              return { ours: o, torch: await torch.run(w.name, th.torch) };
+            }
+            const t = await torch.run(w.name, th.torch);
+            return { ours: await runOurs(model, w), torch: t };
+          };
+          (pairs[w.name] ??= []).push(await one());
+        }
+      // The roofline: ORT MatMul and torch F.linear, interleaved shape by shape, at the best thread count.
+      log(`${spec.label}: matmul roofline ...`);
+      const shapes: Shape[] = [[1024, 1024, 1024], ...new Map(spec.extract.flatMap(([b, s]) => blockShapes(probe, b * s)).map((x) => [shapeKey(x.shape), x.shape])).values()];
+      // Per thread count our runs used: a roofline is the machine's rate at the cores we ran on.
+      const byThreads: TorchSummary['matmulGflops'] = {};
+      for (const t of new Set(Object.values(threads).map((x) => x.ours))) {
+        const mm = (byThreads[t] = { ort: {} as Record<string, number>, torch: {} as Record<string, number> });
+        for (const shape of shapes) {
+          const k = shapeKey(shape);
+          mm.ort[k] = (await ortMatmulGflops([shape], t))[k]!;
+          mm.torch[k] = (await torch.matmul([shape], t))[k]!;
+        }
+      }
+      raw[spec.label] = { torch: torch.header.torch, threads, pairs, matmulGflops: byThreads };
+      const square = shapeKey([1024, 1024, 1024]);
       for (const w of work) {
-        await runOurs(model, w);
-        const ts: number[] = [];
-        for (let r = 0; r < (w.kind === 'decode' ? Math.max(3, opts.reps >> 1) : opts.reps); r++) ts.push(await runOurs(model, w));
-        ours.set(w.name, Math.min(ours.get(w.name) ?? Infinity, median(ts)));
+        const ps = pairs[w.name]!;
+        const ratios = ps.map((p) => p.torch.ms / p.ours.ms);
+        const a = median(ps.map((p) => p.ours.ms));
+        const b = median(ps.map((p) => p.torch.ms));
+        const th = threads[w.name]!;
+        rows.push({ metric: `${spec.label}: ${w.name} speed, toolkit / PyTorch (threads ${th.ours}/${th.torch})`, a, b, ratio: median(ratios), spread: [Math.min(...ratios), Math.max(...ratios)], goal: '>= 1.5', ok: median(ratios) >= 1.5 });
+        // At one thread each, CPU time is the work done, whatever else the machine runs meanwhile.
+        if (th.ours === 1 && th.torch === 1) {
+          const cpu = ps.map((p) => p.torch.cpuMs / p.ours.cpuMs);
+          rows.push({ metric: `  same, CPU time (1 thread each)`, a: median(ps.map((p) => p.ours.cpuMs)), b: median(ps.map((p) => p.torch.cpuMs)), ratio: median(cpu), spread: [Math.min(...cpu), Math.max(...cpu)], goal: '(info)', ok: true });
+        }
+        const f = flops.get(w.name)!;
+        if (f) {
+          const mm = byThreads[th.ours]!;
+          const gflops = f / (a / 1000) / 1e9;
+          const rowsOf = w.ids!.length * w.ids![0]!.length;
+          const same = sameShapeRoofline(probe, rowsOf, (k) => Math.max(mm.ort[k]!, mm.torch[k]!));
+          const roof = Math.max(mm.ort[square]!, mm.torch[square]!);
+          rows.push({ metric: `${spec.label}: ${w.name} GFLOP/s / same-shape matmul roofline (${th.ours} thr.)`, a: gflops, b: same, ratio: gflops / same, goal: '>= 0.90', ok: gflops / same >= 0.9 });
+          rows.push({ metric: `${spec.label}: ${w.name} GFLOP/s / 1024^3 matmul (ORT, torch best)`, a: gflops, b: roof, ratio: gflops / roof, goal: '(info)', ok: true });
+        }
       }
-      await model.dispose();
+      for (const [t, mm] of Object.entries(byThreads))
+        rows.push({ metric: `${spec.label}: ORT MatMul / torch F.linear GFLOP/s at 1024^3, ${t} thr.`, a: mm.ort[square]!, b: mm.torch[square]!, ratio: mm.ort[square]! / mm.torch[square]!, goal: '(info)', ok: true });
+    } finally {
+      for (const m of ours.values()) await m.dispose();
+      await torch.close();
     }
-    const roof = Math.max(...Object.values(torch.matmulGflops));
-    for (const w of work) {
-      const a = ours.get(w.name)!;
-      const b = torch.workloads[w.name]!.ms;
-      rows.push({ metric: `${spec.label}: ${w.name} speed, toolkit / PyTorch`, a, b, ratio: b / a, goal: '>= 1.5', ok: b / a >= 1.5 });
-      if (flops.get(w.name)) {
-        const gflops = flops.get(w.name)! / (a / 1000) / 1e9;
-        rows.push({ metric: `${spec.label}: ${w.name} GFLOP/s / matmul roofline`, a: gflops, b: roof, ratio: gflops / roof, goal: '>= 0.90', ok: gflops / roof >= 0.9 });
-      }
-    }
-    const best = opts.threads[opts.threads.length - 1]!;
-    const mem = ourLoadRss(spec.dir, best);
+    const memThreads = opts.threads[opts.threads.length - 1]!;
+    const mem = ourLoadRss(spec.dir, memThreads);
     const oursMb = mem.after - mem.before;
-    const torchMb = torch.rssAfterLoadMb - torch.rssBeforeLoadMb;
-    rows.push({ metric: `${spec.label}: RSS added by load MB, toolkit / PyTorch`, a: oursMb, b: torchMb, ratio: oursMb / torchMb, goal: '<= 1.10', ok: oursMb / torchMb <= 1.1 });
-    rows.push({ metric: `${spec.label}: RSS after load MB (runtimes incl.)`, a: mem.after, b: torch.rssAfterLoadMb, ratio: mem.after / torch.rssAfterLoadMb, goal: '<= 1.10', ok: mem.after / torch.rssAfterLoadMb <= 1.1 });
+    const torchMb = torch.header.rssAfterLoadMb - torch.header.rssBeforeLoadMb;
+    rows.push({ metric: `${spec.label}: RSS after load MB (runtimes incl.), toolkit / PyTorch`, a: mem.after, b: torch.header.rssAfterLoadMb, ratio: mem.after / torch.header.rssAfterLoadMb, goal: '<= 1.10', ok: mem.after / torch.header.rssAfterLoadMb <= 1.1 });
+    rows.push({ metric: `${spec.label}: RSS added by loading the model MB`, a: oursMb, b: torchMb, ratio: oursMb / torchMb, goal: '(info)', ok: true });
+    await probe.dispose();
   }
   return { rows, torch: raw };
 }

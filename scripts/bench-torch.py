@@ -3,8 +3,13 @@
 A Llama decoder written the way HF transformers' eager code computes it (nn.Linear, RMSNorm,
 rotate-half RoPE, grouped-query attention, SiLU MLP), with the weights our bench dumps from the
 ONNX file, and read/steered the way the Python steering libraries do it: forward hooks on the
-decoder layers. Prints one JSON object: hidden states of a check batch (for the 1e-5 comparison),
-median timings per workload at the thread count that was fastest, memory, and a matmul roofline.
+decoder layers. It loads once, writes the hidden states of a check batch (for the 1e-5
+comparison), prints one JSON line (torch version, memory before and after loading), then serves
+one JSON request per stdin line, so that the bench can interleave its runs with ours:
+
+    {"op": "run", "workload": i, "threads": t}    -> {"ms": wall, "cpuMs": cpu}  (decode: per token)
+    {"op": "matmul", "shapes": [[M, K, N], ...], "threads": t}  -> {"gflops": {"MxKxN": best of 5}}
+    {"op": "quit"} or end of input                -> exits
 
     /usr/bin/python3 scripts/bench-torch.py <dump dir> <job.json>
 """
@@ -125,13 +130,44 @@ def load(dump):
     return W
 
 
-def median_ms(f, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        ts.append((time.perf_counter() - t0) * 1000)
-    return sorted(ts)[len(ts) // 2]
+def blas_threads():
+    """The BLAS's own thread-count setter, if it has one. Debian's torch calls a generic libblas
+    (OpenBLAS here), which keeps its own pool of one thread per core whatever torch.set_num_threads
+    says: a "1 thread" run multiplied on every core until this was set as well."""
+    import ctypes
+    with open('/proc/self/maps') as f:
+        libs = {p[-1] for p in (line.split() for line in f) if len(p) >= 6 and 'blas' in os.path.basename(p[-1])}
+    for lib in sorted(libs):
+        try:
+            fn = getattr(ctypes.CDLL(lib), 'openblas_set_num_threads', None)
+        except OSError:
+            continue
+        if fn is not None:
+            return lib, fn
+    return None, None
+
+
+def set_threads(t, blas):
+    torch.set_num_threads(t)
+    if blas is not None:
+        blas(t)
+
+
+def timed(f):
+    t0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+
+def matmul_gflops(shapes, reps=5):
+    out = {}
+    for M, K, N in shapes:
+        a, w = torch.randn(M, K), torch.randn(N, K)  # nn.Linear's [out, in] weight
+        F.linear(a, w)
+        n = max(1, min(100, round(2e8 / (2 * M * K * N))))  # ~0.2 GFLOP per timing
+        best = min(timed(lambda: [F.linear(a, w) for _ in range(n)])[0] for _ in range(reps)) / n
+        out[f'{M}x{K}x{N}'] = 2 * M * K * N / (best / 1000) / 1e9
+    return out
 
 
 def main():
@@ -145,7 +181,6 @@ def main():
     import gc
     gc.collect()
     rss1 = rss_mb()
-    out = {'torch': torch.__version__, 'rssBeforeLoadMb': rss0, 'rssAfterLoadMb': rss1, 'workloads': {}}
 
     # Read the residual stream as the Python libraries do: a forward hook per decoder layer.
     captured = {}
@@ -153,7 +188,8 @@ def main():
         def hook(_m, _inp, output):
             captured[i] = output[0]
         return hook
-    handles = [l.register_forward_hook(reader(i + 1)) for i, l in enumerate(model.layers)]
+    for i, l in enumerate(model.layers):
+        l.register_forward_hook(reader(i + 1))
 
     check = torch.tensor(job['checkIds'], dtype=torch.long)
     captured.clear()
@@ -161,6 +197,9 @@ def main():
     emb = F.embedding(check, model.embed)
     hidden = [emb] + [captured[i + 1] for i in range(c['numLayers'])]
     np.stack([h.numpy() for h in hidden]).astype(np.float32).tofile(os.path.join(dump, 'check.bin'))
+    model(check[:, :2], logits=False)  # a matmul, so that the BLAS is loaded
+    blas_lib, blas = blas_threads()
+    print(json.dumps({'torch': torch.__version__, 'rssBeforeLoadMb': rss0, 'rssAfterLoadMb': rss1, 'blasThreads': blas_lib}), flush=True)
 
     def extract(ids):
         captured.clear()
@@ -178,39 +217,28 @@ def main():
         finally:
             h.remove()
 
-    threads_tried = {}
-    for w in job['workloads']:
-        best = None
-        for t in job['threads']:
-            torch.set_num_threads(t)
-            if w['kind'] == 'extract':
-                ids = torch.tensor(w['ids'], dtype=torch.long)
-                extract(ids)
-                ms = median_ms(lambda: extract(ids), job['reps'])
-            else:
-                vec = torch.tensor(w['vector'], dtype=torch.float32)
-                f = lambda: decode(w['prompt'], w['tokens'], w['layer'], vec, w['coeff'])
-                f()
-                ms = median_ms(f, max(3, job['reps'] // 2)) / w['tokens']
-            threads_tried.setdefault(w['name'], {})[t] = ms
-            if best is None or ms < best[1]:
-                best = (t, ms)
-        out['workloads'][w['name']] = {'ms': best[1], 'threads': best[0]}
-    out['threadsTried'] = threads_tried
-    for h in handles:
-        h.remove()
+    def runner(w):
+        if w['kind'] == 'extract':
+            ids = torch.tensor(w['ids'], dtype=torch.long)
+            return lambda: extract(ids), 1
+        vec = torch.tensor(w['vector'], dtype=torch.float32)
+        return (lambda: decode(w['prompt'], w['tokens'], w['layer'], vec, w['coeff'])), w['tokens']
 
-    # Roofline: the best of a large square matmul at each thread count.
-    n = job.get('rooflineN', 1024)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    roof = {}
-    for t in (job['threads'] if n else []):
-        torch.set_num_threads(t)
-        torch.mm(a, b)
-        ms = median_ms(lambda: torch.mm(a, b), 5)
-        roof[t] = 2 * n ** 3 / (ms / 1000) / 1e9
-    out['matmulGflops'] = roof
-    print(json.dumps(out))
+    warm = set()
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req['op'] == 'quit':
+            break
+        set_threads(req['threads'], blas)
+        if req['op'] == 'matmul':
+            print(json.dumps({'gflops': matmul_gflops(req['shapes'])}), flush=True)
+            continue
+        f, per = runner(job['workloads'][req['workload']])
+        if (req['workload'], req['threads']) not in warm:
+            f()  # first runs allocate and pick kernels
+            warm.add((req['workload'], req['threads']))
+        ms, cpu = timed(f)
+        print(json.dumps({'ms': ms / per, 'cpuMs': cpu / per}), flush=True)
 
 
 if __name__ == '__main__':

@@ -1,9 +1,11 @@
 // The PyTorch CPU eager baseline of `npm run bench`: the same weights (dumped from our ONNX file)
 // run by scripts/bench-torch.py with forward hooks, checked equal to our hidden states to 1e-5,
-// and timed on the same workloads as ours. Used by scripts/bench.ts; needs a python3 with torch
-// (/usr/bin/python3 first), and says plainly when there is none.
+// and timed on the same workloads as ours, one run per request so that the bench interleaves its
+// runs with ours (a shared machine's load then falls on both alike). Used by scripts/bench.ts;
+// needs a python3 with torch (/usr/bin/python3 first), and says plainly when there is none.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,10 +17,15 @@ import type { TensorView } from '../src/onnx/read.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** A python3 that imports torch and numpy, or why there is none. */
-export function findTorch(): { python: string; version: string } | { skipped: string } {
+/** The interpreters tried, in order; PERSONA_BENCH_PYTHON (colon-separated) replaces them. */
+export function pythonCandidates(): string[] {
+  return process.env.PERSONA_BENCH_PYTHON ? process.env.PERSONA_BENCH_PYTHON.split(':') : ['/usr/bin/python3', 'python3'];
+}
+
+/** A python3 that imports torch and numpy, or why there is none (naming every interpreter tried). */
+export function findTorch(candidates = pythonCandidates()): { python: string; version: string } | { skipped: string } {
   const tried: string[] = [];
-  for (const python of ['/usr/bin/python3', 'python3']) {
+  for (const python of candidates) {
     if (python.startsWith('/') && !existsSync(python)) {
       tried.push(`${python}: not found`);
       continue;
@@ -83,27 +90,46 @@ export interface TorchWorkload {
   coeff?: number;
 }
 
-export interface TorchResult {
+export interface TorchHeader {
   torch: string;
   rssBeforeLoadMb: number;
   rssAfterLoadMb: number;
-  workloads: Record<string, { ms: number; threads: number }>;
-  threadsTried: Record<string, Record<string, number>>;
-  matmulGflops: Record<string, number>;
+  /** The BLAS library whose own thread count is set with torch's (OpenBLAS ignores torch's), or null. */
+  blasThreads: string | null;
   /** max |ours - torch| / max |torch| over every layer of the check batch. */
   checkRelErr: number;
 }
 
-/** Run the baseline on `model`'s weights; checks its hidden states against ours first. */
-export async function runTorch(
-  python: string,
-  model: SteerableModel,
-  sourceOnnx: string,
-  workloads: TorchWorkload[],
-  opts: { reps: number; threads: number[]; roofline?: boolean },
-): Promise<TorchResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-torch-'));
-  try {
+/** One timed run: wall and CPU milliseconds (per batch for extraction, per token for decode). */
+export interface Timed {
+  ms: number;
+  cpuMs: number;
+}
+
+/**
+ * The baseline as a running process on `model`'s weights: loaded once and checked against our
+ * hidden states, then one request per run (run, matmul), answered in order.
+ */
+export class TorchWorker {
+  private readonly waiting: ((line: string) => void)[] = [];
+  private stderr = '';
+
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly dir: string,
+    readonly workloads: TorchWorkload[],
+  ) {
+    createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+    child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    child.on('exit', (code) => {
+      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `bench-torch.py exited (${code}): ${this.stderr.trim().split('\n').slice(-5).join('\n')}` }));
+    });
+  }
+
+  header!: TorchHeader;
+
+  static async start(python: string, model: SteerableModel, sourceOnnx: string, workloads: TorchWorkload[]): Promise<TorchWorker> {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-torch-'));
     dumpLlamaWeights(sourceOnnx, dir);
     const c = model.config;
     const raw = c.raw as { rms_norm_eps?: number; rope_theta?: number };
@@ -112,46 +138,95 @@ export async function runTorch(
       config: { numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, eps: raw.rms_norm_eps ?? 1e-5, ropeTheta: raw.rope_theta ?? 10000 },
       checkIds,
       workloads,
-      reps: opts.reps,
-      threads: opts.threads,
-      rooflineN: opts.roofline === false ? 0 : 1024,
     };
     writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
-    const r = spawnSync(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (r.status !== 0) throw new Error(`bench-torch.py failed: ${r.stderr.trim().split('\n').slice(-5).join('\n')}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'checkRelErr'>;
-    // Same hidden states: every layer of the check batch, read from the full graph.
-    const ours = await model.forward({ inputIds: checkIds, hiddenLayers: 'all', useCache: false });
-    const check = readFileSync(join(dir, 'check.bin'));
-    const theirs = new Float32Array(check.buffer.slice(check.byteOffset, check.byteOffset + check.byteLength));
-    const per = checkIds[0]!.length * model.hiddenSize;
-    let err = 0;
-    let scale = 0;
-    for (const l of model.hiddenLayers) {
-      const a = ours.hidden.get(l)!;
-      for (let i = 0; i < per; i++) {
-        err = Math.max(err, Math.abs(a[i]! - theirs[l * per + i]!));
-        scale = Math.max(scale, Math.abs(theirs[l * per + i]!));
+    const child = spawn(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const w = new TorchWorker(child, dir, workloads);
+    try {
+      const head = (await w.next()) as Omit<TorchHeader, 'checkRelErr'>;
+      // Same hidden states: every layer of the check batch, read from the full graph.
+      const ours = await model.forward({ inputIds: checkIds, hiddenLayers: 'all', useCache: false });
+      const check = readFileSync(join(dir, 'check.bin'));
+      const theirs = new Float32Array(check.buffer.slice(check.byteOffset, check.byteOffset + check.byteLength));
+      const per = checkIds[0]!.length * model.hiddenSize;
+      let err = 0;
+      let scale = 0;
+      for (const l of model.hiddenLayers) {
+        const a = ours.hidden.get(l)!;
+        for (let i = 0; i < per; i++) {
+          err = Math.max(err, Math.abs(a[i]! - theirs[l * per + i]!));
+          scale = Math.max(scale, Math.abs(theirs[l * per + i]!));
+        }
       }
+      w.header = { ...head, checkRelErr: err / scale };
+      return w;
+    } catch (e) {
+      await w.close();
+      throw e;
     }
-    return { ...out, checkRelErr: err / scale };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  }
+
+  private next(): Promise<unknown> {
+    return new Promise((resolve, reject) =>
+      this.waiting.push((line) => {
+        const v = JSON.parse(line) as { error?: string };
+        if (v.error) reject(new Error(v.error));
+        else resolve(v);
+      }),
+    );
+  }
+
+  private ask(req: object): Promise<unknown> {
+    const answer = this.next();
+    this.child.stdin.write(JSON.stringify(req) + '\n');
+    return answer;
+  }
+
+  /** One timed run of workload `name` at `threads` threads (the first run of each pair warms up). */
+  run(name: string, threads: number): Promise<Timed> {
+    const i = this.workloads.findIndex((w) => w.name === name);
+    if (i < 0) throw new Error(`no workload ${name}`);
+    return this.ask({ op: 'run', workload: i, threads }) as Promise<Timed>;
+  }
+
+  /** Best-of-5 GFLOP/s of F.linear at each [M, K, N]. */
+  async matmul(shapes: [number, number, number][], threads: number): Promise<Record<string, number>> {
+    return ((await this.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode === null) {
+      const done = new Promise((r) => this.child.once('exit', r));
+      this.child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
+      await done;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** Our side of a workload, in ms (extraction: per batch; decode: per token). */
-export async function runOurs(model: SteerableModel, w: TorchWorkload): Promise<number> {
+/** Start, check and stop: the hidden-state check and memory only (what the baseline test needs). */
+export async function runTorch(python: string, model: SteerableModel, sourceOnnx: string): Promise<TorchHeader> {
+  const w = await TorchWorker.start(python, model, sourceOnnx, []);
+  await w.close();
+  return w.header;
+}
+
+/** Our side of a workload: wall and CPU ms (extraction: per batch; decode: per token). */
+export async function runOurs(model: SteerableModel, w: TorchWorkload): Promise<Timed> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let per = 1;
   if (w.kind === 'extract') {
     const examples = w.ids!.map((row) => ({ promptIds: row.slice(0, 1), responseIds: row.slice(1) }));
-    const t0 = performance.now();
     await extractActivations(model, examples, { positions: ['response-mean'], batchSize: w.ids!.length });
-    return performance.now() - t0;
+  } else {
+    per = w.tokens!;
+    await generate(model, [w.prompt!], {
+      maxNewTokens: w.tokens!,
+      stopIds: [],
+      steering: [{ layer: w.layer!, vector: Float32Array.from(w.vector!), coeff: w.coeff!, positions: 'all' }],
+    });
   }
-  const g = await generate(model, [w.prompt!], {
-    maxNewTokens: w.tokens!,
-    stopIds: [],
-    steering: [{ layer: w.layer!, vector: Float32Array.from(w.vector!), coeff: w.coeff!, positions: 'all' }],
-  });
-  return g.timings.totalMs / w.tokens!;
+  const c = process.cpuUsage(c0);
+  return { ms: (performance.now() - t0) / per, cpuMs: (c.user + c.system) / 1000 / per };
 }

@@ -78,22 +78,28 @@ export async function extractActivations(
   const cause = () => interventionCause(opts.steering, opts.ablation);
   // Nothing after the deepest layer read is computed (no later blocks, no LM head).
   const reader = opts.fullGraph ? model : await readerFor(model, Math.max(...layers));
+  // The reading variant pools in the graph (instrument/truncate.ts: a float32 MatMul by 1/n weights);
+  // the whole graph (fullGraph, merged decoders) and right-padding graphs pool here in float64.
+  const inGraph = !!reader.session.poolInput && reader.session.padding !== 'right';
+  const P = opts.positions.length;
   for (let start = 0; start < order.length; start += batchSize) {
     const idx = order.slice(start, start + batchSize);
     const rows = idx.map((i) => seqs[i]!);
     const steer = opts.steering?.length
       ? steeringPlan(model, opts.steering, rows.map((r) => r.promptLength))
       : undefined;
-    const r = await reader.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers: layers, steer, ablate, useCache: false });
+    const pool = inGraph ? { weights: poolWeights(rows, opts.positions), positions: P, layers } : undefined;
+    const hiddenLayers = inGraph && !opts.keepTokens ? [] : layers;
+    const r = await reader.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers, steer, ablate, pool, useCache: false });
     const S = r.seq;
     rows.forEach((row, b) => {
       const len = row.ids.length;
       const offset = b * S + (S - len); // first real token of row b (left padding)
       const at: Record<string, Float32Array[]> = {};
-      for (const p of opts.positions) {
+      opts.positions.forEach((p, j) => {
         const [s0, s1] = positionRange(p, row.promptLength, len);
-        at[positionKey(p)] = layers.map((l) => meanRows(r.hidden.get(l)!, H, offset, s0, s1));
-      }
+        at[positionKey(p)] = layers.map((l) => (inGraph ? r.pooled.get(l)!.slice((b * P + j) * H, (b * P + j + 1) * H) : meanRows(r.hidden.get(l)!, H, offset, s0, s1)));
+      });
       const tokens = opts.keepTokens
         ? layers.map((l) => r.hidden.get(l)!.slice(offset * H, (offset + len) * H))
         : undefined;
@@ -107,4 +113,19 @@ export async function extractActivations(
     opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
   }
   return results;
+}
+
+/** [rows, positions, seq] weights averaging each position's tokens (rows left-padded to the longest). */
+function poolWeights(rows: TokenizedExample[], positions: PositionSpec[]): Float32Array {
+  const S = Math.max(...rows.map((r) => r.ids.length));
+  const P = positions.length;
+  const w = new Float32Array(rows.length * P * S);
+  rows.forEach((row, b) => {
+    const pad = S - row.ids.length;
+    positions.forEach((p, j) => {
+      const [s0, s1] = positionRange(p, row.promptLength, row.ids.length);
+      w.fill(1 / (s1 - s0), (b * P + j) * S + pad + s0, (b * P + j) * S + pad + s1);
+    });
+  });
+  return w;
 }

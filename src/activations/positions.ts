@@ -42,14 +42,21 @@ export function positionRange(p: PositionSpec, promptLength: number, length: num
  * (offset skips left padding). Accumulates in float64.
  */
 export function meanRows(x: Float32Array, H: number, offset: number, start: number, end: number): Float32Array {
-  const acc = new Float64Array(H);
+  // One accumulator reused across calls, and plain loops: Float32Array.from with a mapping callback
+  // made pooling ~8% of a persona-tiny extraction batch.
+  if (meanAcc.length < H) meanAcc = new Float64Array(H);
+  const acc = meanAcc;
+  acc.fill(0, 0, H);
   for (let i = start; i < end; i++) {
     const o = (offset + i) * H;
     for (let h = 0; h < H; h++) acc[h]! += x[o + h]!;
   }
   const n = end - start;
-  return Float32Array.from(acc, (v) => v / n);
+  const out = new Float32Array(H);
+  for (let h = 0; h < H; h++) out[h] = acc[h]! / n;
+  return out;
 }
+let meanAcc = new Float64Array(0);
 
 export interface TokenizedExample {
   /** Prompt then response token ids. */

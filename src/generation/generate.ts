@@ -5,6 +5,7 @@
 
 import { checkHidden, checkLogits, interventionCause, OverflowError } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
+import { KvBuffers } from '../model/kvBuffers.js';
 import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
@@ -102,6 +103,8 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   const recompute = opts.fullRecompute || model.session.cache.length === 0;
   // Shared past/present buffers hold the longest prompt plus every token this call may add.
   const cacheCapacity = Math.max(...prompts.map((p) => p.length)) + maxNew;
+  // The cache stays in buffers this loop owns; each step fetches only its new columns.
+  const kvBuffers = new KvBuffers(Math.max(...prompts.map((p) => p.length)) + maxNew);
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();
@@ -114,7 +117,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
           lastLogitsOnly: true,
           useCache: false,
         })
-      : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true, cacheCapacity });
+      : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true, cacheCapacity, kvBuffers });
     cache = r.cache;
     // Overflowed activations would sample arbitrary tokens (often a stop token: answers ""); stop instead.
     const V = r.vocab;

@@ -60,7 +60,14 @@ export function seedFromKey(base: number, key: string): number {
 
 export function argmax(x: ArrayLike<number>): number {
   let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
+  let v = x[0]!;
+  for (let i = 1; i < x.length; i++) {
+    const y = x[i]!;
+    if (y > v) {
+      v = y;
+      best = i;
+    }
+  }
   return best;
 }
 
@@ -125,9 +132,9 @@ export function nucleus(logits: Float32Array, topK = 0, topP = 1): { ids: Int32A
   for (;;) {
     const ids = topIndices(logits, k);
     let z = 0;
-    if (topK > 0) for (const i of ids) z += Math.exp(logits[i]! - max);
-    else for (let i = 0; i < V; i++) z += Math.exp(logits[i]! - max);
-    const probs = Float64Array.from(ids, (i) => Math.exp(logits[i]! - max) / z);
+    if (topK > 0) for (const i of ids) z += expNeg(max - logits[i]!);
+    else for (let i = 0; i < V; i++) z += expNeg(max - logits[i]!);
+    const probs = Float64Array.from(ids, (i) => expNeg(max - logits[i]!) / z);
     // Keep token j while the mass before it is < p (the token that crosses p stays).
     let keep = 0;
     let mass = 0;
@@ -195,6 +202,26 @@ const BUCKETS = 512;
 const PER_NAT = 16;
 /** Tokens more than this many nats below the best have probability < 1e-17: no exp needed. */
 const CUTOFF = 40;
+/** e^(-k/16), k = 0 .. CUTOFF * 16: the bucket part of expNeg. */
+const EXP_TABLE = Float64Array.from({ length: CUTOFF * PER_NAT + 1 }, (_, k) => Math.exp(-k / 16));
+
+/**
+ * e^(-d) for d >= 0, 0 beyond CUTOFF nats: a table entry for the 1/16-nat step times a degree-6
+ * Taylor polynomial for the rest (relative error < 1e-12), half the time of Math.exp, which was the
+ * largest remaining cost of a draw over a 49k vocabulary. Every sampling path uses it, so the sorted
+ * and the sort-free nucleus see identical probabilities.
+ */
+export function expNeg(d: number): number {
+  if (d > CUTOFF) return 0;
+  const b = (d * PER_NAT) | 0;
+  const r = d - b / PER_NAT;
+  return EXP_TABLE[b]! * (1 - r * (1 - r * (1 / 2 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720))))));
+}
+/** A draw skips whole blocks of 2^BLOCK_BITS tokens by their kept mass. */
+const BLOCK_BITS = 10;
+const BLOCK = 1 << BLOCK_BITS;
+/** Sub-buckets splitting the bucket that crosses p (1/16 nat each) before anything is sorted. */
+const SUB_BUCKETS = 512;
 /**
  * The same set as nucleus(x, 0, topP) without sorting the vocabulary: bucket tokens by
  * log-probability (O(V)), keep whole buckets from the top while their mass stays below p, and
@@ -202,26 +229,30 @@ const CUTOFF = 40;
  * over the whole vocabulary (not renormalised to the nucleus).
  */
 export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Array; probs: Float64Array } {
-  const { e, bucket, cross, kept } = nucleusMark(x, topP);
+  const { e, bucket, cross, z } = nucleusMark(x, topP);
+  let kept = 0;
+  for (let i = 0; i < x.length; i++) if (bucket[i]! < cross) kept++;
   const ids = new Int32Array(kept);
   const probs = new Float64Array(kept);
   let n = 0;
   for (let i = 0; i < x.length; i++)
     if (bucket[i]! < cross) {
       ids[n] = i;
-      probs[n++] = e[i]!;
+      probs[n++] = e[i]! / z;
     }
-  let z = 0;
-  for (let i = 0; i < x.length; i++) z += e[i]!;
-  for (let j = 0; j < n; j++) probs[j]! /= z;
   return { ids, probs };
 }
 
-/** Marks the nucleus: token i is in it iff bucket[i] < cross (work arrays, valid until next call). */
-function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: Int32Array; cross: number; kept: number; mass: number } {
+/**
+ * Marks the nucleus: token i is in it iff bucket[i] < cross (work arrays, valid until next call).
+ * Three passes over the vocabulary (max; exp and bucket; the crossing bucket's members) and one
+ * over the crossing bucket, whose members are split again into sub-buckets so that only the
+ * members of the one sub-bucket that crosses p are sorted (a near-uniform 49k vocabulary put
+ * thousands of tokens in one bucket, and sorting them was the largest cost of a draw).
+ */
+function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: Int32Array; cross: number; mass: number; z: number; blocks: Float64Array } {
   const V = x.length;
-  const e = scratchFloats(V);
-  const bucket = scratchBuckets(V);
+  const { e, bucket, members } = scratch(V);
   const mass = new Float64Array(BUCKETS);
   let max = -Infinity;
   for (let i = 0; i < V; i++) if (x[i]! > max) max = x[i]!;
@@ -233,55 +264,92 @@ function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: 
       bucket[i] = BUCKETS - 1;
       continue;
     }
+    // expNeg(d), inlined to share the bucket index.
     const b = (d * PER_NAT) | 0;
-    const p = Math.exp(-d);
+    const r = d - b / PER_NAT;
+    const p = EXP_TABLE[b]! * (1 - r * (1 - r * (1 / 2 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720))))));
     e[i] = p;
     z += p;
-    bucket[i] = b < BUCKETS - 1 ? b : BUCKETS - 1;
-    mass[bucket[i]!]! += p;
+    const k = b < BUCKETS - 1 ? b : BUCKETS - 1;
+    bucket[i] = k;
+    mass[k]! += p;
   }
   const target = topP * z;
   let cum = 0;
   let cross = 0;
   while (cross < BUCKETS - 1 && cum + mass[cross]! < target) cum += mass[cross++]!;
-  // Members of the crossing bucket, most likely first (ties: lower id), until the mass reaches p;
-  // taken ones are moved to bucket -1 so "bucket < cross" marks the whole nucleus.
-  const members: number[] = [];
-  for (let i = 0; i < V; i++) if (bucket[i] === cross) members.push(i);
-  members.sort((a, b) => e[b]! - e[a]! || a - b);
-  for (let j = 0; j < members.length && (j === 0 || cum < target); j++) {
-    cum += e[members[j]!]!;
-    bucket[members[j]!] = -1;
+  // Members of the crossing bucket, then its sub-buckets by distance from the best (finer 1/16 nat
+  // slices, so members keep their order: nearer the best = more likely).
+  // One pass: the crossing bucket's members, and the mass already kept per block of BLOCK tokens
+  // (so a draw can skip whole blocks).
+  const blocks = new Float64Array(Math.ceil(V / BLOCK));
+  let n = 0;
+  for (let i = 0; i < V; i++) {
+    const b = bucket[i]!;
+    if (b === cross) members[n++] = i;
+    else if (b < cross) blocks[i >> BLOCK_BITS]! += e[i]!;
   }
-  let kept = 0;
-  for (let i = 0; i < V; i++) if (bucket[i]! < cross) kept++;
-  return { e, bucket, cross, kept, mass: cum };
+  const sub = new Float64Array(SUB_BUCKETS);
+  const subOf = (i: number) => {
+    const s = ((max - x[i]! - cross / PER_NAT) * PER_NAT * SUB_BUCKETS) | 0;
+    return s < 0 ? 0 : s >= SUB_BUCKETS ? SUB_BUCKETS - 1 : s;
+  };
+  for (let j = 0; j < n; j++) sub[subOf(members[j]!)]! += e[members[j]!]!;
+  let crossSub = 0;
+  // Whole sub-buckets are taken while the mass before the next one stays below p (at least one token).
+  while (crossSub < SUB_BUCKETS - 1 && cum + sub[crossSub]! < target) cum += sub[crossSub++]!;
+  const last: number[] = [];
+  for (let j = 0; j < n; j++) {
+    const i = members[j]!;
+    const s = subOf(i);
+    if (s < crossSub) {
+      bucket[i] = -1;
+      blocks[i >> BLOCK_BITS]! += e[i]!;
+    } else if (s === crossSub) last.push(i);
+  }
+  // The crossing sub-bucket, most likely first (ties: lower id), until the mass reaches p; taken
+  // ones are moved to bucket -1 so "bucket < cross" marks the whole nucleus.
+  last.sort((a, b) => e[b]! - e[a]! || a - b);
+  // cum < target holds on entry (every loop above stops before reaching it), so one token is always kept.
+  for (let j = 0; j < last.length && cum < target; j++) {
+    cum += e[last[j]!]!;
+    bucket[last[j]!] = -1;
+    blocks[last[j]! >> BLOCK_BITS]! += e[last[j]!]!;
+  }
+  return { e, bucket, cross, mass: cum, z, blocks };
 }
 
 /** Inverse-CDF draw from the nucleus without materialising it. */
 function sampleNucleus(x: Float32Array, topP: number, u: number): number {
-  const { e, bucket, cross, mass } = nucleusMark(x, topP);
+  const { e, bucket, cross, mass, blocks } = nucleusMark(x, topP);
   let t = u * mass;
-  let last = -1;
-  for (let i = 0; i < x.length; i++)
-    if (bucket[i]! < cross) {
-      last = i;
-      t -= e[i]!;
-      if (t < 0) return i;
+  // Whole blocks first, then the tokens of the block where the draw lands, in vocabulary order.
+  for (let k = 0; k < blocks.length; k++) {
+    if (t >= blocks[k]!) {
+      t -= blocks[k]!;
+      continue;
     }
-  return last;
+    const end = Math.min(x.length, (k + 1) << BLOCK_BITS);
+    for (let i = k << BLOCK_BITS; i < end; i++)
+      if (bucket[i]! < cross) {
+        t -= e[i]!;
+        if (t < 0) return i;
+      }
+  }
+  // Rounding left t >= 0 after the last kept token: that token.
+  for (let i = x.length - 1; i >= 0; i--) if (bucket[i]! < cross) return i;
+  return argmax(x);
 }
 
 /** Inverse-CDF draw from softmax(x) over the whole vocabulary: O(V), one exp per token, no sort. */
 function sampleSoftmax(x: Float32Array, u: number): number {
   const V = x.length;
-  const e = scratchFloats(V);
+  const { e } = scratch(V);
   let max = -Infinity;
   for (let i = 0; i < V; i++) if (x[i]! > max) max = x[i]!;
   let z = 0;
   for (let i = 0; i < V; i++) {
-    const d = x[i]! - max;
-    z += e[i] = d < -CUTOFF ? 0 : Math.exp(d);
+    z += e[i] = expNeg(max - x[i]!);
   }
   let t = u * z;
   for (let i = 0; i < V; i++) {
@@ -292,12 +360,8 @@ function sampleSoftmax(x: Float32Array, u: number): number {
 }
 
 // Per-vocabulary-size work arrays, reused across calls (sampling is synchronous, so no sharing).
-let work: { e: Float64Array; bucket: Int32Array } | undefined;
-function scratchFloats(V: number): Float64Array {
-  if (!work || work.e.length !== V) work = { e: new Float64Array(V), bucket: new Int32Array(V) };
-  return work.e;
-}
-function scratchBuckets(V: number): Int32Array {
-  scratchFloats(V);
-  return work!.bucket;
+let work: { e: Float64Array; bucket: Int32Array; members: Int32Array } | undefined;
+function scratch(V: number): { e: Float64Array; bucket: Int32Array; members: Int32Array } {
+  if (!work || work.e.length !== V) work = { e: new Float64Array(V), bucket: new Int32Array(V), members: new Int32Array(V) };
+  return work;
 }

@@ -16,6 +16,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Padding } from './instrument/attention.js';
+import { columnsName } from './instrument/cacheColumns.js';
+import { POOL_INPUT } from './instrument/truncate.js';
 import type { GenaiIoNames } from './layout.js';
 
 export type FloatType = 'float32' | 'float16';
@@ -49,6 +51,8 @@ export interface CacheInput {
   /** heads and head dim when the graph states them as numbers. */
   heads?: number;
   dim?: number;
+  /** Output holding only this call's new columns (instrument/cacheColumns.ts), when the graph has one. */
+  columns?: string;
 }
 
 export interface ModelSession {
@@ -81,6 +85,9 @@ export interface ModelSession {
   steerInputs: Map<number, string>;
   ablateInputs: Map<number, string>;
   hiddenOutputs: Map<number, string>;
+  /** Reading variants (instrument/truncate.ts): the pooling input, and layer k -> `pooled.k`. */
+  poolInput?: string;
+  pooledOutputs: Map<number, string>;
 }
 
 function indexed(names: readonly string[], re: RegExp): Map<number, string> {
@@ -189,7 +196,8 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
   const cache: CacheInput[] = [];
   const steerInputs = indexed(ins, /^steer\.(\d+)$/);
   const ablateInputs = indexed(ins, /^ablate\.(\d+)$/);
-  const known = new Set([inputIds.name, attentionMask?.name, positionIds?.name, 'use_cache_branch', ...steerInputs.values(), ...ablateInputs.values()]);
+  const poolInput = ins.includes(POOL_INPUT) ? POOL_INPUT : undefined;
+  const known = new Set([inputIds.name, attentionMask?.name, positionIds?.name, 'use_cache_branch', poolInput, ...steerInputs.values(), ...ablateInputs.values()]);
   for (const name of ins) {
     if (known.has(name)) continue;
     const scheme = schemes.map((s) => ({ s, m: s.re.exec(name) })).find((x) => x.m);
@@ -213,6 +221,7 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
       type: t,
       ...(typeof heads === 'number' ? { heads } : {}),
       ...(typeof dim === 'number' ? { dim } : {}),
+      ...(scheme.s.layout === 'kv' && outs.includes(columnsName(present)) ? { columns: columnsName(present) } : {}),
     });
   }
   const firstSteer = [...steerInputs.values()][0];
@@ -238,5 +247,7 @@ export async function openSession(path: string, opts: SessionOptions = {}, need:
     steerInputs,
     ablateInputs,
     hiddenOutputs: indexed(outs, /^hidden_states\.(\d+)$/),
+    ...(poolInput ? { poolInput } : {}),
+    pooledOutputs: indexed(outs, /^pooled\.(\d+)$/),
   };
 }

@@ -11,6 +11,7 @@ import type { Manifest } from './instrument/prepare.js';
 import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import { batchInputs } from './inputs.js';
 import { outputToLeft, rightLayout, steerToRight, type RightLayout } from './rightPadding.js';
+import type { KvBuffers } from './kvBuffers.js';
 import type { ModelSession } from './session.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -74,6 +75,16 @@ export interface ForwardInput {
    * longest prompt plus the tokens it may add.
    */
   cacheCapacity?: number;
+  /**
+   * Keep the cache in these buffers, fetching only each call's new columns where the graph has them
+   * (model/kvBuffers.ts). One KvBuffers per chain of calls: continuing from a cache consumes it.
+   */
+  kvBuffers?: KvBuffers;
+  /**
+   * Reading variants (session.poolInput): pool in the graph, `weights` [batch, positions, seq] row-
+   * major (left-padded columns), giving `pooled` [batch, positions, hidden] for each of `layers`.
+   */
+  pool?: { weights: Float32Array; positions: number; layers: number[] };
 }
 
 export interface ForwardResult {
@@ -84,6 +95,8 @@ export interface ForwardResult {
   logits: Float32Array;
   /** layer -> [batch, seq, hidden] */
   hidden: Map<number, Float32Array>;
+  /** With `pool`: layer -> [batch, positions, hidden]. */
+  pooled: Map<number, Float32Array>;
   cache?: KVCache;
   /** [batch, past + seq], as fed to the graph (right-padding graphs: each row's tokens from column 0). */
   attentionMask: Uint8Array;
@@ -182,12 +195,16 @@ export class SteerableModel {
     if (right && steer) steer = new Map([...steer].map(([l, t]) => [l, steerToRight(t, right, seq)]));
     this.feedLayerInputs(feeds, 'steer', s.steerInputs, steer, batch, seq);
     this.feedLayerInputs(feeds, 'ablate', s.ablateInputs, input.ablate, batch, seq);
+    const pool = this.poolFeed(feeds, input.pool, batch, seq);
 
     const hiddenLayers = this.resolveHiddenLayers(input.hiddenLayers);
+    // With kvBuffers, only this call's new KV columns come back, not the whole present cache.
+    const columns = useCache && !shared && input.kvBuffers && s.cache.every((c) => c.columns) ? input.kvBuffers : undefined;
     const fetches: Record<string, ort.Tensor | null> = {};
     if (s.hasLogits) fetches[s.logits] = null;
-    if (useCache) s.cache.forEach((c, i) => (fetches[c.present] = shared?.past[i] ?? null));
+    if (useCache) s.cache.forEach((c, i) => (fetches[columns ? c.columns! : c.present] = shared?.past[i] ?? null));
     for (const l of hiddenLayers) fetches[s.hiddenOutputs.get(l)!] = null;
+    for (const l of pool?.layers ?? []) fetches[s.pooledOutputs.get(l)!] = null;
 
     const t0 = performance.now();
     const out = await s.session.run(feeds, fetches);
@@ -202,6 +219,7 @@ export class SteerableModel {
     const logits = logitsT ? convert(logitsT, vocab, lastOnly) : new Float32Array(0);
     const hidden = new Map<number, Float32Array>();
     for (const l of hiddenLayers) hidden.set(l, convert(out[s.hiddenOutputs.get(l)!]!, this.hiddenSize, false));
+    const pooled = new Map((pool?.layers ?? []).map((l) => [l, out[s.pooledOutputs.get(l)!]!.data as Float32Array]));
 
     let next: KVCache | undefined;
     if (useCache) {
@@ -212,11 +230,11 @@ export class SteerableModel {
         length: total,
         mask,
         tokens,
-        past: shared?.past ?? s.cache.map((c) => out[c.present]!),
+        past: shared?.past ?? (columns ? s.cache.map((c, i) => columns.append(i, cache?.past[i], out[c.columns!]!)) : s.cache.map((c) => out[c.present]!)),
         ...(shared ? { capacity: shared.capacity } : {}),
       };
     }
-    return { batch, seq, vocab, logits, hidden, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
+    return { batch, seq, vocab, logits, hidden, pooled, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
   }
 
   /** The fixed-capacity buffers of a shared-cache call: the cache's own, or zeros at prefill. */
@@ -238,6 +256,24 @@ export class SteerableModel {
     const dims = c.layout === 'packed' ? [2, batch, heads, columns, dim] : [batch, heads, columns, dim];
     const n = dims.reduce((a, d) => a * d, 1);
     return c.type === 'float16' ? new ort.Tensor('float16', new Uint16Array(n), dims) : new ort.Tensor('float32', new Float32Array(n), dims);
+  }
+
+  /** The pooling input of a reading variant: the caller's weights, else none ([batch, 0, seq]). */
+  private poolFeed(feeds: Record<string, ort.Tensor>, pool: ForwardInput['pool'], batch: number, seq: number): ForwardInput['pool'] {
+    const s = this.session;
+    if (!s.poolInput) {
+      if (pool) throw new Error(`${s.path} has no pool.weights input: pooling in the graph needs a reading variant (model/reader.ts)`);
+      return undefined;
+    }
+    if (!pool) {
+      feeds[s.poolInput] = new ort.Tensor('float32', new Float32Array(0), [batch, 0, seq]);
+      return undefined;
+    }
+    if (pool.weights.length !== batch * pool.positions * seq)
+      throw new Error(`pool.weights: ${pool.weights.length} values do not fit [${batch}, ${pool.positions}, ${seq}]`);
+    for (const l of pool.layers) if (!s.pooledOutputs.has(l)) throw new Error(`${s.path} has no pooled.${l} output (it reads layers ${[...s.pooledOutputs.keys()].join(', ')})`);
+    feeds[s.poolInput] = new ort.Tensor('float32', pool.weights, [batch, pool.positions, seq]);
+    return pool;
   }
 
   /** Release the ONNX Runtime session and whatever was registered with onDispose. */

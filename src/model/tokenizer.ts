@@ -1,10 +1,15 @@
-// Tokenizer and chat template of a local model folder, via transformers.js, strictly offline:
-// remote loading is switched off and the folder is passed as an absolute path, so transformers.js
-// treats it as a directory rather than a Hub model id.
+// Tokenizer and chat template of a local model folder: tokenizer.json run by @huggingface/tokenizers
+// and the chat template rendered by @huggingface/jinja -- the two libraries transformers.js v4 is
+// built on, used directly. Importing transformers.js itself for its tokenizer class cost ~160 MB of
+// resident memory and ~1 s under tsx (it bundles ONNX Runtime Web and sharp) and left ONNX Runtime's
+// weights in a fragmented heap (~240 MB more after loading a 135M model); test/model/tokenizer.test.ts
+// checks this loader gives transformers.js's ids, text and templates. Files are read from the folder,
+// so nothing can reach the network.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | (string & {});
@@ -16,12 +21,64 @@ export interface ChatTemplateOptions {
   addGenerationPrompt?: boolean;
 }
 
+/** The special tokens a chat template may refer to, by their tokenizer_config.json names. */
+const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+
+type TokenizerConfig = Record<string, unknown>;
+
+/** A special token entry of tokenizer_config.json: a string or an AddedToken object. */
+function tokenText(config: TokenizerConfig, key: string): string | undefined {
+  const v = config[key];
+  if (typeof v === 'string') return v || undefined;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+/** The chat template: a string, or the "default" of a named list (HF's multi-template form). */
+function chatTemplateOf(config: TokenizerConfig, file: string): string | undefined {
+  const t = config.chat_template;
+  if (t === undefined || t === null || t === '') return undefined;
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) {
+    const named = t.find((e) => (e as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+    if (typeof named?.template === 'string') return named.template;
+    throw new Error(`${file}: chat_template is a list without a "default" entry`);
+  }
+  throw new Error(`${file}: chat_template must be a string or a list of {name, template}`);
+}
+
 export class Tokenizer {
-  constructor(readonly inner: PreTrainedTokenizer) {}
+  private readonly inner: HfTokenizer;
+  private readonly template?: Template;
+  /** bos_token, eos_token, ... as the template sees them. */
+  private readonly specials: Record<string, string> = {};
+  readonly bosToken?: string;
+
+  constructor(tokenizerJson: object, config: TokenizerConfig, configFile = 'tokenizer_config.json') {
+    this.inner = new HfTokenizer(tokenizerJson, config);
+    for (const k of SPECIAL_TOKEN_KEYS) {
+      const v = tokenText(config, k);
+      if (v) this.specials[k] = v;
+    }
+    this.bosToken = this.specials.bos_token;
+    const text = chatTemplateOf(config, configFile);
+    if (text) this.template = new Template(text);
+    this.eosTokenId = this.idOf(this.specials.eos_token);
+    this.padTokenId = this.idOf(this.specials.pad_token ?? this.specials.eos_token);
+    this.bosTokenId = this.idOf(this.specials.bos_token);
+  }
+
+  readonly eosTokenId: number | undefined;
+  readonly padTokenId: number | undefined;
+  readonly bosTokenId: number | undefined;
+
+  private idOf(token: string | undefined): number | undefined {
+    return token === undefined ? undefined : this.inner.token_to_id(token);
+  }
 
   /** False for base models whose tokenizer_config.json has no chat_template (see plainTranscript). */
   get hasChatTemplate(): boolean {
-    return !!this.inner.chat_template;
+    return !!this.template;
   }
 
   /**
@@ -30,11 +87,8 @@ export class Tokenizer {
    * run; `hasChatTemplate` tells which one was used.
    */
   applyChatTemplate(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (!this.inner.chat_template) return plainTranscript(messages, opts, this.inner.bos_token ?? '');
-    return this.inner.apply_chat_template(messages, {
-      tokenize: false,
-      add_generation_prompt: opts.addGenerationPrompt ?? false,
-    }) as string;
+    if (!this.template) return plainTranscript(messages, opts, this.bosToken ?? '');
+    return this.template.render({ messages, add_generation_prompt: opts.addGenerationPrompt ?? false, tools: null, documents: null, ...this.specials });
   }
 
   /**
@@ -42,7 +96,7 @@ export class Tokenizer {
    * write them, and adding them again would double the BOS (HF apply_chat_template does the same).
    */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.inner.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false });
+    return this.inner.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false }).ids;
   }
 
   /** Template + encode in one step. */
@@ -56,20 +110,11 @@ export class Tokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    // transformers.js rejects an empty list; an answer that stopped at once is the empty string.
+    // An answer that stopped at once is the empty string.
     if (!ids.length) return '';
     return this.inner.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 
-  get eosTokenId(): number | undefined {
-    return this.inner.eos_token_id ?? undefined;
-  }
-  get padTokenId(): number | undefined {
-    return this.inner.pad_token_id ?? undefined;
-  }
-  get bosTokenId(): number | undefined {
-    return this.inner.bos_token_id ?? undefined;
-  }
   /** Id of a single token string (e.g. "<|im_end|>"), or undefined when it is not one token. */
   tokenId(token: string): number | undefined {
     const ids = this.encode(token);
@@ -90,15 +135,18 @@ export function plainTranscript(messages: ChatMessage[], opts: ChatTemplateOptio
   return bos + blocks.join('\n\n');
 }
 
-/** Load tokenizer.json + tokenizer_config.json from `dir` without touching the network. */
+/** Load tokenizer.json + tokenizer_config.json from `dir` (local files only). */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   const abs = resolve(dir);
-  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
-    if (!existsSync(join(abs, f))) throw new Error(`no ${f} in model folder ${abs}`);
-  // Global switch: this project never downloads models, so refusing remote loads everywhere is
-  // the safe default, not a side effect.
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  const inner = await AutoTokenizer.from_pretrained(abs, { local_files_only: true });
-  return new Tokenizer(inner);
+  const json: Record<string, object> = {};
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+    const path = join(abs, f);
+    if (!existsSync(path)) throw new Error(`no ${f} in model folder ${abs}`);
+    try {
+      json[f] = JSON.parse(readFileSync(path, 'utf8')) as object;
+    } catch (e) {
+      throw new Error(`${path}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  return new Tokenizer(json['tokenizer.json']!, json['tokenizer_config.json'] as TokenizerConfig, join(abs, 'tokenizer_config.json'));
 }

@@ -1,7 +1,7 @@
 // Sampling: reproducible by seed, top-k / top-p keep exactly the right candidates, greedy, penalty.
 
 import { describe, expect, it } from 'vitest';
-import { argmax, createRng, nucleus, nucleusUnsorted, sampleToken, topIndices } from '../../src/generation/sampling.js';
+import { argmax, createRng, expNeg, nucleus, nucleusUnsorted, sampleToken, topIndices } from '../../src/generation/sampling.js';
 
 const softmax = (x: Float32Array) => {
   const m = Math.max(...x);
@@ -53,6 +53,27 @@ describe('sampling', () => {
         const b = nucleusUnsorted(x, topP);
         expect(Array.from(b.ids).sort((i, j) => i - j)).toEqual(Array.from(a.ids).sort((i, j) => i - j));
       }
+  });
+
+  it('the sort-free nucleus equals the sorted one on a near-uniform 49k vocabulary and on massive ties', () => {
+    // Near-uniform logits put thousands of tokens in the bucket that crosses p (the sub-bucket case);
+    // three distinct values make whole sub-buckets of equal probabilities, ordered by id.
+    const rng = createRng(9);
+    const cases = [Float32Array.from({ length: 49152 }, () => rng() * 0.6), Float32Array.from({ length: 49152 }, (_, i) => [0, 0.25, 0.5][i % 3]!)];
+    for (const x of cases)
+      for (const topP of [0.1, 0.5, 0.9]) {
+        const a = nucleus(x, 0, topP);
+        const b = nucleusUnsorted(x, topP);
+        expect(Array.from(b.ids)).toEqual(Array.from(a.ids).sort((i, j) => i - j));
+      }
+  });
+
+  it('expNeg is e^-d to 1e-12 up to the 40-nat cutoff and 0 beyond', () => {
+    let worst = 0;
+    for (let d = 0; d <= 40; d += 0.000731) worst = Math.max(worst, Math.abs(expNeg(d) / Math.exp(-d) - 1));
+    expect(worst).toBeLessThan(1e-12);
+    expect(expNeg(40.01)).toBe(0);
+    expect(expNeg(0)).toBe(1);
   });
 
   it('sample frequencies follow the nucleus probabilities', () => {

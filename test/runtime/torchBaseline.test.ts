@@ -1,26 +1,58 @@
 // The bench's PyTorch baseline (scripts/bench-torch.py) computes the same hidden states as our
 // runtime on the same weights, dumped from the ONNX file (named initializers on the fixture,
-// anonymous onnx::MatMul_N ones named by their MatMul node on persona-tiny).
+// anonymous onnx::MatMul_N ones named by their MatMul node on persona-tiny); it serves timed runs
+// one request at a time (what lets the bench interleave them with ours); and without a python3
+// that imports torch the bench says so, naming what it tried.
 
+import { existsSync, realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/load.js';
-import { findTorch, runTorch } from '../../scripts/bench-torch.js';
-import { skipWithoutPython } from '../helpers/python.js';
+import { findTorch, runTorch, TorchWorker } from '../../scripts/bench-torch.js';
+import { hasPythonModule } from '../helpers/python.js';
 import { fixtureModel } from './helpers.js';
 
 const torch = findTorch();
 
-describe.skipIf(skipWithoutPython('torch', 'python3-torch'))('PyTorch eager baseline of the bench', () => {
+describe.runIf(hasPythonModule('torch'))('PyTorch eager baseline of the bench', () => {
   it('equals our hidden states to 1e-5 on a fixture and on persona-tiny', async () => {
     if (!('python' in torch)) throw new Error(torch.skipped);
     const { fx, model } = await fixtureModel('llama');
-    const a = await runTorch(torch.python, model, `${fx.dir}/onnx/model.onnx`, [], { reps: 1, threads: [1], roofline: false });
+    const a = await runTorch(torch.python, model, `${fx.dir}/onnx/model.onnx`);
     expect(a.checkRelErr).toBeLessThan(1e-5);
     await model.dispose();
     const tiny = await loadModel('models/persona-tiny', { threads: 1 });
-    const b = await runTorch(torch.python, tiny, 'models/persona-tiny/onnx/model.onnx', [], { reps: 1, threads: [1], roofline: false });
+    const b = await runTorch(torch.python, tiny, 'models/persona-tiny/onnx/model.onnx');
     expect(b.checkRelErr).toBeLessThan(1e-5);
     expect(b.rssAfterLoadMb).toBeGreaterThan(b.rssBeforeLoadMb);
+    // Debian's torch multiplies through the system libblas; where that is OpenBLAS, whose threads
+    // torch.set_num_threads does not set, the baseline must have found its own setter.
+    const alt = '/etc/alternatives/libblas.so.3-x86_64-linux-gnu';
+    if (existsSync(alt) && realpathSync(alt).includes('openblas')) expect(b.blasThreads).toMatch(/openblas/);
     await tiny.dispose();
+  });
+
+  it('answers run and matmul requests one by one, in order', async () => {
+    if (!('python' in torch)) throw new Error(torch.skipped);
+    const { fx, model } = await fixtureModel('llama');
+    const w = await TorchWorker.start(torch.python, model, `${fx.dir}/onnx/model.onnx`, [
+      { name: 'x', kind: 'extract', ids: [[3, 4, 5, 6]] },
+      { name: 'd', kind: 'decode', prompt: [3, 4], tokens: 3, layer: 1, vector: Array(model.hiddenSize).fill(0.1), coeff: 1 },
+    ]);
+    try {
+      const [x, d, mm] = await Promise.all([w.run('x', 1), w.run('d', 1), w.matmul([[8, 16, 4]], 1)]);
+      for (const t of [x, d]) expect(t.ms).toBeGreaterThan(0);
+      expect(mm['8x16x4']).toBeGreaterThan(0);
+      expect(() => w.run('nope', 1)).toThrow(/no workload nope/);
+    } finally {
+      await w.close();
+      await model.dispose();
+    }
+  });
+});
+
+describe('without PyTorch', () => {
+  it('the bench says plainly that the baseline is absent, naming each interpreter tried', () => {
+    const r = findTorch(['/nonexistent/python3', 'no-such-python3-here']);
+    expect(r).toEqual({ skipped: expect.stringMatching(/^no python3 with torch \(\/nonexistent\/python3: not found; no-such-python3-here: .+\)$/) });
   });
 });

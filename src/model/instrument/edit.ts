@@ -8,6 +8,7 @@ import { node, tensor, valueInfo, type Dim } from '../../onnx/build.js';
 import type { GraphView, ModelView, NodeView } from '../../onnx/read.js';
 import { AttrF, DType, GraphF, ModelF, NodeF } from '../../onnx/schema.js';
 import { Msg, readFields, rewrite } from '../../onnx/wire.js';
+import { columnNode, findColumnOutputs } from './cacheColumns.js';
 import { InstrumentError } from './errors.js';
 import { GraphIndex } from './graphIndex.js';
 import type { ResidualDtype, ResidualPlan, ResidualPoint } from './residual.js';
@@ -301,7 +302,17 @@ export function applyPlan(model: ModelView, plan: ResidualPlan, opts: EditOption
   let graphMsg: Msg;
   if (!plan.branches) {
     const { edits } = planEdits(g, plan.points, { prefix: 'persona/', ablation, names, hiddenSize: H, fp16Sum }, (k) => hiddenName(k));
-    graphMsg = editGraph(g, edits, inputsAdded.map(port), outputsAdded.map(port));
+    // Each decode step's new KV columns as outputs of their own (instrument/cacheColumns.ts).
+    const columns = findColumnOutputs(g);
+    const columnOuts: Msg[] = [];
+    for (const c of columns) {
+      if (taken.has(c.columns)) throw new InstrumentError(`${source}: already has '${c.columns}' (instrumented twice?)`);
+      let e = edits.get(c.concatNode);
+      if (!e) edits.set(c.concatNode, (e = newEdit()));
+      e.after.push(columnNode(g, c));
+      columnOuts.push(valueInfo(c.columns, g.outputs.find((o) => o.name === c.present)!.elemType));
+    }
+    graphMsg = editGraph(g, edits, inputsAdded.map(port), [...outputsAdded.map(port), ...columnOuts]);
   } else {
     const ifNode = g.nodes[plan.branches[0]!.ifNode]!;
     const ifEdit = newEdit();
