@@ -74,8 +74,8 @@ describe('/v1/completions (legacy)', () => {
     expect(sampled.json.choices[0].text).toBe(directSampled.text[0]);
     expect(sampled.json.choices[0].text).not.toBe(greedy.json.choices[0].text);
 
-    const steered = await complete({ persona: { steer: [{ trait: 'kind', coeff: 6 }] } });
-    const directSteered = await generateText(model, [prompt], { maxNewTokens: 16, steering: steerKind(6) });
+    const steered = await complete({ persona: { steer: [{ trait: 'kind', coeff: 12 }] } });
+    const directSteered = await generateText(model, [prompt], { maxNewTokens: 16, steering: steerKind(12) });
     expect(steered.json.choices[0].text).toBe(directSteered.text[0]);
     expect(steered.json.choices[0].text).not.toBe(greedy.json.choices[0].text);
 
