@@ -1,7 +1,7 @@
 // Built-in directions for the embedded model (models/persona-tiny): persona vectors of the world's
 // traits and demographic probes of the world's attributes, computed on first use with small
 // settings (seconds each on persona-tiny) and cached under the model folder
-// (`.cache/serve/<model hash>/`, one run directory per trait and one for the probes, each named by
+// (`.cache/serve/<model hash>/`, one run directory per trait and two for the probes, each named by
 // a hash of its settings and of the code that computes it, so a code or settings change computes
 // afresh instead of reusing stale directions). A run directory is reused only once its manifest
 // says done, and every file in it is written atomically, so an interrupted first start resumes
@@ -18,7 +18,7 @@ import { LexiconJudge } from '../judges/lexiconJudge.js';
 import { readManifest, RunDir } from '../logs/runDir.js';
 import { RunInUseError } from '../logs/runLock.js';
 import type { SteerableModel } from '../model/steerableModel.js';
-import { buildTraitFile, generateProbeDataset, isAttribute, isTrait, type Attribute, type ProbeDatasetOptions } from '../world/index.js';
+import { buildTraitFile, generateDirectQuestionDataset, generateProbeDataset, isAttribute, isTrait, type Attribute, type ProbeDatasetOptions } from '../world/index.js';
 import type { ProbeControl, TraitDirection } from './controls.js';
 import { probesFromFiles, traitsFromFiles } from './directionFiles.js';
 
@@ -92,17 +92,29 @@ export async function builtinDirections(model: SteerableModel, o: BuiltinOptions
   let probes: ProbeControl[] = [];
   if (o.attributes.length) {
     const attributes = [...o.attributes].sort() as Attribute[];
-    const dataset: ProbeDatasetOptions = { attributes, perClass: o.perClass ?? 20, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 };
-    const training = { ...DEFAULT_PROBE_TRAINING, attributes, control: false, k: 3 };
-    const dir = join(root, `probes-${attributes.join('-')}-${shortHash({ code, dataset, training })}`);
-    const run = await claim(dir, 'probe train', { dataset, training, code }, `the built-in probes for ${attributes.join(', ')}`, say);
-    if (run) {
-      say(`training the built-in probes for ${attributes.join(', ')} (first use; cached in ${dir})`);
-      const rows = generateProbeDataset(dataset);
-      await runProbeTraining(model, rows, run, training);
-      run.finish();
+    // Reading probes (TalkTuner's suffix, the dashboard's bars) and push probes (read where the model
+    // answers a direct question, "neutral" kept, so a centroid is a class mean minus the uncued one).
+    const sets = [
+      { name: 'probes', what: 'the built-in probes', training: { ...DEFAULT_PROBE_TRAINING, attributes, control: false, k: 3 },
+        dataset: { attributes, perClass: o.perClass ?? 20, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 } as ProbeDatasetOptions, rows: generateProbeDataset },
+      { name: 'push-probes', what: 'the built-in push probes', training: { ...DEFAULT_PROBE_TRAINING, attributes, suffix: '', generationPrompt: true, includeNeutral: true, control: false, k: 3 },
+        dataset: { attributes, perClass: o.perClass ?? 20, conditions: ['explicit', 'implicit'], turns: [1, 2], seed: 0 } as ProbeDatasetOptions,
+        rows: (d: ProbeDatasetOptions) => generateDirectQuestionDataset({ ...d, conditions: ['explicit', 'implicit'] }) },
+    ];
+    const dirs: string[] = [];
+    for (const set of sets) {
+      const dir = join(root, `${set.name}-${attributes.join('-')}-${shortHash({ code, dataset: set.dataset, training: set.training })}`);
+      const run = await claim(dir, 'probe train', { dataset: set.dataset, training: set.training, code }, `${set.what} for ${attributes.join(', ')}`, say);
+      if (run) {
+        say(`training ${set.what} for ${attributes.join(', ')} (first use; cached in ${dir})`);
+        await runProbeTraining(model, set.rows(set.dataset), run, set.training);
+        run.finish();
+      }
+      dirs.push(dir);
     }
-    probes = probesFromFiles(model, o.attributes.map((a) => join(dir, 'probes', `${a}.safetensors`)));
+    const files = (dir: string) => o.attributes.map((a) => join(dir, 'probes', `${a}.safetensors`));
+    const push = probesFromFiles(model, files(dirs[1]!));
+    probes = probesFromFiles(model, files(dirs[0]!)).map((p, i) => ({ ...p, push: push[i]!.probe }));
   }
   return { traits: traitsFromFiles(model, vectorFiles, o.layer), probes };
 }

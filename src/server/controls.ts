@@ -34,9 +34,16 @@ export interface TraitDirection {
 
 export interface ProbeControl {
   attribute: string;
+  /** The probe that reads the model's picture of the user (the dashboard's bars). */
   probe: ProbeSet;
   /** The layer its readings are reported at (its best cross-validated one by default). */
   readLayer: number;
+  /**
+   * The probe whose directions pins and pushes use, when not `probe`: the built-ins read with
+   * TalkTuner's suffix but push along class centroids read where the model answers, because on
+   * persona-tiny the suffix's centroids do not move the answer and the answer's do.
+   */
+  push?: ProbeSet;
 }
 
 export interface SteerSetting {
@@ -117,7 +124,8 @@ export class Directions {
     });
     settings.probe.forEach((p, i) => {
       const at = `${where}.probe[${i}]`;
-      const { probe } = this.probe(p.attribute, at);
+      const control = this.probe(p.attribute, at);
+      const probe = control.push ?? control.probe;
       try {
         const plan = probeInterventionPlan(this.model, {
           probe,

@@ -56,7 +56,10 @@ describe('the built-in cache', () => {
       return { r, ms: performance.now() - t0, said: [...said] };
     };
     const first = await start(opts);
-    expect(first.said.map((l) => l.split(' (')[0])).toEqual(["computing the built-in 'evil' persona vector", 'training the built-in probes for age']);
+    expect(first.said.map((l) => l.split(' (')[0])).toEqual(["computing the built-in 'evil' persona vector", 'training the built-in probes for age', 'training the built-in push probes for age']);
+    // Pins push along the answer-position probe (its classes include "neutral"); the bars read the suffix probe.
+    expect(first.r.probes[0]!.push!.meta.classes).toContain('neutral');
+    expect(first.r.probes[0]!.probe.meta.suffix).not.toBe('');
     const second = await start(opts);
     expect(second.said).toEqual([]);
     expect(second.ms).toBeLessThan(Math.min(1000, first.ms / 4));

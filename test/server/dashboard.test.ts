@@ -77,7 +77,7 @@ async function expectShown(page: Page, t: number): Promise<void> {
 
 /** The library's reading of the user after `messages`, under an optional pin. */
 async function libraryReading(messages: ChatMessage[], pin?: { target: string; strength: number }): Promise<Record<string, Record<string, number>>> {
-  const steering = pin ? probeInterventionPlan(s.model, { probe: s.directions.probe('age', 'test').probe, mode: 'toward', target: pin.target, layers: [3, 4], strength: pin.strength, direction: 'centroid' }).steering : undefined;
+  const steering = pin ? probeInterventionPlan(s.model, { probe: s.directions.probe('age', 'test').push ?? s.directions.probe('age', 'test').probe, mode: 'toward', target: pin.target, layers: [4], strength: pin.strength, direction: 'centroid' }).steering : undefined;
   const [read] = await readWithProbes(s.model, s.directions.probes.map((p) => p.probe), [messages], { steering });
   return Object.fromEntries(read!.map((r) => [r.attribute, r.probabilities]));
 }

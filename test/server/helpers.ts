@@ -31,7 +31,7 @@ export async function testServer(o: { traits: string[]; attributes: string[]; ca
   const root = mkdtempSync(join(tmpdir(), 'serve-'));
   const model = await loadModel(MODEL);
   const loaded = await builtinDirections(model, { cacheDir: join(tmpdir(), 'persona-steer-test-cache', o.cache), traits: o.traits, attributes: o.attributes, layer: 3, questions: 6, perClass: 12 });
-  const directions = new Directions(model, loaded.traits, loaded.probes, { layers: [3, 4], strength: 1, direction: 'centroid' });
+  const directions = new Directions(model, loaded.traits, loaded.probes, { layers: [4], strength: 1, direction: 'centroid' });
   const run = RunDir.open(join(root, 'run'), 'serve', {});
   const running = await startServer(model, directions, run, {
     host: '127.0.0.1',

@@ -96,9 +96,9 @@ describe('persona serve: /v1', () => {
     expect(steered.json.choices[0].message.content).toBe(direct.text[0]);
     expect(steered.json.choices[0].message.content).not.toBe(plain.json.choices[0].message.content);
     // A probe push toward a class, per request.
-    const probe = s.directions.probes[0]!.probe;
+    const probe = s.directions.probes[0]!.push ?? s.directions.probes[0]!.probe;
     const pushed = await chat({ persona: { probe: [{ attribute: 'age', target: 'child', strength: 2 }] } });
-    const plan = probeInterventionPlan(s.model, { probe, mode: 'toward', target: 'child', layers: [3, 4], strength: 2, direction: 'centroid' });
+    const plan = probeInterventionPlan(s.model, { probe, mode: 'toward', target: 'child', layers: [4], strength: 2, direction: 'centroid' });
     const directPush = await generateChat(s.model, [question], { maxNewTokens: 24, steering: plan.steering });
     expect(pushed.json.choices[0].message.content).toBe(directPush.text[0]);
   });

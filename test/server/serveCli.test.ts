@@ -107,7 +107,7 @@ describe('persona serve (CLI)', () => {
       s = await spawnServe('--traits', 'evil', '--attributes', 'age', '--cache', CACHE, '--coeff', 'evil=4', '--pin', 'age=child', '--max-batch', '1', '--max-queue', '1', '--max-prompt-tokens', '40', '--max-messages', '3');
       // The same built-ins, from the cache the server just filled (same settings, same key).
       const { traits, probes } = await builtinDirections(model, { cacheDir: CACHE, traits: ['evil'], attributes: ['age'], layer: 3 });
-      const pin = probeInterventionPlan(model, { probe: probes[0]!.probe, mode: 'toward', target: 'child', layers: [3, 4], strength: 1, direction: 'centroid' });
+      const pin = probeInterventionPlan(model, { probe: probes[0]!.push ?? probes[0]!.probe, mode: 'toward', target: 'child', layers: [4], strength: 1, direction: 'centroid' });
       startup = [{ layer: 3, vector: traits[0]!.vector, coeff: 4, positions: 'response' }, ...pin.steering];
     });
     afterAll(() => void s?.child.kill('SIGKILL'));

@@ -113,7 +113,7 @@ const MAX_BODY = 1 << 28;
 
 /**
  * `given(flag)` says whether a flag was typed (not defaulted): a defaulted `--layer 3` or
- * `--pin-layers 3,4` is checked against the model only where it is used, so a plain model with
+ * `--pin-layers 4` is checked against the model only where it is used, so a plain model with
  * fewer layers still serves.
  */
 export function servePlan(dir: string, o: ServeFlags, given: (flag: keyof ServeFlags) => boolean = () => false): ServePlan {
@@ -239,7 +239,7 @@ export function registerServeCommand(program: Command, start: (plan: ServePlan) 
     .option('--probe <file-or-run-dir...>', 'probe files (.safetensors) or `persona probe train` run directories')
     .option('--pin <attribute=class...>', 'start-up probe intervention: push the model to believe the user is of this class')
     .option('--pin-strength <N>', 'N of the probe push', '1')
-    .option('--pin-layers <list>', 'layers of the probe push', '3,4')
+    .option('--pin-layers <list>', 'layers of the probe push', '4')
     .option('--pin-direction <d>', 'weight | centroid', 'centroid')
     .option('--no-builtin', 'without --vector / --probe, do not compute the built-in persona-world vectors and probes')
     .option('--traits <list>', 'built-in persona vectors', BUILTIN_TRAITS.join(','))
