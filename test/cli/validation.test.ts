@@ -103,7 +103,7 @@ const cases: [string, string[], RegExp][] = [
   ['serve with a 1e20-scaled vector', [...serve, '--vector', hugeVec, '--layer', '2', '--coeff', '2'], /^--coeff: 2 times the layer 2 'evil' vector \(\|v\| 3\.24e\+22\) is 6\.48e\+22; float32 activations overflow above 1\.84e\+19$/],
   ['serve --vector --coeff kind=1', [...serve, '--vector', vec, '--coeff', 'kind=1'], /^--coeff: 'kind' is not a loaded trait \(loaded: evil\)$/],
   ['serve --pin-strength 1e9', [...serve, '--pin-strength', '1e9'], /^--pin-strength: 1000000000 is out of range \(expected a number from -1000000 to 1000000\)$/],
-  ['serve --pin with a 1e20-scaled probe', [...serve, '--probe', hugeProbe, '--pin', 'age=child', '--pin-direction', 'weight', '--pin-strength', '2'], /^--pin-strength: 2 times the 'child' direction of the age probe at layer 3 \(\|v\| [\d.]+e\+20\) is [\d.]+e\+21; float32 activations overflow above 1\.84e\+19$/],
+  ['serve --pin with a 1e20-scaled probe', [...serve, '--probe', hugeProbe, '--pin', 'age=child', '--pin-direction', 'weight', '--pin-strength', '2'], /^--pin-strength: 2 times the 'child' direction of the age probe at layer 4 \(\|v\| [\d.]+e\+20\) is [\d.]+e\+21; float32 activations overflow above 1\.84e\+19$/],
   ['serve --pin with no probe for it', [...serve, '--probe', probeFile, '--pin', 'gender=male'], /^--pin gender=male: no --probe for 'gender' \(probes: age\)$/],
   ['serve --pin to an unknown class', [...serve, '--probe', probeFile, '--pin', 'age=toddler'], /^--pin age=toddler: .*'toddler'/],
   ['serve --pin not among --attributes', [...serve, '--attributes', 'age', '--pin', 'gender=male'], /^--pin gender=male: 'gender' is not among --attributes \(age\)$/],
