@@ -27,7 +27,7 @@ export interface MethodResult {
 }
 
 /** pos[i] and neg[i] are one pair's activations at this layer ([H] each). */
-export function directionFromPairs(method: ExtractionMethod, pos: Float32Array[], neg: Float32Array[]): MethodResult {
+export async function directionFromPairs(method: ExtractionMethod, pos: Float32Array[], neg: Float32Array[]): Promise<MethodResult> {
   if (pos.length !== neg.length || !pos.length) throw new Error(`directionFromPairs: need the same non-zero number of pos and neg rows (${pos.length} vs ${neg.length})`);
   const H = pos[0]!.length;
   const n = pos.length;
@@ -45,7 +45,7 @@ export function directionFromPairs(method: ExtractionMethod, pos: Float32Array[]
       X.set(neg[i]!, (2 * i + 1) * H);
       y[2 * i] = 1;
     }
-    const m = fitLogisticRegression(X, y, 2);
+    const m = await fitLogisticRegression(X, y, 2);
     dir = sub(m.weight.subarray(H, 2 * H), m.weight.subarray(0, H));
   } else {
     const rows = method === 'pca-center' ? [...pos, ...neg] : pos.map((p, i) => sub(p, neg[i]!));

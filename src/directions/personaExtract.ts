@@ -273,7 +273,8 @@ export async function pairedVectors(
   const explainedVariance = {} as Record<VectorKind, number[]>;
   for (const k of VECTOR_KINDS) {
     const layers = rows[k].pos[0]!.length;
-    const results = Array.from({ length: layers }, (_, l) => directionFromPairs(opts.method, rows[k].pos.map((r) => r[l]!), rows[k].neg.map((r) => r[l]!)));
+    const results = [];
+    for (let l = 0; l < layers; l++) results.push(await directionFromPairs(opts.method, rows[k].pos.map((r) => r[l]!), rows[k].neg.map((r) => r[l]!)));
     vectors[k] = results.map((r) => r.vector);
     explainedVariance[k] = results.map((r) => r.explainedVariance ?? 1);
   }

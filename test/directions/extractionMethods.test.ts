@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { directionFromPairs, EXTRACTION_METHODS, firstComponent } from '../../src/directions/extractionMethods.js';
 import { cosine, norm } from '../../src/directions/meanAccumulator.js';
 import { createRng } from '../../src/world/rng.js';
@@ -27,28 +27,31 @@ function pairs(n: number, H: number, seed = 1) {
 
 describe('extraction methods', () => {
   const { pos, neg, axis } = pairs(60, 12);
-  const md = directionFromPairs('mean-diff', pos, neg).vector;
+  let md: Float32Array;
+  beforeAll(async () => {
+    md = (await directionFromPairs('mean-diff', pos, neg)).vector;
+  });
 
-  it.each(EXTRACTION_METHODS.filter((m) => m !== 'pca-center'))('%s recovers the trait axis, pos above neg, scaled to the mean difference', (m) => {
-    const r = directionFromPairs(m, pos, neg);
+  it.each(EXTRACTION_METHODS.filter((m) => m !== 'pca-center'))('%s recovers the trait axis, pos above neg, scaled to the mean difference', async (m) => {
+    const r = await directionFromPairs(m, pos, neg);
     // The regression sees single activations, not pairs, so the large per-pair topics leak into it.
     expect(cosine(r.vector, axis)).toBeGreaterThan(m === 'logistic' ? 0.8 : 0.95);
     expect(norm(r.vector)).toBeCloseTo(norm(md), 4);
     expect(r.pairAccuracy).toBe(1);
   });
 
-  it('pca-center follows the largest overall variance (the topics), as PCA of centred activations does', () => {
-    const r = directionFromPairs('pca-center', pos, neg);
+  it('pca-center follows the largest overall variance (the topics), as PCA of centred activations does', async () => {
+    const r = await directionFromPairs('pca-center', pos, neg);
     expect(Math.abs(cosine(r.vector, axis))).toBeLessThan(0.9);
     expect(r.explainedVariance).toBeGreaterThan(0);
   });
 
-  it('fixes the sign whichever way the eigenvector came out', () => {
-    const swapped = directionFromPairs('pca-pairwise', neg, pos);
+  it('fixes the sign whichever way the eigenvector came out', async () => {
+    const swapped = await directionFromPairs('pca-pairwise', neg, pos);
     expect(cosine(swapped.vector, axis)).toBeLessThan(-0.95);
   });
 
-  it('firstComponent matches the closed form on a 2-D example', () => {
+  it('firstComponent matches the closed form on a 2-D example', async () => {
     // Points along (1, 2) with small spread across: the first component is (1, 2)/sqrt(5).
     const rows = [-2, -1, 0, 1, 2].flatMap((t) => [Float32Array.of(t + 0.01, 2 * t), Float32Array.of(t - 0.01, 2 * t)]);
     const { vector, ratio } = firstComponent(rows, true);
@@ -68,19 +71,19 @@ describe.skipIf(skipWithoutPython('sklearn', 'python3-sklearn'))('extraction met
   });
   const cos = (a: Float32Array, b: number[]) => cosine(a, Float32Array.from(b));
 
-  it.each([['pca-diff', 'pca_diff'], ['pca-center', 'pca_center'], ['pca-pairwise', 'pca_pairwise']] as const)('%s is PCA(1) of sklearn up to the sign', (m, key) => {
-    problems.forEach(({ pos, neg }, i) => expect(Math.abs(cos(directionFromPairs(m, pos, neg).vector, sk[i]![key]!))).toBeGreaterThan(0.99999));
+  it.each([['pca-diff', 'pca_diff'], ['pca-center', 'pca_center'], ['pca-pairwise', 'pca_pairwise']] as const)('%s is PCA(1) of sklearn up to the sign', async (m, key) => {
+    for (const [i, { pos, neg }] of problems.entries()) expect(Math.abs(cos((await directionFromPairs(m, pos, neg)).vector, sk[i]![key]!))).toBeGreaterThan(0.99999);
   });
 
-  it('logistic is the two-class multinomial LogisticRegression(C=1), i.e. binary C=2, not binary C=1', () => {
-    problems.forEach(({ pos, neg }, i) => {
-      const v = directionFromPairs('logistic', pos, neg).vector;
+  it('logistic is the two-class multinomial LogisticRegression(C=1), i.e. binary C=2, not binary C=1', async () => {
+    for (const [i, { pos, neg }] of problems.entries()) {
+      const v = (await directionFromPairs('logistic', pos, neg)).vector;
       expect(cos(v, sk[i]!.logistic_multinomial_C1!)).toBeGreaterThan(0.999999);
       expect(cos(v, sk[i]!.logistic_binary_C2!)).toBeGreaterThan(0.999999);
-    });
+    }
     // Where n < H the penalty matters: binary C=1 is a visibly different direction.
     const { pos, neg } = problems[1]!;
     // (measured: cos 0.9991 here, while the multinomial C=1 match is 1 - 1e-8)
-    expect(cos(directionFromPairs('logistic', pos, neg).vector, sk[1]!.logistic_binary_C1!)).toBeLessThan(0.9995);
+    expect(cos((await directionFromPairs('logistic', pos, neg)).vector, sk[1]!.logistic_binary_C1!)).toBeLessThan(0.9995);
   });
 });

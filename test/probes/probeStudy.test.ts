@@ -35,7 +35,7 @@ describe('probes on persona-tiny', () => {
   }, 240_000);
   afterAll(() => model?.dispose());
 
-  it('reads implicit cues spread over a conversation well above chance, but not from the embeddings', () => {
+  it('reads implicit cues spread over a conversation well above chance, but not from the embeddings', async () => {
     for (const r of trained) {
       const acc = r.layers.reading.map((l) => l.mean);
       console.log(`${r.attribute} implicit-cue CV accuracy by layer: ${acc.map((a) => a.toFixed(3)).join(' ')} (control ${r.layers.control.map((l) => l.mean.toFixed(3)).join(' ')})`);
@@ -48,7 +48,7 @@ describe('probes on persona-tiny', () => {
     }
   });
 
-  it('the same features with shuffled labels give chance accuracy', () => {
+  it('the same features with shuffled labels give chance accuracy', async () => {
     const r = trained.find((t) => t.attribute === 'age')!;
     const store = ActivationStore.read(join(root, 'train', 'features', 'age-reading'));
     const labels = Int32Array.from(implicit.filter((x) => r.classes.includes(x.labels.age!)), (x) => r.classes.indexOf(x.labels.age!));
@@ -57,7 +57,7 @@ describe('probes on persona-tiny', () => {
       const j = Math.floor(rng() * (i + 1));
       [labels[i], labels[j]] = [labels[j]!, labels[i]!];
     }
-    const shuffled = trainLayerProbes(store, labels, r.classes.length, { layers: [r.best.layer] });
+    const shuffled = await trainLayerProbes(store, labels, r.classes.length, { layers: [r.best.layer] });
     console.log(`age, shuffled labels, layer ${r.best.layer}: ${shuffled[0]!.cv.mean.toFixed(3)} (chance ${r.chance})`);
     expect(shuffled[0]!.cv.mean).toBeLessThan(r.chance + 0.15);
   });

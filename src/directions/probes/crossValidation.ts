@@ -1,5 +1,6 @@
-// Stratified k-fold cross-validation of logistic-regression probes. Each fold trains on the other
-// folds' rows in place (no copies of X), so memory stays at one X however many folds there are.
+// Stratified k-fold cross-validation of logistic-regression probes. Folds are fitted one after
+// another, each on the other folds' rows (indices into X, no float32 copy), so memory stays at one
+// X plus one fit's float64 rows however many folds there are.
 
 import { createRng } from '../../generation/sampling.js';
 import { checkData, fitRows, predictClasses, type LogRegOptions } from './logisticRegression.js';
@@ -24,7 +25,7 @@ export interface CrossValidationResult {
   /** Fold index per sample, as used. */
   folds: Int32Array;
   /** L-BFGS iterations and convergence per fold. */
-  fits: { iterations: number; evaluations: number; converged: boolean }[];
+  fits: { iterations: number; evaluations: number; converged: boolean; preconditioning: 'diagonal' | 'whiten' }[];
 }
 
 /**
@@ -61,8 +62,14 @@ export function stratifiedFolds(y: Int32Array, numClasses: number, k: number, se
   return folds;
 }
 
+function foldSizes(folds: Int32Array, k: number): number[] {
+  const sizes = new Array<number>(k).fill(0);
+  for (const f of folds) sizes[f]!++;
+  return sizes;
+}
+
 /** Stratified k-fold accuracy of a multinomial logistic-regression probe on X [N, dim]. */
-export function crossValidate(X: Float32Array, y: Int32Array, numClasses: number, opts: CrossValidateOptions = {}): CrossValidationResult {
+export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: number, opts: CrossValidateOptions = {}): Promise<CrossValidationResult> {
   const dim = checkData(X, y, numClasses, 'crossValidate');
   const folds = opts.folds ?? stratifiedFolds(y, numClasses, opts.k ?? 5, opts.seed ?? 0);
   if (folds.length !== y.length) throw new Error(`crossValidate: ${folds.length} fold indices for ${y.length} samples`);
@@ -73,6 +80,10 @@ export function crossValidate(X: Float32Array, y: Int32Array, numClasses: number
   }
   if (k < 2) throw new Error('crossValidate: need at least 2 folds');
 
+  // Folds started from a model keep its conditioning (the folds' features are a subset of its rows)
+  // instead of measuring their correlation again; one float64 buffer serves every fold's rows.
+  const foldOpts = opts.init && (opts.precondition ?? 'auto') === 'auto' ? { ...opts, precondition: opts.init.preconditioning } : opts;
+  const scratch = new Float64Array((y.length - Math.min(...foldSizes(folds, k))) * dim);
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   const foldAccuracies: number[] = [];
   const fits: CrossValidationResult['fits'] = [];
@@ -86,7 +97,7 @@ export function crossValidate(X: Float32Array, y: Int32Array, numClasses: number
       if (folds[i] === f) test[b++] = i;
       else train[a++] = i;
     }
-    const model = fitRows(X, dim, y, numClasses, train, opts);
+    const model = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch);
     const pred = predictClasses(model, X, test);
     let correct = 0;
     for (let j = 0; j < nTest; j++) {
@@ -96,7 +107,7 @@ export function crossValidate(X: Float32Array, y: Int32Array, numClasses: number
       if (t === p) correct++;
     }
     foldAccuracies.push(correct / nTest);
-    fits.push({ iterations: model.iterations, evaluations: model.evaluations, converged: model.converged });
+    fits.push({ iterations: model.iterations, evaluations: model.evaluations, converged: model.converged, preconditioning: model.preconditioning });
   }
   const mean = foldAccuracies.reduce((a, b) => a + b, 0) / k;
   const std = Math.sqrt(foldAccuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / k);

@@ -1,23 +1,25 @@
-// Multinomial logistic regression for linear probes, in plain TypeScript.
+// Multinomial logistic regression for linear probes: L-BFGS in TypeScript, the objective's matrix
+// products in ONNX Runtime (./softmaxKernel.ts).
 //
 // Objective (the same minimiser as scikit-learn's LogisticRegression(C, solver='lbfgs'), multinomial):
 //
 //   C * sum_i CE(softmax(W x_i + b), y_i) + 0.5 * ||W||_F^2          (the bias is not penalised)
 //
 // The solver works on that objective divided by C*N (same minimiser, O(1) values and gradients
-// whatever N is), with L-BFGS and a strong-Wolfe line search. One objective evaluation is one pass
-// over the rows of X: for each row, C dot products give the logits and C axpys accumulate the
-// gradient, in float64, with no allocation inside the pass.
+// whatever N is), with L-BFGS and a strong-Wolfe line search. One objective evaluation is two
+// float64 matrix products over the fit's rows (logits, then gradient).
 //
 // Conditioning: the solver always works on centred, scaled (and, for small H, decorrelated)
 // coordinates, since hidden-state features differ in scale by orders of magnitude and L-BFGS
-// then needs hundreds of iterations; the objective, hence the optimum, is unchanged. X is never
-// copied: each pass uses the equivalent raw-space weights and maps the raw gradient back.
+// then needs hundreds of iterations; the objective, hence the optimum, is unchanged. Memory: one
+// float64 copy of the fit's rows, centred and scaled.
 // Optional standardisation changes the objective instead (the penalty applies to the weights of
 // standardised features, as with StandardScaler before scikit-learn). The returned model is in raw
 // space either way, so a consumer adds N * weight[target] to a hidden state directly.
 //
 // Layout: X [N, H] row-major (Float32Array), weight [C, H] row-major, bias [C].
+
+import { SoftmaxKernel } from './softmaxKernel.js';
 
 export interface LogRegOptions {
   /** Inverse L2 strength, as in scikit-learn. Default 1. */
@@ -44,7 +46,10 @@ export interface LogRegOptions {
    * How the solver conditions the problem (the optimum is the same either way): 'diagonal' centres
    * and scales each feature; 'whiten' also decorrelates features with a Cholesky factor of their
    * covariance, which costs about H/(4C) objective evaluations to set up and saves many iterations
-   * on correlated features such as hidden states. 'auto' (default) whitens when H <= 60 * classes.
+   * on correlated features such as hidden states. 'auto' (default) whitens when H <= 60 * classes
+   * and the features are correlated: the top eigenvalue of their correlation matrix is over
+   * WHITEN_SPREAD times the mean one (hidden states of persona-tiny: L-BFGS iterations drop ~10x;
+   * independent features: whitening costs time and saves none).
    */
   precondition?: 'diagonal' | 'whiten' | 'auto';
 }
@@ -70,6 +75,8 @@ export interface LogRegModel {
   evaluations: number;
   converged: boolean;
   stopReason: StopReason;
+  /** How the solver conditioned the problem ('auto' resolved): folds started from this model reuse it. */
+  preconditioning: 'diagonal' | 'whiten';
   /** Mean training cross-entropy at the solution. */
   loss: number;
   /** C * sum CE + 0.5 ||W||^2 at the solution (W in the space the fit was penalised in). */
@@ -83,7 +90,7 @@ const DEFAULTS = { C: 1, maxIter: 1000, tol: 1e-5, memory: 10 } as const;
 const FTOL = 1e-12;
 
 /** Fits on all rows of X. X is [N, dim] row-major with N = y.length. */
-export function fitLogisticRegression(X: Float32Array, y: Int32Array, numClasses: number, opts: LogRegOptions = {}): LogRegModel {
+export async function fitLogisticRegression(X: Float32Array, y: Int32Array, numClasses: number, opts: LogRegOptions = {}): Promise<LogRegModel> {
   const dim = checkData(X, y, numClasses, 'fitLogisticRegression');
   return fitRows(X, dim, y, numClasses, null, opts);
 }
@@ -92,14 +99,16 @@ export function fitLogisticRegression(X: Float32Array, y: Int32Array, numClasses
  * Fits on the rows listed in `rows` (indices into X and y) without copying them: what
  * cross-validation uses. `rows === null` means all rows. Inputs are assumed validated.
  */
-export function fitRows(
+export async function fitRows(
   X: Float32Array,
   dim: number,
   y: Int32Array,
   numClasses: number,
   rows: Int32Array | null,
   opts: LogRegOptions = {},
-): LogRegModel {
+  /** Reused for the fit's float64 rows when at least rows * dim long (cross-validation passes one for all folds). */
+  scratch?: Float64Array,
+): Promise<LogRegModel> {
   const C = opts.C ?? DEFAULTS.C;
   const maxIter = opts.maxIter ?? DEFAULTS.maxIter;
   const tol = opts.tol ?? DEFAULTS.tol;
@@ -130,8 +139,8 @@ export function fitRows(
   const std = opts.standardize ? stats : null;
   const precondition = opts.precondition ?? 'auto';
   if (!['diagonal', 'whiten', 'auto'].includes(precondition)) throw new Error(`logistic regression: precondition must be diagonal, whiten or auto, got ${precondition}`);
-  const whiten = precondition === 'whiten' || (precondition === 'auto' && H <= 60 * K);
-  const problem = new Problem(X, H, labels, rows, K, C, stats, std !== null, whiten);
+  const whiten = precondition === 'whiten' ? 'always' : precondition === 'auto' && H <= 60 * K ? 'if-correlated' : 'never';
+  const problem = await Problem.create(X, H, labels, rows, K, C, stats, std !== null, whiten, scratch);
   let theta0: Float64Array | undefined;
   if (opts.init) {
     const m0 = opts.init;
@@ -139,7 +148,7 @@ export function fitRows(
       throw new Error(`logistic regression: init model is ${m0.numClasses} classes x ${m0.dim} features, the data ${numClasses} x ${H}`);
     theta0 = problem.fromRaw(present.map((c) => m0.weight.subarray(c * H, (c + 1) * H)), present.map((c) => m0.bias[c]!));
   }
-  const result = lbfgs(problem, maxIter, tol, memory, theta0);
+  const result = await lbfgs(problem, maxIter, tol, memory, theta0);
 
   // Fold standardisation into raw-space weights and restore the full class list.
   problem.rawWeights(result.theta);
@@ -162,6 +171,7 @@ export function fitRows(
     evaluations: result.evaluations,
     converged: result.reason === 'gradient' || result.reason === 'no-progress',
     stopReason: result.reason,
+    preconditioning: problem.whitened ? 'whiten' : 'diagonal',
     loss: meanCE,
     objective: result.f * C * n,
     gradientMax: result.gmax,
@@ -262,48 +272,44 @@ function featureStats(X: Float32Array, H: number, rows: Int32Array | null, n: nu
 }
 
 /**
- * The scaled objective f(theta) = (1/N) sum_i CE_i + penalty / (2 C N) with theta = [V (K*H), b (K)].
- * The solver never sees raw weights: W_raw[k,h] = V[k,h] * t[h] and the raw bias is
- * b - W_raw . mean, i.e. the features are always centred and scaled inside the fit. With
- * standardisation t = 1/std and the penalty is ||V||^2 (the standardised-space weights); without,
- * t = 1/sqrt(var + 1/(C N)) and the penalty is ||V t||^2 = ||W_raw||^2, so the minimiser is the
- * raw-space one and only the conditioning changes (L-BFGS needs far fewer iterations when
- * feature scales differ by orders of magnitude, as hidden-state dimensions do).
+ * The scaled objective f(theta) = (1/N) sum_i CE_i + penalty / (2 C N) with theta = [V (K*H), c (K)].
+ * The solver never sees raw weights: the features are centred and scaled once per fit,
+ * u = (x - mean) * t (float64, the fit's one copy of its rows), the logits are A u + c with
+ * A = V L^-T (A = V without whitening), and the raw-space model is W_raw[k,h] = A[k,h] * t[h],
+ * b_raw = c - W_raw . mean. With standardisation t = 1/std and the penalty is ||A||^2 (the
+ * standardised-space weights); without, t = 1/sqrt(var + 1/(C N)) and the penalty is
+ * ||A t||^2 = ||W_raw||^2, so the minimiser is the raw-space one and only the conditioning changes
+ * (L-BFGS needs far fewer iterations when feature scales differ by orders of magnitude, as
+ * hidden-state dimensions do). The two products per evaluation run in ./softmaxKernel.ts.
  */
 class Problem {
   readonly size: number;
   readonly wRaw: Float64Array;
   readonly bRaw: Float64Array;
-  private readonly gRaw: Float64Array;
-  private readonly rSum: Float64Array;
-  private readonly z: Float64Array;
-  /** Raw weight per unit of V, per feature. */
+  /** Raw weight per unit of A, per feature. */
   private readonly t: Float64Array;
   /** Penalty weight of A[k,h]^2, per feature. */
   private readonly penaltyWeight: Float64Array;
   /** Lower Cholesky factor L [H, H] of the scaled features' covariance, or null (no whitening). */
-  private readonly chol: Float64Array | null;
+  private chol: Float64Array | null = null;
+  /** Its transpose (row-major, so both triangular solves read memory in order). */
+  private cholT: Float64Array | null = null;
   /** Scaled-space weights A = V L^-1 (A = V without whitening), [K, H]. */
   private readonly a: Float64Array;
+  private readonly c: Float64Array;
+  private kernel!: SoftmaxKernel;
 
-  constructor(
-    private readonly X: Float32Array,
+  private constructor(
     private readonly H: number,
-    private readonly labels: Int32Array,
-    private readonly rows: Int32Array | null,
+    private readonly n: number,
     private readonly K: number,
     private readonly C: number,
     private readonly stats: FeatureStats,
     standardize: boolean,
-    whiten: boolean,
   ) {
     this.size = K * H + K;
     this.wRaw = new Float64Array(K * H);
     this.bRaw = new Float64Array(K);
-    this.gRaw = new Float64Array(K * H);
-    this.rSum = new Float64Array(K);
-    this.z = new Float64Array(4 * K);
-    const n = labels.length;
     this.t = new Float64Array(H);
     this.penaltyWeight = new Float64Array(H);
     for (let h = 0; h < H; h++) {
@@ -317,27 +323,48 @@ class Problem {
       }
     }
     this.a = new Float64Array(K * H);
-    this.chol = whiten ? this.covarianceFactor() : null;
+    this.c = new Float64Array(K);
+  }
+
+  static async create(
+    X: Float32Array,
+    H: number,
+    labels: Int32Array,
+    rows: Int32Array | null,
+    K: number,
+    C: number,
+    stats: FeatureStats,
+    standardize: boolean,
+    whiten: 'always' | 'if-correlated' | 'never',
+    scratch?: Float64Array,
+  ): Promise<Problem> {
+    const n = labels.length;
+    const p = new Problem(H, n, K, C, stats, standardize);
+    const U = scratch && scratch.length >= n * H ? scratch.subarray(0, n * H) : new Float64Array(n * H);
+    const { mean } = stats;
+    const { t } = p;
+    for (let i = 0; i < n; i++) {
+      const off = (rows ? rows[i]! : i) * H;
+      const o = i * H;
+      for (let h = 0; h < H; h++) U[o + h] = (X[off + h]! - mean[h]!) * t[h]!;
+    }
+    p.kernel = await SoftmaxKernel.create(U, labels, K);
+    const gram = whiten === 'never' ? null : await p.kernel.gram();
+    if (gram && (whiten === 'always' || correlationSpread(gram, H) > WHITEN_SPREAD)) {
+      const L = (p.chol = p.covarianceFactor(gram));
+      const LT = (p.cholT = new Float64Array(H * H));
+      for (let r = 0; r < H; r++) for (let q = 0; q <= r; q++) LT[q * H + r] = L[r * H + q]!;
+    }
+    return p;
   }
 
   /**
-   * Cholesky factor of cov(u) + 4 diag(penaltyWeight) / (C N), u = (x - mean) * t: the Hessian in
-   * A is about 0.25 cov(u) (softmax curvature is at most 1/4) plus the penalty's diag(penaltyWeight) / (C N).
+   * Cholesky factor of cov(u) + 4 diag(penaltyWeight) / (C N), from the Gram matrix UᵀU: the
+   * Hessian in A is about 0.25 cov(u) (softmax curvature is at most 1/4) plus the penalty's
+   * diag(penaltyWeight) / (C N).
    */
-  private covarianceFactor(): Float64Array {
-    const { X, H, rows, t, stats } = this;
-    const n = this.labels.length;
-    const S = new Float64Array(H * H);
-    const u = new Float64Array(H);
-    for (let i = 0; i < n; i++) {
-      const off = (rows ? rows[i]! : i) * H;
-      for (let h = 0; h < H; h++) u[h] = (X[off + h]! - stats.mean[h]!) * t[h]!;
-      for (let p = 0; p < H; p++) {
-        const up = u[p]!;
-        const row = p * H;
-        for (let q = 0; q <= p; q++) S[row + q] += up * u[q]!;
-      }
-    }
+  private covarianceFactor(S: Float64Array): Float64Array {
+    const { H, n } = this;
     const eps = 4 / (this.C * n);
     for (let p = 0; p < H; p++) {
       for (let q = 0; q <= p; q++) S[p * H + q] /= n;
@@ -358,17 +385,18 @@ class Problem {
 
   /** this.a = theta's weights mapped to the scaled space: solves L^T a_k = v_k per class. */
   private scaledWeights(theta: Float64Array): Float64Array {
-    const { H, K, chol: L, a } = this;
-    if (!L) {
+    const { H, K, cholT: LT, a } = this;
+    if (!LT) {
       a.set(theta.subarray(0, K * H));
       return a;
     }
     for (let k = 0; k < K; k++) {
       const o = k * H;
       for (let h = H - 1; h >= 0; h--) {
+        const row = h * H;
         let v = theta[o + h]!;
-        for (let j = h + 1; j < H; j++) v -= L[j * H + h]! * a[o + j]!;
-        a[o + h] = v / L[h * H + h]!;
+        for (let j = h + 1; j < H; j++) v -= LT[row + j]! * a[o + j]!;
+        a[o + h] = v / LT[row + h]!;
       }
     }
     return a;
@@ -414,7 +442,11 @@ class Problem {
     return theta;
   }
 
-  /** Penalty of theta's weights, sum_kh penaltyWeight[h] V[k,h]^2. */
+  /** Penalty of theta's weights, sum_kh penaltyWeight[h] A[k,h]^2. */
+  get whitened(): boolean {
+    return this.chol !== null;
+  }
+
   penalty(theta: Float64Array): number {
     const a = this.scaledWeights(theta);
     let p = 0;
@@ -423,95 +455,12 @@ class Problem {
   }
 
   /** Returns f(theta) and writes its gradient into grad. */
-  evaluate(theta: Float64Array, grad: Float64Array): number {
-    const { X, H, K, labels, rows, wRaw, bRaw, gRaw, rSum, z } = this;
-    const n = labels.length;
-    this.rawWeights(theta);
-    gRaw.fill(0);
-    rSum.fill(0);
-    let ce = 0;
-    // Rows go four at a time: each weight load serves four rows in the logits, and each gradient
-    // element is loaded and stored once per four rows (JS has no SIMD; this is what keeps the
-    // loads per multiply-add low). z[4k + j] is row j's logit, then residual.
-    let i = 0;
-    for (; i < n; i += 4) {
-      const m = Math.min(4, n - i);
-      const o0 = (rows ? rows[i]! : i) * H;
-      const o1 = m > 1 ? (rows ? rows[i + 1]! : i + 1) * H : o0;
-      const o2 = m > 2 ? (rows ? rows[i + 2]! : i + 2) * H : o0;
-      const o3 = m > 3 ? (rows ? rows[i + 3]! : i + 3) * H : o0;
-      // Classes two at a time: each load of the four rows serves eight multiply-adds.
-      for (let k = 0; k < K; k += 2) {
-        const wa = k * H;
-        const wb = k + 1 < K ? wa + H : wa;
-        let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
-        for (let h = 0; h < H; h++) {
-          const x0 = X[o0 + h]!;
-          const x1 = X[o1 + h]!;
-          const x2 = X[o2 + h]!;
-          const x3 = X[o3 + h]!;
-          const ua = wRaw[wa + h]!;
-          const ub = wRaw[wb + h]!;
-          a0 += ua * x0;
-          a1 += ua * x1;
-          a2 += ua * x2;
-          a3 += ua * x3;
-          b0 += ub * x0;
-          b1 += ub * x1;
-          b2 += ub * x2;
-          b3 += ub * x3;
-        }
-        const ba = bRaw[k]!;
-        z[4 * k] = a0 + ba;
-        z[4 * k + 1] = a1 + ba;
-        z[4 * k + 2] = a2 + ba;
-        z[4 * k + 3] = a3 + ba;
-        if (k + 1 < K) {
-          const bb = bRaw[k + 1]!;
-          z[4 * k + 4] = b0 + bb;
-          z[4 * k + 5] = b1 + bb;
-          z[4 * k + 6] = b2 + bb;
-          z[4 * k + 7] = b3 + bb;
-        }
-      }
-      // Stable log-sum-exp per row; rows past the end (m < 4) get residual 0.
-      for (let j = 0; j < 4; j++) {
-        if (j >= m) {
-          for (let k = 0; k < K; k++) z[4 * k + j] = 0;
-          continue;
-        }
-        let max = -Infinity;
-        for (let k = 0; k < K; k++) if (z[4 * k + j]! > max) max = z[4 * k + j]!;
-        let sum = 0;
-        for (let k = 0; k < K; k++) sum += Math.exp(z[4 * k + j]! - max);
-        const lse = max + Math.log(sum);
-        const yi = labels[i + j]!;
-        ce += lse - z[4 * yi + j]!;
-        for (let k = 0; k < K; k++) z[4 * k + j] = Math.exp(z[4 * k + j]! - lse) - (k === yi ? 1 : 0);
-      }
-      for (let k = 0; k < K; k += 2) {
-        const ra0 = z[4 * k]!, ra1 = z[4 * k + 1]!, ra2 = z[4 * k + 2]!, ra3 = z[4 * k + 3]!;
-        rSum[k] += ra0 + ra1 + ra2 + ra3;
-        const ga = k * H;
-        if (k + 1 === K) {
-          for (let h = 0; h < H; h++) gRaw[ga + h] += ra0 * X[o0 + h]! + ra1 * X[o1 + h]! + ra2 * X[o2 + h]! + ra3 * X[o3 + h]!;
-          break;
-        }
-        const rb0 = z[4 * k + 4]!, rb1 = z[4 * k + 5]!, rb2 = z[4 * k + 6]!, rb3 = z[4 * k + 7]!;
-        rSum[k + 1] += rb0 + rb1 + rb2 + rb3;
-        const gb = ga + H;
-        for (let h = 0; h < H; h++) {
-          const x0 = X[o0 + h]!;
-          const x1 = X[o1 + h]!;
-          const x2 = X[o2 + h]!;
-          const x3 = X[o3 + h]!;
-          gRaw[ga + h] += ra0 * x0 + ra1 * x1 + ra2 * x2 + ra3 * x3;
-          gRaw[gb + h] += rb0 * x0 + rb1 * x1 + rb2 * x2 + rb3 * x3;
-        }
-      }
-    }
-    // Back to A: dW_raw = (gRaw - mean * rSum) (centring), times t; then to V: dV = L^-1 dA.
-    const { t, penaltyWeight, stats, a, chol: L } = this;
+  async evaluate(theta: Float64Array, grad: Float64Array): Promise<number> {
+    const { H, K, n, c, penaltyWeight, chol: L } = this;
+    const a = this.scaledWeights(theta);
+    for (let k = 0; k < K; k++) c[k] = theta[K * H + k]!;
+    const { ce, gradient, residualSum } = await this.kernel.evaluate(a, c);
+    // dA = Rᵀ U / n + penalty term; then to V: dV = L^-1 dA.
     const invN = 1 / n;
     const reg = 1 / (this.C * n);
     let penalty = 0;
@@ -521,20 +470,60 @@ class Problem {
         const v = a[j]!;
         const pw = penaltyWeight[h]!;
         penalty += pw * v * v;
-        grad[j] = (gRaw[j]! - stats.mean[h]! * rSum[k]!) * t[h]! * invN + reg * pw * v;
+        grad[j] = gradient[j]! * invN + reg * pw * v;
       }
-      grad[K * H + k] = rSum[k]! * invN;
+      grad[K * H + k] = residualSum[k]! * invN;
       if (L) {
         const o = k * H;
         for (let h = 0; h < H; h++) {
+          const row = h * H;
           let v = grad[o + h]!;
-          for (let j = 0; j < h; j++) v -= L[h * H + j]! * grad[o + j]!;
-          grad[o + h] = v / L[h * H + h]!;
+          for (let j = 0; j < h; j++) v -= L[row + j]! * grad[o + j]!;
+          grad[o + h] = v / L[row + h]!;
         }
       }
     }
     return ce * invN + 0.5 * reg * penalty;
   }
+}
+
+/** Whiten when the correlation matrix's top eigenvalue exceeds this many times the mean one. */
+const WHITEN_SPREAD = 10;
+
+/**
+ * Top eigenvalue of the correlation matrix of Gram matrix S [H, H] (lower triangle read), over the
+ * mean eigenvalue (1): about (1 + sqrt(H/N))^2 for independent features, far more when a few
+ * directions carry most of the variance. Power iteration from the all-ones vector.
+ */
+function correlationSpread(S: Float64Array, H: number): number {
+  const d = new Float64Array(H);
+  for (let p = 0; p < H; p++) d[p] = S[p * H + p]! > 0 ? 1 / Math.sqrt(S[p * H + p]!) : 0;
+  let v = new Float64Array(H).fill(1 / Math.sqrt(H));
+  let w = new Float64Array(H);
+  let lambda = 0;
+  for (let it = 0; it < 30; it++) {
+    w.fill(0);
+    for (let p = 0; p < H; p++) {
+      const row = p * H;
+      let acc = 0;
+      for (let q = 0; q < p; q++) {
+        const c = S[row + q]! * d[p]! * d[q]!;
+        acc += c * v[q]!;
+        w[q] += c * v[p]!;
+      }
+      w[p] += acc + (d[p]! > 0 ? v[p]! : 0);
+    }
+    let norm = 0;
+    for (let p = 0; p < H; p++) norm += w[p]! * w[p]!;
+    norm = Math.sqrt(norm);
+    if (!(norm > 0)) return 0;
+    const prev = lambda;
+    lambda = norm;
+    for (let p = 0; p < H; p++) w[p] /= norm;
+    [v, w] = [w, v];
+    if (Math.abs(lambda - prev) <= 1e-3 * lambda) break;
+  }
+  return lambda;
 }
 
 interface LbfgsResult {
@@ -561,7 +550,7 @@ const dotp = (a: Float64Array, b: Float64Array) => {
 };
 
 /** L-BFGS (two-loop recursion) from theta0 (default 0) with a strong-Wolfe line search. */
-function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0?: Float64Array): LbfgsResult {
+async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0?: Float64Array): Promise<LbfgsResult> {
   const d = problem.size;
   let x: Float64Array = theta0 ?? new Float64Array(d);
   let g: Float64Array = new Float64Array(d);
@@ -575,7 +564,7 @@ function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0
   let stored = 0;
   let head = 0; // next slot to overwrite
 
-  let f = problem.evaluate(x, g);
+  let f = await problem.evaluate(x, g);
   let evaluations = 1;
   let gmax = maxAbs(g);
   let iterations = 0;
@@ -583,9 +572,9 @@ function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0
   if (gmax <= tol) return { theta: x, f, gmax, iterations, evaluations, reason: 'gradient' };
 
   // One evaluation at x + a*dir, kept in xNew/gNew.
-  const at = (a: number): [number, number] => {
+  const at = async (a: number): Promise<[number, number]> => {
     for (let j = 0; j < d; j++) xNew[j] = x[j]! + a * dir[j]!;
-    const fa = problem.evaluate(xNew, gNew);
+    const fa = await problem.evaluate(xNew, gNew);
     evaluations++;
     return [fa, dotp(gNew, dir)];
   };
@@ -621,7 +610,7 @@ function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0
     }
     // First step: a unit step along -g can be far too long; scale it to length 1.
     const a0 = stored === 0 ? Math.min(1, 1 / Math.sqrt(-slope)) : 1;
-    const step = wolfeSearch(at, f, slope, a0);
+    const step = await wolfeSearch(at, f, slope, a0);
     if (step === null) {
       reason = 'line-search';
       break;
@@ -663,7 +652,7 @@ function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0
  * bisection as a safeguard). `at(a)` evaluates phi(a) and phi'(a) and leaves that point's state
  * behind, so on success the caller's xNew/gNew hold the accepted point. Returns phi(a) or null.
  */
-function wolfeSearch(at: (a: number) => [number, number], f0: number, slope0: number, a1: number): number | null {
+async function wolfeSearch(at: (a: number) => Promise<[number, number]>, f0: number, slope0: number, a1: number): Promise<number | null> {
   const c1 = 1e-4;
   const c2 = 0.9;
   const sufficient = (a: number, fa: number) => fa <= f0 + c1 * a * slope0;
@@ -674,7 +663,7 @@ function wolfeSearch(at: (a: number) => [number, number], f0: number, slope0: nu
   let dPrev = slope0;
   let a = a1;
   for (let it = 0; it < 30; it++) {
-    const [fa, da] = at(a);
+    const [fa, da] = await at(a);
     if (!Number.isFinite(fa) || !sufficient(a, fa) || (it > 0 && fa >= fPrev)) return zoom(aPrev, fPrev, dPrev, a, fa, da);
     if (curvature(da)) return fa;
     if (da >= 0) return zoom(a, fa, da, aPrev, fPrev, dPrev);
@@ -685,13 +674,13 @@ function wolfeSearch(at: (a: number) => [number, number], f0: number, slope0: nu
   }
   return null;
 
-  function zoom(lo: number, flo: number, dlo: number, hi: number, fhi: number, dhi: number): number | null {
+  async function zoom(lo: number, flo: number, dlo: number, hi: number, fhi: number, dhi: number): Promise<number | null> {
     for (let j = 0; j < 40; j++) {
       const w = Math.abs(hi - lo);
       let a = cubicMin(lo, flo, dlo, hi, fhi, dhi);
       const left = Math.min(lo, hi);
       if (!Number.isFinite(a) || a < left + 0.1 * w || a > left + 0.9 * w) a = (lo + hi) / 2;
-      const [fa, da] = at(a);
+      const [fa, da] = await at(a);
       if (!Number.isFinite(fa) || !sufficient(a, fa) || fa >= flo) {
         hi = a;
         fhi = fa;
@@ -710,7 +699,7 @@ function wolfeSearch(at: (a: number) => [number, number], f0: number, slope0: nu
       if (w < 1e-16 * Math.max(1, Math.abs(lo))) break;
     }
     // No point met both conditions; accept lo when it decreased the objective (Armijo holds there).
-    if (lo > 0 && flo < f0) return at(lo)[0];
+    if (lo > 0 && flo < f0) return (await at(lo))[0];
     return null;
   }
 }

@@ -30,18 +30,21 @@ export interface LayerProbe {
 }
 
 /** `labels[i]` = class index of store row i (or of store row opts.rows[i]). */
-export function trainLayerProbes(store: ActivationStore, labels: Int32Array, numClasses: number, opts: ProbeTrainOptions = {}): LayerProbe[] {
+export async function trainLayerProbes(store: ActivationStore, labels: Int32Array, numClasses: number, opts: ProbeTrainOptions = {}): Promise<LayerProbe[]> {
   const n = opts.rows?.length ?? store.rows;
   if (labels.length !== n) throw new Error(`${store.dir}: ${n} rows of activations for ${labels.length} labels`);
   if (opts.rows?.some((r) => r < 0 || r >= store.rows)) throw new Error(`${store.dir}: row index out of range 0..${store.rows - 1}`);
   const k = opts.k ?? 5;
   const seed = opts.seed ?? 0;
   const fit = { C: opts.C, standardize: opts.standardize, maxIter: opts.maxIter, tol: opts.tol };
-  return (opts.layers ?? store.layers).map((layer) => {
+  const out: LayerProbe[] = [];
+  for (const layer of opts.layers ?? store.layers) {
     // One layer in memory at a time: [N, H].
     const X = opts.rows ? gatherRows(store.readLayer(layer), store.hiddenSize, opts.rows) : store.readLayer(layer);
-    const cv = crossValidate(X, labels, numClasses, { k, seed, ...fit });
-    const m = fitLogisticRegression(X, labels, numClasses, fit);
+    // The fit on all rows first; the folds start from it (the same optima, as the objective is
+    // convex, in fewer iterations).
+    const m = await fitLogisticRegression(X, labels, numClasses, fit);
+    const cv = await crossValidate(X, labels, numClasses, { k, seed, ...fit, init: m });
     const result: LayerProbe = {
       layer,
       cv: { foldAccuracies: cv.foldAccuracies, mean: cv.mean, std: cv.std, confusion: cv.confusion },
@@ -52,8 +55,9 @@ export function trainLayerProbes(store: ActivationStore, labels: Int32Array, num
       converged: m.converged,
     };
     opts.onLayer?.(layer, result);
-    return result;
-  });
+    out.push(result);
+  }
+  return out;
 }
 
 function gatherRows(X: Float32Array, H: number, rows: Int32Array): Float32Array {

@@ -151,7 +151,7 @@ export async function runProbeTraining(
         result.layers[kind] = cached as LayerAccuracy[];
       } else {
         onProgress?.(`${attribute} ${kind} probes`, 0, layers.length);
-        const fitted = trainLayerProbes(store, labels, classes.length, {
+        const fitted = await trainLayerProbes(store, labels, classes.length, {
           k: cfg.k,
           seed: cfg.seed,
           C: cfg.C,

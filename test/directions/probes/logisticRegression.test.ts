@@ -6,6 +6,7 @@ import {
   predictProba,
   type LogRegModel,
 } from '../../../src/directions/probes/logisticRegression.js';
+import { crossValidate } from '../../../src/directions/probes/crossValidation.js';
 
 // Everything the solver is checked against is recomputed here from the definitions, in plain
 // float64 loops: the objective C * sum CE + 0.5 ||W||^2, its finite-difference gradient, and a
@@ -122,11 +123,11 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 const accuracy = (m: LogRegModel, X: Float32Array, y: Int32Array) => predictClasses(m, X).reduce((a, p, i) => a + (p === y[i] ? 1 : 0), 0) / y.length;
 
 describe('fitLogisticRegression', () => {
-  it('stops where the objective gradient (finite differences of an independent objective) is ~0', () => {
+  it('stops where the objective gradient (finite differences of an independent objective) is ~0', async () => {
     const K = 3;
     const C = 0.7;
     const { X, y } = clusters(150, 6, K, 0.8, 1);
-    const m = fitLogisticRegression(X, y, K, { C, tol: 1e-9 });
+    const m = await fitLogisticRegression(X, y, K, { C, tol: 1e-9 });
     expect(m.converged).toBe(true);
     const W = Array.from(m.weight);
     const b = Array.from(m.bias);
@@ -151,12 +152,12 @@ describe('fitLogisticRegression', () => {
     expect(m.objective).toBeCloseTo(objective(X, y, W, b, K, C), 3);
   });
 
-  it.each(['diagonal', 'whiten'] as const)('matches an exact Newton solve, on badly scaled raw features and standardised (%s preconditioning)', (precondition) => {
+  it.each(['diagonal', 'whiten'] as const)('matches an exact Newton solve, on badly scaled raw features and standardised (%s preconditioning)', async (precondition) => {
     const K = 3;
     const C = 2;
     const scales = [0.01, 1, 100, 5];
     const { X, y } = clusters(90, 4, K, 1, 2, scales);
-    const raw = fitLogisticRegression(X, y, K, { C, tol: 1e-9, precondition });
+    const raw = await fitLogisticRegression(X, y, K, { C, tol: 1e-9, precondition });
     const ref = newtonSolve(X, y, K, C);
     expect(raw.converged).toBe(true);
     // Weights relative to the feature scale (a weight on a 0.01-scale feature is ~100x larger).
@@ -170,7 +171,7 @@ describe('fitLogisticRegression', () => {
     const sd = [0, 1, 2, 3].map((h) => Math.sqrt(y.reduce((a, _, i) => a + (X[i * 4 + h]! - mean[h]!) ** 2, 0) / n));
     const Z = X.map((v, j) => (v - mean[j % 4]!) / sd[j % 4]!);
     const refStd = newtonSolve(Z, y, K, C);
-    const std = fitLogisticRegression(X, y, K, { C, tol: 1e-9, standardize: true, precondition });
+    const std = await fitLogisticRegression(X, y, K, { C, tol: 1e-9, standardize: true, precondition });
     expect(maxDiff(std.standardization!.mean, mean)).toBeLessThan(1e-3);
     expect(maxDiff(std.standardization!.scale, sd)).toBeLessThan(1e-4 * Math.max(...sd));
     // Folded raw weights times the scale are the standardised-space weights.
@@ -184,22 +185,22 @@ describe('fitLogisticRegression', () => {
     expect(maxDiff(predictProba(raw, X), onRaw)).toBeGreaterThan(1e-3);
   });
 
-  it('fitting with standardize equals fitting on standardised features, and handles a constant feature', () => {
+  it('fitting with standardize equals fitting on standardised features, and handles a constant feature', async () => {
     const { X, y } = clusters(200, 5, 4, 0.7, 3, [3, 0.2, 10, 1, 0]);
     // Feature 4 is constant (scale 0, offset 4).
-    const m = fitLogisticRegression(X, y, 4, { standardize: true, tol: 1e-8 });
+    const m = await fitLogisticRegression(X, y, 4, { standardize: true, tol: 1e-8 });
     expect(m.standardization!.scale[4]).toBe(1);
     expect(m.weight.every(Number.isFinite)).toBe(true);
     const { mean, scale } = m.standardization!;
     const Z = X.map((v, j) => (v - mean[j % 5]!) / scale[j % 5]!);
-    const onZ = fitLogisticRegression(Z, y, 4, { tol: 1e-8 });
+    const onZ = await fitLogisticRegression(Z, y, 4, { tol: 1e-8 });
     expect(maxDiff(predictProba(m, X), predictProba(onZ, Z))).toBeLessThan(1e-4);
     expect(Array.from(predictClasses(m, X))).toEqual(Array.from(predictClasses(onZ, Z)));
   });
 
-  it('separates separable data perfectly, and probabilities are finite at large feature values', () => {
+  it('separates separable data perfectly, and probabilities are finite at large feature values', async () => {
     const { X, y } = clusters(300, 8, 4, 6, 4);
-    const m = fitLogisticRegression(X, y, 4);
+    const m = await fitLogisticRegression(X, y, 4);
     expect(accuracy(m, X, y)).toBe(1);
     const big = X.map((v) => v * 1e4);
     const p = predictProba(m, big);
@@ -207,57 +208,93 @@ describe('fitLogisticRegression', () => {
     for (let i = 0; i < 300; i++) expect(p[i * 4]! + p[i * 4 + 1]! + p[i * 4 + 2]! + p[i * 4 + 3]!).toBeCloseTo(1, 5);
   });
 
-  it('starting from another model reaches the same optimum', () => {
+  it('starting from another model reaches the same optimum', async () => {
     const { X, y } = clusters(200, 10, 3, 0.5, 5, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    const cold = fitLogisticRegression(X, y, 3, { tol: 1e-8 });
+    const cold = await fitLogisticRegression(X, y, 3, { tol: 1e-8 });
     const half = { X: X.subarray(0, 100 * 10), y: y.subarray(0, 100) };
-    const start = fitLogisticRegression(half.X, half.y, 3);
-    const warm = fitLogisticRegression(X, y, 3, { tol: 1e-8, init: start });
+    const start = await fitLogisticRegression(half.X, half.y, 3);
+    const warm = await fitLogisticRegression(X, y, 3, { tol: 1e-8, init: start });
     expect(maxDiff(predictProba(cold, X), predictProba(warm, X))).toBeLessThan(1e-5);
     // Starting at the optimum maps it back exactly (no iterations needed).
     for (const precondition of ['diagonal', 'whiten'] as const)
-      expect(fitLogisticRegression(X, y, 3, { tol: 1e-6, init: cold, precondition }).iterations).toBeLessThanOrEqual(1);
-    const diagonal = fitLogisticRegression(X, y, 3, { tol: 1e-8, init: start, precondition: 'diagonal' });
+      expect((await fitLogisticRegression(X, y, 3, { tol: 1e-6, init: cold, precondition })).iterations).toBeLessThanOrEqual(1);
+    const diagonal = await fitLogisticRegression(X, y, 3, { tol: 1e-8, init: start, precondition: 'diagonal' });
     expect(maxDiff(predictProba(cold, X), predictProba(diagonal, X))).toBeLessThan(1e-5);
   });
 
-  it('a class without samples gets probability 0 and leaves the other classes as a fit without it', () => {
+  it('a class without samples gets probability 0 and leaves the other classes as a fit without it', async () => {
     const { X, y } = clusters(120, 4, 2, 1, 6);
     const y3 = y.map((c) => (c === 1 ? 2 : 0)); // classes 0 and 2; class 1 empty
-    const m = fitLogisticRegression(X, y3, 3, { tol: 1e-8 });
+    const m = await fitLogisticRegression(X, y3, 3, { tol: 1e-8 });
     expect(m.emptyClasses).toEqual([1]);
     expect(m.bias[1]).toBe(-Infinity);
     expect(Array.from(m.weight.subarray(4, 8))).toEqual([0, 0, 0, 0]);
     const p3 = predictProba(m, X);
-    const p2 = predictProba(fitLogisticRegression(X, y, 2, { tol: 1e-8 }), X);
+    const p2 = predictProba(await fitLogisticRegression(X, y, 2, { tol: 1e-8 }), X);
     for (let i = 0; i < 120; i++) {
       expect(p3[i * 3 + 1]).toBe(0);
       expect(Math.abs(p3[i * 3 + 2]! - p2[i * 2 + 1]!)).toBeLessThan(1e-5);
     }
   });
 
-  it('reports iterations and non-convergence honestly', () => {
+  it("'auto' whitens correlated features only, reaches the same optimum either way, and folds keep the full fit's choice", async () => {
+    const H = 24;
+    const K = 3;
+    const independent = clusters(600, H, K, 0.5, 7);
+    // One shared factor carries most of the variance of every feature, as in hidden states.
+    const g = gaussian(8);
+    const correlated = clusters(600, H, K, 0.5, 9);
+    for (let i = 0; i < 600; i++) {
+      const f = 6 * g();
+      for (let h = 0; h < H; h++) correlated.X[i * H + h] += f * (1 + h / H);
+    }
+    const auto = async (d: { X: Float32Array; y: Int32Array }) => fitLogisticRegression(d.X, d.y, K, { tol: 1e-8 });
+    expect((await auto(independent)).preconditioning).toBe('diagonal');
+    const whitened = await auto(correlated);
+    expect(whitened.preconditioning).toBe('whiten');
+    const diagonal = await fitLogisticRegression(correlated.X, correlated.y, K, { tol: 1e-8, precondition: 'diagonal' });
+    expect(diagonal.preconditioning).toBe('diagonal');
+    expect(maxDiff(predictProba(whitened, correlated.X), predictProba(diagonal, correlated.X))).toBeLessThan(1e-4);
+    // What whitening is for: far fewer iterations on correlated features.
+    expect(whitened.iterations * 3).toBeLessThan(diagonal.iterations);
+    // Too many features for the classes (H > 60 per class): never whitened under 'auto'.
+    const wide = clusters(200, 130, 2, 0.5, 10);
+    for (let i = 0; i < 200; i++) {
+      const f = 6 * g();
+      for (let h = 0; h < 130; h++) wide.X[i * 130 + h] += f;
+    }
+    expect((await fitLogisticRegression(wide.X, wide.y, 2)).preconditioning).toBe('diagonal');
+    // Folds started from a whitened fit are whitened too, and agree with cold folds.
+    const warm = await crossValidate(correlated.X, correlated.y, K, { init: whitened, tol: 1e-8 });
+    const cold = await crossValidate(correlated.X, correlated.y, K, { precondition: 'diagonal', tol: 1e-8 });
+    expect(warm.fits.map((f) => f.preconditioning)).toEqual(Array(5).fill('whiten'));
+    expect(cold.fits.map((f) => f.preconditioning)).toEqual(Array(5).fill('diagonal'));
+    expect(warm.foldAccuracies).toEqual(cold.foldAccuracies);
+    expect(Math.max(...warm.fits.map((f) => f.iterations))).toBeLessThan(Math.min(...cold.fits.map((f) => f.iterations)));
+  });
+
+  it('reports iterations and non-convergence honestly', async () => {
     const { X, y } = clusters(200, 10, 3, 0.5, 7);
-    const m = fitLogisticRegression(X, y, 3, { maxIter: 2 });
+    const m = await fitLogisticRegression(X, y, 3, { maxIter: 2 });
     expect(m.iterations).toBe(2);
     expect(m.converged).toBe(false);
     expect(m.stopReason).toBe('max-iterations');
   });
 
-  it('rejects bad input with messages that say what is wrong', () => {
+  it('rejects bad input with messages that say what is wrong', async () => {
     const X = new Float32Array(12);
     const y = new Int32Array([0, 1, 0, 1]);
-    expect(() => fitLogisticRegression(new Float32Array(10), y, 2)).toThrow(/10 values, not a positive multiple of the 4 labels/);
-    expect(() => fitLogisticRegression(X, new Int32Array([0, 1, 2, 0]), 2)).toThrow(/label 2 of sample 2 is outside 0..1/);
-    expect(() => fitLogisticRegression(X, new Int32Array([0, -1, 0, 1]), 2)).toThrow(/label -1 of sample 1/);
+    await expect(fitLogisticRegression(new Float32Array(10), y, 2)).rejects.toThrow(/10 values, not a positive multiple of the 4 labels/);
+    await expect(fitLogisticRegression(X, new Int32Array([0, 1, 2, 0]), 2)).rejects.toThrow(/label 2 of sample 2 is outside 0..1/);
+    await expect(fitLogisticRegression(X, new Int32Array([0, -1, 0, 1]), 2)).rejects.toThrow(/label -1 of sample 1/);
     const nan = X.slice();
     nan[7] = NaN;
-    expect(() => fitLogisticRegression(nan, y, 2)).toThrow(/X\[2, 1\] is NaN/);
-    expect(() => fitLogisticRegression(X, y, 1)).toThrow(/numClasses must be an integer >= 2/);
-    expect(() => fitLogisticRegression(X, new Int32Array([1, 1, 1, 1]), 3)).toThrow(/at least two classes.*only class 1/);
-    expect(() => fitLogisticRegression(X, y, 2, { C: 0 })).toThrow(/C must be a positive number/);
-    expect(() => fitLogisticRegression(X, new Int32Array(0), 2)).toThrow(/no samples/);
-    const m = fitLogisticRegression(Float32Array.from({ length: 12 }, (_, i) => i % 5), y, 2);
+    await expect(fitLogisticRegression(nan, y, 2)).rejects.toThrow(/X\[2, 1\] is NaN/);
+    await expect(fitLogisticRegression(X, y, 1)).rejects.toThrow(/numClasses must be an integer >= 2/);
+    await expect(fitLogisticRegression(X, new Int32Array([1, 1, 1, 1]), 3)).rejects.toThrow(/at least two classes.*only class 1/);
+    await expect(fitLogisticRegression(X, y, 2, { C: 0 })).rejects.toThrow(/C must be a positive number/);
+    await expect(fitLogisticRegression(X, new Int32Array(0), 2)).rejects.toThrow(/no samples/);
+    const m = await fitLogisticRegression(Float32Array.from({ length: 12 }, (_, i) => i % 5), y, 2);
     expect(() => predictProba(m, new Float32Array(7))).toThrow(/not a multiple of the model's dim 3/);
   });
 });
