@@ -9,8 +9,8 @@
 // whatever N is), with L-BFGS and a strong-Wolfe line search. One objective evaluation is two
 // float64 matrix products over the fit's rows (logits, then gradient).
 //
-// Conditioning: the solver always works on centred, scaled (and, for small H, decorrelated)
-// coordinates, since hidden-state features differ in scale by orders of magnitude and L-BFGS
+// Conditioning: the solver always works on centred, scaled (and, for correlated features of
+// moderate H, decorrelated) coordinates, since hidden-state features differ in scale by orders of magnitude and L-BFGS
 // then needs hundreds of iterations; the objective, hence the optimum, is unchanged. Memory: one
 // float64 copy of the fit's rows, centred and scaled.
 // Optional standardisation changes the objective instead (the penalty applies to the weights of
@@ -96,7 +96,7 @@ export async function fitLogisticRegression(X: Float32Array, y: Int32Array, numC
 }
 
 /**
- * Fits on the rows listed in `rows` (indices into X and y) without copying them: what
+ * Fits on the rows listed in `rows` (indices into X and y; X itself is not sliced): what
  * cross-validation uses. `rows === null` means all rows. Inputs are assumed validated.
  */
 export async function fitRows(
