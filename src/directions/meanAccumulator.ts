@@ -1,6 +1,8 @@
 // Running per-layer mean of activation vectors, in float64 so thousands of samples don't lose
 // precision, without keeping the samples themselves.
 
+import { norm } from '../model/overflow.js';
+
 export class MeanAccumulator {
   private sums: Float64Array[] | null = null;
   count = 0;
@@ -37,9 +39,8 @@ export function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-export function norm(a: Float32Array): number {
-  return Math.sqrt(dot(a, a));
-}
+// The L2 norm is model/overflow.ts's (it checks residual norms with it), re-exported for directions.
+export { norm };
 
 /** Scalar projection a·v/|v| (the paper's monitoring and screening measure). */
 export function projection(a: Float32Array, v: Float32Array): number {

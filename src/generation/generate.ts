@@ -104,7 +104,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   // Shared past/present buffers hold the longest prompt plus every token this call may add.
   const cacheCapacity = Math.max(...prompts.map((p) => p.length)) + maxNew;
   // The cache stays in buffers this loop owns; each step fetches only its new columns.
-  const kvBuffers = new KvBuffers(Math.max(...prompts.map((p) => p.length)) + maxNew);
+  const kvBuffers = new KvBuffers(cacheCapacity);
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();

@@ -278,10 +278,9 @@ function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: 
   let cum = 0;
   let cross = 0;
   while (cross < BUCKETS - 1 && cum + mass[cross]! < target) cum += mass[cross++]!;
-  // Members of the crossing bucket, then its sub-buckets by distance from the best (finer 1/16 nat
-  // slices, so members keep their order: nearer the best = more likely).
   // One pass: the crossing bucket's members, and the mass already kept per block of BLOCK tokens
-  // (so a draw can skip whole blocks).
+  // (so a draw can skip whole blocks). The members are then split into sub-buckets by distance
+  // from the best (finer slices of the bucket's 1/16 nat: nearer the best = more likely).
   const blocks = new Float64Array(Math.ceil(V / BLOCK));
   let n = 0;
   for (let i = 0; i < V; i++) {

@@ -31,7 +31,7 @@ describe('persona serve with no arguments', () => {
     registerServeCommand(program, async (p) => void (plan = p));
     await program.parseAsync(['node', 'persona', 'serve']);
     expect(plan).toMatchObject({
-      modelDir: DEFAULT_MODEL, host: '127.0.0.1', port: 8000, layer: 3, coeff: null, pins: [], vectors: [], probes: [], graceMs: 10_000, limits: DEFAULT_LIMITS,
+      modelDir: DEFAULT_MODEL, host: '127.0.0.1', port: 8000, layer: 3, coeff: null, pins: [], files: null, graceMs: 10_000, limits: DEFAULT_LIMITS,
       builtin: { traits: BUILTIN_TRAITS, attributes: BUILTIN_ATTRIBUTES, cacheDir: undefined },
     });
     await program.parseAsync(['node', 'persona', 'serve', '--grace', '2.5', '--coeff', 'evil=4,humorous=-2']);

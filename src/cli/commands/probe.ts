@@ -213,8 +213,9 @@ export function registerProbeCommands(program: Command): void {
       .option('--seed <n>', 'conversation and random-control seed', '0')),
   ).action(async (dir: string, o: RunFlags & JudgeHttpFlags & { probes: string[]; layers: string; strength: string; direction: string; normalize?: boolean; questions: string; tailoring?: boolean; judge?: string; maxNewTokens: string; tailoringTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
+    const shape = modelShape(dir);
     const cfg: ProbeSteerConfig = {
-      layers: intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers),
+      layers: intListFlag(o.layers, '--layers', 0, shape.numLayers),
       strength: floatFlag(o.strength, '--strength', -MAX_COEFF, MAX_COEFF),
       direction: choiceList(o.direction, '--direction', ['weight', 'centroid'] as const)[0]!,
       normalize: !!o.normalize,
@@ -233,7 +234,7 @@ export function registerProbeCommands(program: Command): void {
     const world = isWorldModel(dir) && probes.every((p) => isAttribute(p.meta.attribute));
     if (judge === 'lexicon' && !world) throw new Error('--judge lexicon scores only persona-world attributes; use --judge openai');
     const cases = steerCases(probes, n, intFlag(o.seed, '--seed'), world, !!judge);
-    checkProbes(probes, modelShape(dir));
+    checkProbes(probes, shape);
     const model = await loadModel(dir);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-steer'), 'probe steer', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), questions: n, judge: judge ?? null, ...cfg });
     await inRun(run, model, async () => {
@@ -282,8 +283,9 @@ export function registerProbeCommands(program: Command): void {
       .option('--seed <n>', 'world seed for generated data', '0'),
   ).action(async (dir: string, o: RunFlags & { probes: string[]; layers: string; data?: string; perClass: string; strength: string; direction: string; normalize?: boolean; maxNewTokens: string; seed: string }) => {
     const probes = loadProbes(o.probes);
+    const shape = modelShape(dir);
     const intervention = {
-      layers: intListFlag(o.layers, '--layers', 0, modelShape(dir).numLayers),
+      layers: intListFlag(o.layers, '--layers', 0, shape.numLayers),
       strength: floatFlag(o.strength, '--strength', -MAX_COEFF, MAX_COEFF),
       direction: choiceList(o.direction, '--direction', ['weight', 'centroid'] as const)[0]!,
       normalize: !!o.normalize,
@@ -295,7 +297,7 @@ export function registerProbeCommands(program: Command): void {
       : generateProbeDataset({ attributes: probes.map((p) => p.meta.attribute).filter(isAttribute), perClass: intFlag(o.perClass, '--per-class', 1), conditions: ['contradicting'], turns: [1, 1], seed: intFlag(o.seed, '--seed') });
     const cases = stereotypeCases(rows, directQuestion);
     const cfg = { intervention, maxNewTokens: intFlag(o.maxNewTokens, '--max-new-tokens', 1, 4096), batchSize: intFlag(o.batchSize, '--batch-size', 1, 4096) };
-    checkProbes(probes, modelShape(dir));
+    checkProbes(probes, shape);
     const model = await loadModel(dir);
     const run = RunDir.open(o.run ?? RunDir.freshPath(o.runs, 'probe-stereotype'), 'probe stereotype', { ...modelIdentity(model), probes: o.probes.map((p) => resolve(p)), data: o.data ? resolve(o.data) : 'world', cases: cases.length, ...cfg });
     await inRun(run, model, async () => {

@@ -68,8 +68,6 @@ export interface ServePlan {
   builtin: { traits: string[]; attributes: string[]; cacheDir?: string } | null;
   /** Without built-ins: the --vector / --probe directions, read and checked before the model loads (none = a plain model). */
   files: LoadedDirections | null;
-  vectors: string[];
-  probes: string[];
   runs: string;
   run?: string;
 }
@@ -169,8 +167,6 @@ export function servePlan(dir: string, o: ServeFlags, given: (flag: keyof ServeF
     pinDefaults,
     builtin: useBuiltin ? { traits: builtinTraits, attributes: builtinAttributes, cacheDir: o.cache } : null,
     files,
-    vectors: o.vector ?? [],
-    probes: o.probe ?? [],
     runs: o.runs,
     run: o.run,
   };

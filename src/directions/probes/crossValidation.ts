@@ -62,12 +62,6 @@ export function stratifiedFolds(y: Int32Array, numClasses: number, k: number, se
   return folds;
 }
 
-function foldSizes(folds: Int32Array, k: number): number[] {
-  const sizes = new Array<number>(k).fill(0);
-  for (const f of folds) sizes[f]!++;
-  return sizes;
-}
-
 /** Stratified k-fold accuracy of a multinomial logistic-regression probe on X [N, dim]. */
 export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: number, opts: CrossValidateOptions = {}): Promise<CrossValidationResult> {
   const dim = checkData(X, y, numClasses, 'crossValidate');
@@ -79,18 +73,20 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
     k = Math.max(k, f + 1);
   }
   if (k < 2) throw new Error('crossValidate: need at least 2 folds');
+  const sizes = new Array<number>(k).fill(0);
+  for (const f of folds) sizes[f]!++;
+  const empty = sizes.indexOf(0);
+  if (empty >= 0) throw new Error(`crossValidate: fold ${empty} has no samples`);
 
   // Folds started from a model keep its conditioning (the folds' features are a subset of its rows)
   // instead of measuring their correlation again; one float64 buffer serves every fold's rows.
   const foldOpts = opts.init && (opts.precondition ?? 'auto') === 'auto' ? { ...opts, precondition: opts.init.preconditioning } : opts;
-  const scratch = new Float64Array((y.length - Math.min(...foldSizes(folds, k))) * dim);
+  const scratch = new Float64Array((y.length - Math.min(...sizes)) * dim);
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   const foldAccuracies: number[] = [];
   const fits: CrossValidationResult['fits'] = [];
   for (let f = 0; f < k; f++) {
-    let nTest = 0;
-    for (const g of folds) if (g === f) nTest++;
-    if (nTest === 0) throw new Error(`crossValidate: fold ${f} has no samples`);
+    const nTest = sizes[f]!;
     const train = new Int32Array(y.length - nTest);
     const test = new Int32Array(nTest);
     for (let i = 0, a = 0, b = 0; i < y.length; i++) {

@@ -99,5 +99,7 @@ describe('crossValidate', () => {
     await expect(crossValidate(X, y, 2, { k: 11 })).rejects.toThrow(/class \d has only 10 sample/);
     await expect(crossValidate(X, y, 2, { folds: new Int32Array(19) })).rejects.toThrow(/19 fold indices for 20 samples/);
     await expect(crossValidate(X, y, 2, { folds: new Int32Array(20) })).rejects.toThrow(/at least 2 folds/);
+    // Fold 1 of 0..2 is empty: refused before any fold is fitted.
+    await expect(crossValidate(X, y, 2, { folds: Int32Array.from({ length: 20 }, (_, i) => (i % 2) * 2) })).rejects.toThrow(/^crossValidate: fold 1 has no samples$/);
   });
 });
