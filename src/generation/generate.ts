@@ -6,6 +6,7 @@
 import { checkHidden, checkLogits, interventionCause, OverflowError } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import { KvBuffers } from '../model/kvBuffers.js';
+import { KvSlots, slotsAllowed, slotsWork } from '../model/kvSlots.js';
 import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
@@ -103,8 +104,9 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   const recompute = opts.fullRecompute || model.session.cache.length === 0;
   // Shared past/present buffers hold the longest prompt plus every token this call may add.
   const cacheCapacity = Math.max(...prompts.map((p) => p.length)) + maxNew;
-  // The cache stays in buffers this loop owns; each step fetches only its new columns.
-  const kvBuffers = new KvBuffers(cacheCapacity);
+  // The cache stays in buffers this loop owns; each step fetches only its new columns, which go into
+  // fixed slots where the graph's masking allows it (nothing moves), else are appended.
+  const kvBuffers = !recompute && slotsAllowed(model, cacheCapacity) && (await slotsWork(model)) ? new KvSlots(cacheCapacity) : new KvBuffers(cacheCapacity);
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();

@@ -1,6 +1,9 @@
 // Next-token choice from one row of logits: greedy, or seeded sampling with temperature, top-k,
 // top-p (nucleus) and an optional repetition penalty, in Hugging Face's order
-// (penalty -> temperature -> top-k -> top-p).
+// (penalty -> temperature -> top-k -> top-p). The passes over the vocabulary run in the SIMD
+// logits kernel (kernels/logits.ts); probabilities are float32 exp values summed in float64.
+
+import { BUCKETS, LogitsKernel } from '../kernels/logits.js';
 
 export interface SamplingOptions {
   /** 0 = greedy. Default 1. */
@@ -125,16 +128,20 @@ export function topIndices(x: ArrayLike<number>, k: number): Int32Array {
  */
 export function nucleus(logits: Float32Array, topK = 0, topP = 1): { ids: Int32Array; probs: Float64Array } {
   const V = logits.length;
-  let max = -Infinity;
-  for (let i = 0; i < V; i++) if (logits[i]! > max) max = logits[i]!;
+  const kernel = LogitsKernel.get();
+  kernel.load(logits);
+  const zAll = kernel.softmax(kernel.scan().max);
+  const e = kernel.e;
   // Normaliser over the whole vocabulary, or over the top-k when top-k is on (HF renormalises).
   let k = topK > 0 ? Math.min(topK, V) : Math.min(V, 64);
   for (;;) {
     const ids = topIndices(logits, k);
-    let z = 0;
-    if (topK > 0) for (const i of ids) z += expNeg(max - logits[i]!);
-    else for (let i = 0; i < V; i++) z += expNeg(max - logits[i]!);
-    const probs = Float64Array.from(ids, (i) => expNeg(max - logits[i]!) / z);
+    let z = zAll;
+    if (topK > 0) {
+      z = 0;
+      for (const i of ids) z += e[i]!;
+    }
+    const probs = Float64Array.from(ids, (i) => e[i]! / z);
     // Keep token j while the mass before it is < p (the token that crosses p stays).
     let keep = 0;
     let mass = 0;
@@ -170,21 +177,23 @@ export function sampleToken(
       x[id] = l > 0 ? l / penalty : l * penalty;
     }
   }
-  if (temperature === 0) return argmax(x);
-  if (temperature !== 1) {
-    const y = scratch && scratch.length === logits.length ? scratch : new Float32Array(logits.length);
-    for (let i = 0; i < x.length; i++) y[i] = x[i]! / temperature;
-    x = y;
+  const kernel = LogitsKernel.get();
+  if (temperature === 0) {
+    kernel.load(x);
+    return kernel.argmax();
   }
+  const V = kernel.load(x, 0, x.length, temperature);
   const topK = opts?.topK ?? 0;
   const topP = opts?.topP ?? 1;
-  if (topK === 0 && topP >= 1) return sampleSoftmax(x, rng());
   if (topK > 0) {
     // Few candidates: the exact sorted nucleus is cheap.
-    const { ids, probs } = nucleus(x, topK, topP);
+    const { ids, probs } = nucleus(kernel.x.slice(0, V), topK, topP);
     return drawFrom(ids, probs, rng());
   }
-  return sampleNucleus(x, topP, rng());
+  const z = kernel.softmax(kernel.scan().max);
+  if (!(z >= 1 && z < Infinity)) throw new Error(`sampling: the logits are not finite (softmax normaliser ${z})`);
+  const total = topP >= 1 ? z : markNucleus(kernel, z, topP);
+  return drawKept(kernel, V, rng() * total);
 }
 
 function drawFrom(ids: Int32Array, probs: Float64Array, u: number): number {
@@ -198,45 +207,23 @@ function drawFrom(ids: Int32Array, probs: Float64Array, u: number): number {
   return ids[ids.length - 1]!;
 }
 
-const BUCKETS = 512;
-const PER_NAT = 16;
-/** Tokens more than this many nats below the best have probability < 1e-17: no exp needed. */
-const CUTOFF = 40;
-/** e^(-k/16), k = 0 .. CUTOFF * 16: the bucket part of expNeg. */
-const EXP_TABLE = Float64Array.from({ length: CUTOFF * PER_NAT + 1 }, (_, k) => Math.exp(-k / 16));
-
 /**
- * e^(-d) for d >= 0, 0 beyond CUTOFF nats: a table entry for the 1/16-nat step times a degree-6
- * Taylor polynomial for the rest (relative error < 1e-12), half the time of Math.exp, which was the
- * largest remaining cost of a draw over a 49k vocabulary. Every sampling path uses it, so the sorted
- * and the sort-free nucleus see identical probabilities.
- */
-export function expNeg(d: number): number {
-  if (d > CUTOFF) return 0;
-  const b = (d * PER_NAT) | 0;
-  const r = d - b / PER_NAT;
-  return EXP_TABLE[b]! * (1 - r * (1 - r * (1 / 2 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720))))));
-}
-/** A draw skips whole blocks of 2^BLOCK_BITS tokens by their kept mass. */
-const BLOCK_BITS = 10;
-const BLOCK = 1 << BLOCK_BITS;
-/** Sub-buckets splitting the bucket that crosses p (1/16 nat each) before anything is sorted. */
-const SUB_BUCKETS = 512;
-/**
- * The same set as nucleus(x, 0, topP) without sorting the vocabulary: bucket tokens by
- * log-probability (O(V)), keep whole buckets from the top while their mass stays below p, and
- * sort only the bucket that crosses p. Ids come back in vocabulary order, probabilities normalised
- * over the whole vocabulary (not renormalised to the nucleus).
+ * The same set as nucleus(x, 0, topP) without sorting the vocabulary: ids in vocabulary order,
+ * probabilities normalised over the whole vocabulary (not renormalised to the nucleus).
  */
 export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Array; probs: Float64Array } {
-  const { e, bucket, cross, z } = nucleusMark(x, topP);
+  const kernel = LogitsKernel.get();
+  const V = kernel.load(x);
+  const z = kernel.softmax(kernel.scan().max);
+  markNucleus(kernel, z, topP);
+  const e = kernel.e;
   let kept = 0;
-  for (let i = 0; i < x.length; i++) if (bucket[i]! < cross) kept++;
+  for (let i = 0; i < V; i++) if (e[i]! > 0) kept++;
   const ids = new Int32Array(kept);
   const probs = new Float64Array(kept);
   let n = 0;
-  for (let i = 0; i < x.length; i++)
-    if (bucket[i]! < cross) {
+  for (let i = 0; i < V; i++)
+    if (e[i]! > 0) {
       ids[n] = i;
       probs[n++] = e[i]! / z;
     }
@@ -244,123 +231,54 @@ export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Arra
 }
 
 /**
- * Marks the nucleus: token i is in it iff bucket[i] < cross (work arrays, valid until next call).
- * Three passes over the vocabulary (max; exp and bucket; the crossing bucket's members) and one
- * over the crossing bucket, whose members are split again into sub-buckets so that only the
- * members of the one sub-bucket that crosses p are sorted (a near-uniform 49k vocabulary put
- * thousands of tokens in one bucket, and sorting them was the largest cost of a draw).
+ * Leaves kernel.e = the nucleus's unnormalised probabilities (0 outside it) and returns their sum.
+ * Tokens are ordered by key (distance below the best logit, kernels/logits.ts): whole 1/16-nat
+ * buckets are kept while the mass before the next stays below p, then whole 1/8192-nat sub-buckets
+ * of the bucket that crosses p, and only the sub-bucket that crosses p is sorted (by logit, ties by
+ * id, as nucleus() orders them): a near-uniform 49k vocabulary puts thousands of tokens in one bucket
+ * but few in one sub-bucket. Two histogram passes, one gather, one cut; no sort of the vocabulary.
  */
-function nucleusMark(x: Float32Array, topP: number): { e: Float64Array; bucket: Int32Array; cross: number; mass: number; z: number; blocks: Float64Array } {
-  const V = x.length;
-  const { e, bucket, members } = scratch(V);
-  const mass = new Float64Array(BUCKETS);
-  let max = -Infinity;
-  for (let i = 0; i < V; i++) if (x[i]! > max) max = x[i]!;
-  let z = 0;
-  for (let i = 0; i < V; i++) {
-    const d = max - x[i]!;
-    if (d > CUTOFF) {
-      e[i] = 0;
-      bucket[i] = BUCKETS - 1;
-      continue;
-    }
-    // expNeg(d), inlined to share the bucket index.
-    const b = (d * PER_NAT) | 0;
-    const r = d - b / PER_NAT;
-    const p = EXP_TABLE[b]! * (1 - r * (1 - r * (1 / 2 - r * (1 / 6 - r * (1 / 24 - r * (1 / 120 - r / 720))))));
-    e[i] = p;
-    z += p;
-    const k = b < BUCKETS - 1 ? b : BUCKETS - 1;
-    bucket[i] = k;
-    mass[k]! += p;
-  }
+function markNucleus(kernel: LogitsKernel, z: number, topP: number): number {
   const target = topP * z;
+  const mass = kernel.bucketMass();
   let cum = 0;
-  let cross = 0;
-  while (cross < BUCKETS - 1 && cum + mass[cross]! < target) cum += mass[cross++]!;
-  // One pass: the crossing bucket's members, and the mass already kept per block of BLOCK tokens
-  // (so a draw can skip whole blocks). The members are then split into sub-buckets by distance
-  // from the best (finer slices of the bucket's 1/16 nat: nearer the best = more likely).
-  const blocks = new Float64Array(Math.ceil(V / BLOCK));
-  let n = 0;
-  for (let i = 0; i < V; i++) {
-    const b = bucket[i]!;
-    if (b === cross) members[n++] = i;
-    else if (b < cross) blocks[i >> BLOCK_BITS]! += e[i]!;
+  let c = 0;
+  while (c < BUCKETS - 1 && cum + mass[c]! < target) cum += mass[c++]!;
+  // Key range of the tokens to sort: the crossing sub-bucket, or the whole open last bucket.
+  let lo = c * BUCKETS;
+  let hi = 0x7fffffff;
+  if (c < BUCKETS - 1) {
+    const sub = kernel.subBucketMass(c);
+    let s = 0;
+    while (s < BUCKETS - 1 && cum + sub[s]! < target) cum += sub[s++]!;
+    lo = hi = c * BUCKETS + s;
   }
-  const sub = new Float64Array(SUB_BUCKETS);
-  const subOf = (i: number) => {
-    const s = ((max - x[i]! - cross / PER_NAT) * PER_NAT * SUB_BUCKETS) | 0;
-    return s < 0 ? 0 : s >= SUB_BUCKETS ? SUB_BUCKETS - 1 : s;
-  };
-  for (let j = 0; j < n; j++) sub[subOf(members[j]!)]! += e[members[j]!]!;
-  let crossSub = 0;
-  // Whole sub-buckets are taken while the mass before the next one stays below p (at least one token).
-  while (crossSub < SUB_BUCKETS - 1 && cum + sub[crossSub]! < target) cum += sub[crossSub++]!;
-  const last: number[] = [];
-  for (let j = 0; j < n; j++) {
-    const i = members[j]!;
-    const s = subOf(i);
-    if (s < crossSub) {
-      bucket[i] = -1;
-      blocks[i >> BLOCK_BITS]! += e[i]!;
-    } else if (s === crossSub) last.push(i);
+  const x = kernel.x;
+  const e = kernel.e;
+  const crossing = Array.from(kernel.gather(lo, hi)).sort((a, b) => x[b]! - x[a]! || a - b);
+  // cum < target on entry (every loop above stops before reaching it), so one token is always kept.
+  const kept: number[] = [];
+  const weights: number[] = [];
+  for (const i of crossing) {
+    if (cum >= target && kept.length) break;
+    cum += e[i]!;
+    kept.push(i);
+    weights.push(e[i]!);
   }
-  // The crossing sub-bucket, most likely first (ties: lower id), until the mass reaches p; taken
-  // ones are moved to bucket -1 so "bucket < cross" marks the whole nucleus.
-  last.sort((a, b) => e[b]! - e[a]! || a - b);
-  // cum < target holds on entry (every loop above stops before reaching it), so one token is always kept.
-  for (let j = 0; j < last.length && cum < target; j++) {
-    cum += e[last[j]!]!;
-    bucket[last[j]!] = -1;
-    blocks[last[j]! >> BLOCK_BITS]! += e[last[j]!]!;
-  }
-  return { e, bucket, cross, mass: cum, z, blocks };
+  let total = kernel.cutFrom(lo);
+  kept.forEach((i, j) => {
+    e[i] = weights[j]!;
+    total += weights[j]!;
+  });
+  return total;
 }
 
-/** Inverse-CDF draw from the nucleus without materialising it. */
-function sampleNucleus(x: Float32Array, topP: number, u: number): number {
-  const { e, bucket, cross, mass, blocks } = nucleusMark(x, topP);
-  let t = u * mass;
-  // Whole blocks first, then the tokens of the block where the draw lands, in vocabulary order.
-  for (let k = 0; k < blocks.length; k++) {
-    if (t >= blocks[k]!) {
-      t -= blocks[k]!;
-      continue;
-    }
-    const end = Math.min(x.length, (k + 1) << BLOCK_BITS);
-    for (let i = k << BLOCK_BITS; i < end; i++)
-      if (bucket[i]! < cross) {
-        t -= e[i]!;
-        if (t < 0) return i;
-      }
-  }
-  // Rounding left t >= 0 after the last kept token: that token.
-  for (let i = x.length - 1; i >= 0; i--) if (bucket[i]! < cross) return i;
-  return argmax(x);
-}
-
-/** Inverse-CDF draw from softmax(x) over the whole vocabulary: O(V), one exp per token, no sort. */
-function sampleSoftmax(x: Float32Array, u: number): number {
-  const V = x.length;
-  const { e } = scratch(V);
-  let max = -Infinity;
-  for (let i = 0; i < V; i++) if (x[i]! > max) max = x[i]!;
-  let z = 0;
-  for (let i = 0; i < V; i++) {
-    z += e[i] = expNeg(max - x[i]!);
-  }
-  let t = u * z;
-  for (let i = 0; i < V; i++) {
-    t -= e[i]!;
-    if (t < 0) return i;
-  }
-  return argmax(x);
-}
-
-// Per-vocabulary-size work arrays, reused across calls (sampling is synchronous, so no sharing).
-let work: { e: Float64Array; bucket: Int32Array; members: Int32Array } | undefined;
-function scratch(V: number): { e: Float64Array; bucket: Int32Array; members: Int32Array } {
-  if (!work || work.e.length !== V) work = { e: new Float64Array(V), bucket: new Int32Array(V), members: new Int32Array(V) };
-  return work;
+/** Inverse-CDF draw over kernel.e (whatever is left of it) at t in [0, total). */
+function drawKept(kernel: LogitsKernel, V: number, t: number): number {
+  const i = kernel.draw(t);
+  const e = kernel.e;
+  if (i >= 0 && i < V && e[i]! > 0) return i;
+  // Rounding left the draw past the last kept token (or on a zero lane just after it): that token.
+  for (let j = Math.min(i < 0 ? V : i, V) - 1; j >= 0; j--) if (e[j]! > 0) return j;
+  return kernel.argmax();
 }

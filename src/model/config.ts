@@ -23,6 +23,11 @@ export interface ModelConfig {
   bosTokenId?: number;
   padTokenId?: number;
   maxPositions?: number;
+  /**
+   * Attention window of (some) layers, where config.json sets one and applies it (qwen2's
+   * use_sliding_window: false switches it off): keys further back than this are not seen.
+   */
+  slidingWindow?: number;
   /** The parsed config.json, for fields we do not normalise. */
   raw: Record<string, unknown>;
 }
@@ -95,6 +100,7 @@ export function parseModelConfig(
     bosTokenId: bos,
     padTokenId: pad,
     maxPositions: firstInt(c, where, ['max_position_embeddings', 'n_positions', 'n_ctx'], false),
+    slidingWindow: c['use_sliding_window'] === false ? undefined : firstInt(c, where, ['sliding_window'], false),
     raw: config,
   };
 }

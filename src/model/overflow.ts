@@ -4,6 +4,7 @@
 // exit 0). In float16 graphs the values themselves turn Infinity and the logits NaN. Generation
 // and extraction check what they read and stop, saying what was applied to the residual.
 
+import { LogitsKernel } from '../kernels/logits.js';
 import type { Ablation, Steering } from './steering.js';
 
 /** Above this L2 norm a float32 sum of squares overflows (sqrt of the float32 maximum, about 1.8e19). */
@@ -63,16 +64,13 @@ export function interventionCause(steering?: Steering, ablation?: Ablation[], pl
 
 /** One row of next-token logits must be finite and not all equal (all equal = the LM head was fed zeros). */
 export function checkLogits(logits: Float32Array, from: number, to: number, cause: () => Cause, where: string): void {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = from; i < to; i++) {
-    const x = logits[i]!;
-    if (!Number.isFinite(x)) fail(cause, `made the logits non-finite ${where} (value ${x})`);
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
-  }
-  if (to - from > 1 && lo === hi)
-    fail(cause, `made the logits degenerate ${where} (every token scores ${lo}: the residual stream overflowed float32 before the final norm)`);
+  const kernel = LogitsKernel.get();
+  kernel.load(logits, from, to);
+  const { min, max, finite } = kernel.scan();
+  if (!finite)
+    for (let i = from; i < to; i++) if (!Number.isFinite(logits[i]!)) fail(cause, `made the logits non-finite ${where} (value ${logits[i]})`);
+  if (to - from > 1 && min === max)
+    fail(cause, `made the logits degenerate ${where} (every token scores ${min}: the residual stream overflowed float32 before the final norm)`);
 }
 
 /** Hidden-state vectors (rows of H values in data[from, to)) must be finite and normalisable in float32. */

@@ -11,7 +11,8 @@ import type { Manifest } from './instrument/prepare.js';
 import { floatToHalf, halfToFloat } from '../io/fp16.js';
 import { batchInputs } from './inputs.js';
 import { outputToLeft, rightLayout, steerToRight, type RightLayout } from './rightPadding.js';
-import type { KvBuffers } from './kvBuffers.js';
+import { KvBuffers } from './kvBuffers.js';
+import type { KvSlots } from './kvSlots.js';
 import type { ModelSession } from './session.js';
 import type { Tokenizer } from './tokenizer.js';
 
@@ -52,6 +53,8 @@ export interface KVCache {
   past: ort.Tensor[];
   /** Shared-buffer graphs: columns of the fixed buffers in `past`, which each call writes in place. */
   capacity?: number;
+  /** Slot caches (model/kvSlots.ts): slots written so far; the other `length - used` are free, masked. */
+  used?: number;
 }
 
 export interface ForwardInput {
@@ -76,10 +79,11 @@ export interface ForwardInput {
    */
   cacheCapacity?: number;
   /**
-   * Keep the cache in these buffers, fetching only each call's new columns where the graph has them
-   * (model/kvBuffers.ts). One KvBuffers per chain of calls: continuing from a cache consumes it.
+   * Keep the cache in these buffers, fetching only each call's new columns where the graph has them:
+   * contiguous (model/kvBuffers.ts) or in fixed, masked slots (model/kvSlots.ts). One per chain of
+   * calls: continuing from a cache consumes it.
    */
-  kvBuffers?: KvBuffers;
+  kvBuffers?: KvBuffers | KvSlots;
   /**
    * Reading variants (session.poolInput): pool in the graph, `weights` [batch, positions, seq] row-
    * major (left-padded columns), giving `pooled` [batch, positions, hidden] for each of `layers`.
@@ -165,6 +169,8 @@ export class SteerableModel {
     const past = cache?.length ?? 0;
     const total = past + seq;
     if (cache && cache.batch !== batch) throw new Error(`forward: cache has ${cache.batch} rows, inputIds has ${batch}`);
+    if (input.kvBuffers && !(input.kvBuffers instanceof KvBuffers) && !(s.attentionMask && s.padding === 'left'))
+      throw new Error(`forward: kvBuffers: ${s.path} cannot keep its cache in masked slots (it needs left padding through attention_mask)`);
 
     // Attention mask over past + new columns, rows left-padded; right-padding graphs get their own.
     let mask = new Uint8Array(batch * total);
@@ -225,14 +231,18 @@ export class SteerableModel {
     if (useCache) {
       const tokens = new Int32Array(batch);
       for (let b = 0; b < batch; b++) tokens[b] = (cache?.tokens[b] ?? 0) + countRow(x.mask, b, seq);
-      next = {
-        batch,
-        length: total,
-        mask,
-        tokens,
-        past: shared?.past ?? (columns ? s.cache.map((c, i) => columns.append(i, cache?.past[i], out[c.columns!]!)) : s.cache.map((c) => out[c.present]!)),
-        ...(shared ? { capacity: shared.capacity } : {}),
-      };
+      if (columns && !(columns instanceof KvBuffers)) {
+        const slots = columns.store(cache, s.cache.map((c) => out[c.columns!]!), x.mask, batch, seq);
+        next = { batch, length: slots.capacity, mask: slots.mask, tokens, past: slots.past, used: slots.used };
+      } else
+        next = {
+          batch,
+          length: total,
+          mask,
+          tokens,
+          past: shared?.past ?? (columns ? s.cache.map((c, i) => columns.append(i, cache?.past[i], out[c.columns!]!)) : s.cache.map((c) => out[c.present]!)),
+          ...(shared ? { capacity: shared.capacity } : {}),
+        };
     }
     return { batch, seq, vocab, logits, hidden, pooled, cache: next, attentionMask: mask, positionIds: x.positionIds, runMs };
   }
@@ -353,7 +363,8 @@ export class SteerableModel {
   private toFloat32(t: ort.Tensor, seq: number, width: number, lastOnly: boolean): Float32Array {
     const data = t.data as Float32Array | Uint16Array;
     const batch = t.dims[0]!;
-    if (!lastOnly) return data instanceof Float32Array ? data : halfToFloat(data);
+    // One column (a decode step) is already [batch, width]: the output itself, no copy.
+    if (!lastOnly || seq === 1) return data instanceof Float32Array ? data : halfToFloat(data);
     const out = new Float32Array(batch * width);
     for (let b = 0; b < batch; b++) {
       const start = (b * seq + seq - 1) * width;

@@ -9,7 +9,7 @@ const SRC = resolve('src');
 
 // Floor of each folder; an import may only reach the same floor or a lower one.
 const FLOOR: Record<string, number> = {
-  io: 0, onnx: 0,
+  io: 0, onnx: 0, kernels: 0,
   data: 1, model: 1, logs: 1,
   world: 2,
   judges: 3, generation: 3,
