@@ -5,7 +5,7 @@
 // Used by scripts/bench.ts; run alone: npx tsx scripts/bench-memory.ts [--quick]
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -32,7 +32,17 @@ async function child(kind: string, data: string, dir: string): Promise<void> {
   if (kind === 'project') await projectDataset(model, data, [{ name: 'v', vector, layer: 3, position: 'response-mean' }, { name: 't', vector, layer: 3, position: 'per-token' }], run, { out: join(dir, 'out.jsonl'), onProgress });
   else await screenDataset(model, data, [{ name: 'v', vector, layer: 3 }], run, { out: join(dir, 'out.jsonl'), generation: { maxNewTokens: 32 }, onProgress });
   await model.dispose();
-  console.log(JSON.stringify({ rssKb: process.resourceUsage().maxRSS, heap }));
+  console.log(JSON.stringify({ rssKb: peakRssKb(), heap }));
+}
+
+/**
+ * This process's peak resident set (VmHWM). Not resourceUsage().maxRSS: Linux carries ru_maxrss
+ * across exec, so a child spawned by a large parent reported the parent's peak (5.9 GB for both
+ * sizes once the bench had loaded the 135M model and PyTorch's baseline).
+ */
+function peakRssKb(): number {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) : process.resourceUsage().maxRSS;
 }
 
 /**

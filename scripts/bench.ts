@@ -164,7 +164,7 @@ async function main() {
   const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
   console.log(pad('metric', 76) + pad('measured', 11) + pad('baseline', 11) + pad('ratio', 18) + pad('goal', 10) + 'met');
-  const num = (x: number) => (Number.isNaN(x) ? '-' : Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(1) : x.toFixed(2));
+  const num = (x: number) => (Number.isNaN(x) ? '-' : Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(1) : Math.abs(x) < 0.1 ? x.toFixed(3) : x.toFixed(2));
   for (const r of rows) {
     const ratio = r.spread ? `${num(r.ratio)} [${num(r.spread[0])}-${num(r.spread[1])}]` : num(r.ratio);
     console.log(pad(r.metric, 76) + pad(num(r.a), 11) + pad(num(r.b), 11) + pad(ratio, 18) + pad(r.goal, 10) + (r.goal.startsWith('(') ? '' : r.ok ? 'yes' : 'NO'));
