@@ -49,6 +49,21 @@ describe('KvSlots.store', () => {
     expect(c.mask[7]).toBe(0);
   });
 
+  it('allocates room as the cache grows, not the whole capacity asked for at prefill', () => {
+    const slots = new KvSlots(1000);
+    let c = slots.store(undefined, [cols(1, 2, 3, 4, 1)], Uint8Array.from([1, 1, 1]), 1, 3);
+    expect(c.capacity).toBe(3 + 32);
+    const cache = () => ({ batch: 1, length: c.capacity, mask: c.mask, tokens: Int32Array.from([c.used]), past: c.past, used: c.used });
+    while (c.used < 35) c = slots.store(cache(), [cols(1, 2, 1, 4, c.used)], Uint8Array.from([1]), 1, 1);
+    expect(c.capacity).toBe(35);
+    c = slots.store(cache(), [cols(1, 2, 1, 4, 99)], Uint8Array.from([1]), 1, 1);
+    expect(c.capacity).toBe(Math.max(Math.ceil(36 * 1.5), 36 + 32));
+    const data = c.past[0]!.data as Float32Array;
+    // Row 1 (head 1) keeps its 35 columns in front after the copy, then the 36th.
+    expect(data[(1 * c.capacity + 0) * 4]).toBe(1000 + 3 * 4);
+    expect(data[(1 * c.capacity + 35) * 4]).toBe(99 * 1000 + 4);
+  });
+
   it('refuses a cache it does not hold, and one continued twice', () => {
     const slots = new KvSlots(4);
     const c = slots.store(undefined, [cols(1, 1, 2, 2, 1)], Uint8Array.from([1, 1]), 1, 2);
