@@ -106,7 +106,7 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   const cacheCapacity = Math.max(...prompts.map((p) => p.length)) + maxNew;
   // The cache stays in buffers this loop owns; each step fetches only its new columns, which go into
   // fixed slots where the graph's masking allows it (nothing moves), else are appended.
-  const kvBuffers = !recompute && slotsAllowed(model, cacheCapacity) && (await slotsWork(model)) ? new KvSlots(cacheCapacity) : new KvBuffers(cacheCapacity);
+  const kvBuffers = !recompute && maxNew > 0 && slotsAllowed(model, cacheCapacity) && (await slotsWork(model)) ? new KvSlots(cacheCapacity) : new KvBuffers(cacheCapacity);
   const start = performance.now();
   for (let step = 0; step < maxNew; step++) {
     const t0 = performance.now();

@@ -135,7 +135,7 @@ export function nucleus(logits: Float32Array, topK = 0, topP = 1): { ids: Int32A
   // Normaliser over the whole vocabulary, or over the top-k when top-k is on (HF renormalises).
   let k = topK > 0 ? Math.min(topK, V) : Math.min(V, 64);
   for (;;) {
-    const ids = topIndices(logits, k);
+    const ids = topK > 0 ? withTies(logits, topIndices(logits, k)) : topIndices(logits, k);
     let z = zAll;
     if (topK > 0) {
       z = 0;
@@ -153,6 +153,19 @@ export function nucleus(logits: Float32Array, topK = 0, topP = 1): { ids: Int32A
     }
     k = Math.min(V, k * 4); // the nucleus is wider than k: look further
   }
+}
+
+/**
+ * The top-k ids plus every other token tied with the k-th score, in id order: HF's top-k keeps all
+ * tokens scoring at least the k-th (`scores < topk(...)[..., -1]` are removed), not exactly k.
+ */
+function withTies(logits: Float32Array, ids: Int32Array): Int32Array {
+  if (!ids.length || ids.length === logits.length) return ids;
+  const last = logits[ids[ids.length - 1]!]!;
+  const have = new Set(ids);
+  const extra: number[] = [];
+  for (let i = 0; i < logits.length; i++) if (logits[i] === last && !have.has(i)) extra.push(i);
+  return extra.length ? Int32Array.from([...ids, ...extra]) : ids;
 }
 
 /**
@@ -190,10 +203,16 @@ export function sampleToken(
     const { ids, probs } = nucleus(kernel.x.slice(0, V), topK, topP);
     return drawFrom(ids, probs, rng());
   }
-  const z = kernel.softmax(kernel.scan().max);
-  if (!(z >= 1 && z < Infinity)) throw new Error(`sampling: the logits are not finite (softmax normaliser ${z})`);
+  const z = normaliser(kernel);
   const total = topP >= 1 ? z : markNucleus(kernel, z, topP);
   return drawKept(kernel, V, rng() * total);
+}
+
+/** softmax over the loaded row: its normaliser (>= 1: the best token's own term is 1). */
+function normaliser(kernel: LogitsKernel): number {
+  const z = kernel.softmax(kernel.scan().max);
+  if (!(z >= 1 && z < Infinity)) throw new Error(`sampling: the logits are not finite (softmax normaliser ${z})`);
+  return z;
 }
 
 function drawFrom(ids: Int32Array, probs: Float64Array, u: number): number {
@@ -214,7 +233,7 @@ function drawFrom(ids: Int32Array, probs: Float64Array, u: number): number {
 export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Array; probs: Float64Array } {
   const kernel = LogitsKernel.get();
   const V = kernel.load(x);
-  const z = kernel.softmax(kernel.scan().max);
+  const z = normaliser(kernel);
   markNucleus(kernel, z, topP);
   const e = kernel.e;
   let kept = 0;

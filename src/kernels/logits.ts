@@ -8,8 +8,11 @@
 
 import { LOGITS_WASM } from './logitsWasm.js';
 
-/** Pads the row to whole vectors: finite, with exp 0 and the largest key, so it is never kept or drawn. */
-const PAD = -3.4e38;
+/**
+ * Pads the row to whole vectors: below any logit (a finite pad could exceed a row of -3.4e38s),
+ * with exp 0 and the largest key, so it is never kept or drawn; scan reads only the real values.
+ */
+const PAD = -Infinity;
 /** key = floor((max - x) * KEY_SCALE); buckets are key >> 9 (1/16 nat), sub-buckets key & 511. */
 export const KEY_SCALE = 8192;
 export const BUCKETS = 512;

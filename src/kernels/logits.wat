@@ -5,8 +5,8 @@
 ;; assembles this file (wabt) into logitsWasm.ts.
 ;;
 ;; Conventions: x, e, out, hist are byte offsets into memory, 16-byte aligned; n counts floats.
-;; Passes that take n4 read x[0..n4) where n4 = n rounded up to 4 and x[n..n4) hold PAD, a finite
-;; float so low that its exp is 0 and its key is the largest (it is never drawn or kept).
+;; Passes that take n4 read x[0..n4) where n4 = n rounded up to 4 and x[n..n4) hold -inf, whose exp
+;; is 0 and whose key is the largest (it is never drawn or kept).
 ;; key(x) = floor((max - x) * 8192), saturating: distance below the best logit in 1/8192 nat, the
 ;; one integer every top-p pass orders tokens by, so buckets (key >> 9, 1/16 nat) and sub-buckets
 ;; (key & 511) always agree on which token is where. softmax() computes the keys once.
@@ -41,10 +41,13 @@
                    (f32x4.eq (f32x4.abs (local.get $v)) (v128.const f32x4 inf inf inf inf)))))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br $next)))
-    (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $hi)) (f32x4.extract_lane 1 (local.get $hi)))
-                           (f32.max (f32x4.extract_lane 2 (local.get $hi)) (f32x4.extract_lane 3 (local.get $hi)))))
-    (local.set $l (f32.min (f32.min (f32x4.extract_lane 0 (local.get $lo)) (f32x4.extract_lane 1 (local.get $lo)))
-                           (f32.min (f32x4.extract_lane 2 (local.get $lo)) (f32x4.extract_lane 3 (local.get $lo)))))
+    ;; across the four lanes, the same way (pmax of the lanes swapped pairwise, twice)
+    (local.set $hi (f32x4.pmax (local.get $hi) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi))))
+    (local.set $hi (f32x4.pmax (local.get $hi) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $hi) (local.get $hi))))
+    (local.set $lo (f32x4.pmin (local.get $lo) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo))))
+    (local.set $lo (f32x4.pmin (local.get $lo) (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $lo) (local.get $lo))))
+    (local.set $m (f32x4.extract_lane 0 (local.get $hi)))
+    (local.set $l (f32x4.extract_lane 0 (local.get $lo)))
     (global.set $bad (v128.any_true (local.get $b)))
     ;; the last n mod 4 values
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
@@ -52,8 +55,9 @@
       (loop $more
         (br_if $tail (i32.ge_u (local.get $p) (local.get $end)))
         (local.set $s (f32.load (local.get $p)))
-        (local.set $m (f32.max (local.get $m) (local.get $s)))
-        (local.set $l (f32.min (local.get $l) (local.get $s)))
+        ;; as pmax / pmin: a NaN never replaces the running value (it is flagged in $bad)
+        (local.set $m (select (local.get $s) (local.get $m) (f32.gt (local.get $s) (local.get $m))))
+        (local.set $l (select (local.get $s) (local.get $l) (f32.lt (local.get $s) (local.get $l))))
         (if (i32.or (f32.ne (local.get $s) (local.get $s)) (f32.eq (f32.abs (local.get $s)) (f32.const inf)))
           (then (global.set $bad (i32.const 1))))
         (local.set $p (i32.add (local.get $p) (i32.const 4)))
@@ -159,8 +163,10 @@
       (loop $next
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
         ;; byte offset of each lane's bucket
-        (local.set $k (i32x4.shl (i32x4.min_s (i32x4.shr_s (v128.load (local.get $p)) (i32.const 9))
-                                             (v128.const i32x4 511 511 511 511)) (i32.const 3)))
+        ;; (clamped to 0..511: a NaN row's keys are 0, never below)
+        (local.set $k (i32x4.shl (i32x4.max_s (i32x4.min_s (i32x4.shr_s (v128.load (local.get $p)) (i32.const 9))
+                                                           (v128.const i32x4 511 511 511 511))
+                                             (v128.const i32x4 0 0 0 0)) (i32.const 3)))
         (local.set $ev (v128.load (local.get $q)))
         (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 0) (i32x4.extract_lane 0 (local.get $k)))))
         (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $ev)))))

@@ -65,6 +65,17 @@ function idList(cfg: Json, file: string, name: string): number[] {
   return list as number[];
 }
 
+/**
+ * `sliding_window` where it applies. It only decides whether decoding may keep its cache in masked
+ * slots (model/kvSlots.ts), so an odd value does not stop a model loading: it reads as the narrowest
+ * window, which keeps the contiguous cache.
+ */
+function slidingWindow(c: Json): number | undefined {
+  const w = c['sliding_window'];
+  if (w === undefined || w === null || w === false || c['use_sliding_window'] === false) return undefined;
+  return typeof w === 'number' && w >= 1 ? Math.floor(w) : 1;
+}
+
 export function parseModelConfig(
   config: Json,
   generation: Json = {},
@@ -100,7 +111,7 @@ export function parseModelConfig(
     bosTokenId: bos,
     padTokenId: pad,
     maxPositions: firstInt(c, where, ['max_position_embeddings', 'n_positions', 'n_ctx'], false),
-    slidingWindow: c['use_sliding_window'] === false ? undefined : firstInt(c, where, ['sliding_window'], false),
+    slidingWindow: slidingWindow(c),
     raw: config,
   };
 }

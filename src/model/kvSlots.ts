@@ -122,7 +122,15 @@ const verified = new WeakMap<SteerableModel, Promise<boolean>>();
  */
 export function slotsWork(model: SteerableModel): Promise<boolean> {
   let p = verified.get(model);
-  if (!p) verified.set(model, (p = checkSlots(model)));
+  if (!p) {
+    // A check that fails (a runtime error, not a verdict) leaves this generation on the contiguous
+    // cache and is tried again by the next one.
+    p = checkSlots(model).catch(() => {
+      verified.delete(model);
+      return false;
+    });
+    verified.set(model, p);
+  }
   return p;
 }
 

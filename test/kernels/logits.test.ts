@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { BUCKETS, KEY_SCALE, LogitsKernel } from '../../src/kernels/logits.js';
 import { LOGITS_WASM } from '../../src/kernels/logitsWasm.js';
-import { createRng } from '../../src/generation/sampling.js';
+import { createRng, nucleusUnsorted, sampleToken } from '../../src/generation/sampling.js';
 import { LOGITS_WAT, assemble } from '../../scripts/build-wasm.js';
 
 const kernel = LogitsKernel.get();
@@ -121,6 +121,22 @@ describe('logits kernel', () => {
       }
       expect(kernel.draw(left * 2)).toBe(-1);
       expect(z).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('rows at the float32 floor, and NaN wherever it sits, read the same as any other row', () => {
+    // The padding lanes sit below every logit, even -FLT_MAX.
+    const floor = new Float32Array(3).fill(-3.4028234663852886e38);
+    expect([0, 1, 2]).toContain(sampleToken(floor, { temperature: 1 }, createRng(1)));
+    expect([0, 1, 2]).toContain(sampleToken(floor, { temperature: 1, topP: 0.5 }, createRng(1)));
+    expect(() => nucleusUnsorted(new Float32Array(3).fill(-Infinity), 0.9)).toThrow(/logits are not finite/);
+    // A NaN is flagged and ignored by max in the vector part and in the tail alike.
+    for (const x of [[0, 1, 9, 3, 4, NaN], [0, NaN, 9, 3, 4, 5], [NaN, 1, 2, 3, 9, 5, 6]]) {
+      kernel.load(Float32Array.from(x));
+      const s = kernel.scan();
+      expect(s.finite).toBe(false);
+      expect(s.max).toBe(9);
+      expect(kernel.argmax()).toBe(x.indexOf(9));
     }
   });
 

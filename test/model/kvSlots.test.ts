@@ -11,6 +11,7 @@ import { generate } from '../../src/generation/generate.js';
 import { KvSlots, slotsAllowed, slotsWork } from '../../src/model/kvSlots.js';
 import { KvBuffers } from '../../src/model/kvBuffers.js';
 import { loadModel } from '../../src/model/load.js';
+import { parseModelConfig } from '../../src/model/config.js';
 import { makeFixture } from '../fixtures/index.js';
 import { fixtureModel } from '../runtime/helpers.js';
 
@@ -136,6 +137,34 @@ describe('generation over slots', () => {
     } finally {
       await model.dispose();
     }
+  });
+
+  it('a check that fails with an error leaves that generation on the contiguous cache and runs again next time', async () => {
+    const fx = await makeFixture('llama', { seed: 5 });
+    const model = await loadModel(fx.dir);
+    try {
+      const run = model.session.session.run.bind(model.session.session);
+      let failures = 1;
+      (model.session.session as { run: unknown }).run = (feeds: never, names: never) => {
+        if (failures-- > 0) return Promise.reject(new Error('transient failure'));
+        return run(feeds, names);
+      };
+      expect(await slotsWork(model)).toBe(false);
+      const g = await generate(model, [[5, 6, 7]], { maxNewTokens: 4, stopIds: [] });
+      expect(g.tokens[0]).toHaveLength(4);
+      expect(await slotsWork(model)).toBe(true);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('sliding windows from config.json: set, switched off (qwen2), absent, unreadable', () => {
+    const base = { num_hidden_layers: 2, hidden_size: 8, num_attention_heads: 2, vocab_size: 10 };
+    expect(parseModelConfig({ ...base, sliding_window: 4096 }).slidingWindow).toBe(4096);
+    expect(parseModelConfig({ ...base, sliding_window: 4096, use_sliding_window: false }).slidingWindow).toBeUndefined();
+    expect(parseModelConfig({ ...base, sliding_window: null }).slidingWindow).toBeUndefined();
+    expect(parseModelConfig({ ...base }).slidingWindow).toBeUndefined();
+    expect(parseModelConfig({ ...base, sliding_window: 'wide' }).slidingWindow).toBe(1); // the narrowest: no slots
   });
 
   it('a sliding window shorter than the buffer, fused attention and shared buffers keep the contiguous path', async () => {

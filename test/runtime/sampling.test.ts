@@ -68,6 +68,16 @@ describe('sampling', () => {
       }
   });
 
+  it('top-k keeps every token tied with the k-th score, as Hugging Face does', () => {
+    const x = Float32Array.from([5, 1, 3, 3, 0, 3, 4]);
+    const { ids, probs } = nucleus(x, 2, 1);
+    expect(Array.from(ids)).toEqual([0, 6]);
+    const tied = nucleus(x, 3, 1);
+    expect(Array.from(tied.ids)).toEqual([0, 6, 2, 3, 5]);
+    expect(tied.probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+  });
+
   it('sample frequencies follow the nucleus probabilities', () => {
     const x = Float32Array.from([2, 1, 0.5, -1, -3]);
     const { ids, probs } = nucleus(x, 0, 0.9);
