@@ -13,12 +13,22 @@ import * as ort from 'onnxruntime-node';
 
 type Floats = Float32Array | Uint16Array;
 
+/**
+ * Columns to allocate for a cache of `need`: half as many again (at least 32 more), so a growing
+ * cache reallocates a few times per generation, not every step; no more than `limit` (the longest
+ * the chain will reach) while that suffices.
+ */
+export function roomFor(need: number, limit?: number): number {
+  const room = Math.max(Math.ceil(need * 1.5), need + 32);
+  return limit && need <= limit ? Math.min(limit, room) : room;
+}
+
 export class KvBuffers {
   /** Per cache input: the buffer its cache lives in, and how many columns that cache has. */
   private readonly buffers: (Floats | undefined)[] = [];
   private readonly columns: number[] = [];
 
-  /** `maxColumns`: the longest cache this chain will reach, if known (buffers never grow past it). */
+  /** `maxColumns`: the longest cache this chain will reach, if known (buffers grow past it only if it is exceeded). */
   constructor(private readonly maxColumns?: number) {}
 
   /**
@@ -43,10 +53,7 @@ export class KvBuffers {
     const inPlace = ours && buf!.length >= n;
     if (!inPlace) {
       if (!buf || buf.length < n || !(buf instanceof src.constructor)) {
-        // Room for half as many columns again (at least 32 more, at most maxColumns), so a growing
-        // cache reallocates a few times per generation, not every step.
-        let cols = Math.max(Math.ceil((L + S) * 1.5), L + S + 32);
-        if (this.maxColumns) cols = Math.min(cols, Math.max(this.maxColumns, L + S));
+        const cols = roomFor(L + S, this.maxColumns);
         buf = src instanceof Float32Array ? new Float32Array(rows * cols * d) : new Uint16Array(rows * cols * d);
       }
       // A past from elsewhere, or one that outgrew its buffer: copy its rows into the new layout.

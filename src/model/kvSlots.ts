@@ -1,12 +1,12 @@
-// A decode loop's KV cache in fixed slots, which move only when their buffer grows. KvBuffers (./kvBuffers.ts) keeps the
-// cache contiguous, [B, h, used, d], so appending a column shifts every head row but the first:
-// ~2/3 of the cache moved per step (0.4 ms of a 25 ms SmolLM2-135M step). Here each buffer is
-// [B, h, capacity, d]; a step writes its new columns into the next free slots and
-// feeds the whole buffer as the past, the free slots masked out in attention_mask. Attention is a
-// masked sum over key slots, so which slot a key sits in does not matter, only that free slots are
-// masked and the causal mask comes from column indices (every past slot precedes the new tokens),
-// not from position_ids. Position ids still count real tokens (KVCache.tokens), so RoPE is unchanged.
-// Buffers grow by half when full (one copy each time), so free slots stay under a third.
+// A decode loop's KV cache in fixed slots, which move only when their buffer grows. KvBuffers
+// (./kvBuffers.ts) keeps the cache contiguous, [B, h, used, d], so appending a column shifts every
+// head row but the first: ~2/3 of the cache moved per step (0.4 ms of a 25 ms SmolLM2-135M step).
+// Here each buffer is [B, h, capacity, d]; a step writes its new columns into the next free slots
+// and feeds the whole buffer as the past, the free slots masked out in attention_mask. Attention is
+// a masked sum over key slots, so which slot a key sits in does not matter, only that free slots
+// are masked and the causal mask comes from column indices (every past slot precedes the new
+// tokens), not from position_ids. Position ids still count real tokens (KVCache.tokens), so RoPE is
+// unchanged. Buffers grow by half when full (one copy each time), so free slots stay under a third.
 //
 // That is true of Optimum / transformers.js decomposed attention, but a graph could build its
 // causal mask from positions, or apply a sliding window by column distance; slotsWork() checks the
@@ -15,7 +15,7 @@
 
 import * as ort from 'onnxruntime-node';
 import type { KVCache, SteerableModel } from './steerableModel.js';
-import { KvBuffers } from './kvBuffers.js';
+import { KvBuffers, roomFor } from './kvBuffers.js';
 
 type Floats = Float32Array | Uint16Array;
 
@@ -66,14 +66,13 @@ export class KvSlots {
   }
 
   /**
-   * Room for at least `need` slots: half as many again (at least 32 more), no more than the
-   * capacity asked for while that suffices. Growing as the cache does, not allocating the whole
-   * generation's room at prefill, keeps free slots (attention computed and masked for nothing, and
-   * memory) under a third of the buffer; each growth copies the cache once.
+   * Room for at least `need` slots (roomFor: half again, at most the capacity asked for). Growing as
+   * the cache does, not allocating the whole generation's room at prefill, keeps free slots
+   * (attention computed and masked for nothing, and memory) under a third of the buffer; each
+   * growth copies the cache once.
    */
   private grow(need: number, batch: number, columns: ort.Tensor[]): void {
-    const room = Math.max(Math.ceil(need * 1.5), need + 32);
-    const C = need <= this.wanted ? Math.min(this.wanted, room) : room;
+    const C = roomFor(need, this.wanted);
     const old = this.buffers;
     const oldC = this.capacity;
     this.buffers = columns.map((t, i) => {

@@ -76,7 +76,7 @@ describe('KvSlots.store', () => {
 });
 
 describe('generation over slots', () => {
-  it('llama: slots are used, tokens equal full recomputation, logits equal the contiguous cache to float32 rounding', async () => {
+  it('llama: slots are used, and tokens and logits (to float32 rounding) equal full recomputation', async () => {
     const { model } = await fixtureModel('llama');
     expect(slotsAllowed(model, 40)).toBe(true);
     expect(await slotsWork(model)).toBe(true);
