@@ -115,7 +115,11 @@ export interface TorchSummary {
   matmulGflops: Record<number, { ort: Record<string, number>; torch: Record<string, number> }>;
 }
 
-const TRIAL_REPS = 2;
+const TRIAL_REPS = 5;
+// Between the two sides' runs: both runtimes' worker threads spin a while after a call (ORT's
+// intra-op pool, OpenBLAS's), which on a 2-core machine steals a core from the other side's run
+// (a 2-thread trial of persona-tiny's 11 ms extraction read twice as slow and picked 1 thread).
+const settle = () => new Promise((r) => setTimeout(r, 100));
 
 /** Toolkit / PyTorch rows for each model; both sides tuned over `threads`, then interleaved pairs. */
 export async function benchAgainstTorch(
@@ -150,7 +154,9 @@ export async function benchAgainstTorch(
           const ms = { ours: [] as number[], torch: [] as number[] };
           for (let r = 0; r < TRIAL_REPS; r++) {
             ms.torch.push((await torch.run(w.name, t)).ms);
+            await settle();
             ms.ours.push((await runOurs(model, w)).ms);
+            await settle();
           }
           trial.set(`${w.name}@${t}`, ms);
         }
@@ -167,9 +173,11 @@ export async function benchAgainstTorch(
           const one = async () => {
             if (r % 2) {
               const o = await runOurs(model, w);
+              await settle();
               return { ours: o, torch: await torch.run(w.name, th.torch) };
             }
             const t = await torch.run(w.name, th.torch);
+            await settle();
             return { ours: await runOurs(model, w), torch: t };
           };
           (pairs[w.name] ??= []).push(await one());

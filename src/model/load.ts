@@ -28,6 +28,12 @@ export interface LoadOptions {
    * can (GroupQueryAttention); false feeds a growing cache, true fails on a graph that cannot.
    */
   sharedCache?: boolean;
+  /**
+   * Reading variants (extraction) run each attention block as one GroupQueryAttention node
+   * (model/instrument/fuseAttention.ts), checked against the whole graph first; default true on
+   * cpu. Hidden states then match the whole graph's to ~1e-6 relative; false: bit for bit.
+   */
+  fuseAttention?: boolean;
 }
 
 /** The ONNX file to run, before instrumentation (absolute path). */
@@ -51,7 +57,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<St
   const sharedCache = sharedCacheOf(folder, config, attention, opts.sharedCache, onnxPath);
   const [tokenizer, session] = await Promise.all([
     loadTokenizer(abs),
-    openSession(onnxPath, { threads: opts.threads, device: opts.device, io: folder.genaiIo, padding: attention.padding, sharedCache }),
+    openSession(onnxPath, { threads: opts.threads, device: opts.device, io: folder.genaiIo, padding: attention.padding, sharedCache, fuseAttention: opts.fuseAttention }),
   ]);
   return new SteerableModel({ dir: abs, config, tokenizer, session, manifest });
 }

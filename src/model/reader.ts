@@ -2,11 +2,14 @@
 // deepest layer wanted (instrument/truncate.ts), so reading layer k costs blocks 1..k and no LM
 // head. The variants last asked for stay open (at most KEEP per model, least recently used closed
 // first; each holds the weights of its blocks) and are released with the model. Falls back to the
-// model itself when its graph cannot be pruned (merged decoders with If nodes).
+// model itself when its graph cannot be pruned (merged decoders with If nodes). On cpu the variant
+// runs its attention blocks fused (instrument/fuseAttention.ts) once a check on a small ragged
+// batch has shown it gives the whole graph's hidden states; a variant failing it is remembered
+// and the plain one used.
 
 import { openSession } from './session.js';
 import { SteerableModel } from './steerableModel.js';
-import { truncatedModel } from './instrument/truncate.js';
+import { isFused, recordFusionCheck, truncatedModel } from './instrument/truncate.js';
 
 /** Open variants per model: enough for a reading loop that alternates two depths. */
 const KEEP = 2;
@@ -42,11 +45,59 @@ export async function readerFor(model: SteerableModel, deepest: number): Promise
       await release(model, v);
     }
   const reader = (async () => {
-    const path = truncatedModel(model.session.path, deepest);
-    if (!path) return model;
-    const session = await openSession(path, model.session.options, { logits: false });
-    return new SteerableModel({ dir: model.dir, config: model.config, tokenizer: model.tokenizer, manifest: model.manifest, session });
+    const { numHeads, numKvHeads, headDim } = model.config;
+    // float16 graphs stay unfused: the kernels' rounding differs by float16 steps, past what the check allows.
+    const fuse = model.session.options.fuseAttention !== false && model.session.device === 'cpu' && model.session.residualType === 'float32' ? { numHeads, numKvHeads, headDim } : undefined;
+    const open = async (path: string) => {
+      const session = await openSession(path, model.session.options, { logits: false });
+      return new SteerableModel({ dir: model.dir, config: model.config, tokenizer: model.tokenizer, manifest: model.manifest, session });
+    };
+    const variant = truncatedModel(model.session.path, deepest, { fuse });
+    if (!variant) return model;
+    if (!isFused(variant.fused) || variant.checked) return open(variant.path);
+    // A fused variant ORT refuses to load or run counts as one that fails the check.
+    const r = await open(variant.path).catch(() => null);
+    const ok = !!r && (await fusionHolds(model, r).catch(() => false));
+    recordFusionCheck(model.session.path, deepest, ok);
+    if (ok) return r!;
+    await r?.session.session.release();
+    return open(truncatedModel(model.session.path, deepest)!.path);
   })();
   variants.set(deepest, reader);
   return reader;
+}
+
+/** Rows of the check: ragged, the first one padded and a later one not (a kernel reading row 0 for all shows). */
+const CHECK_ROWS = [4, 7, 5];
+/** Largest difference a fused variant may show, relative to the layer's largest |value|. */
+const CHECK_TOLERANCE = 1e-4;
+
+/**
+ * Does the fused reading variant give the whole graph's hidden states (to float rounding) on a
+ * small ragged batch? Guards the pattern match of instrument/fuseAttention.ts with the numbers:
+ * a block it misread (other RoPE, other mask) shows up here as an O(1) difference.
+ */
+export async function fusionHolds(model: SteerableModel, reader: SteerableModel): Promise<boolean> {
+  const V = model.config.vocabSize;
+  const inputIds = CHECK_ROWS.map((n, b) => Array.from({ length: n }, (_, t) => 3 + ((b * 97 + t * 31) % (V - 3))));
+  const layers = reader.hiddenLayers;
+  const want = await model.forward({ inputIds, hiddenLayers: layers, useCache: false });
+  const got = await reader.forward({ inputIds, hiddenLayers: layers, useCache: false });
+  const H = model.hiddenSize;
+  const rows = want.batch * want.seq;
+  for (const l of layers) {
+    const a = want.hidden.get(l)!;
+    const b = got.hidden.get(l)!;
+    let scale = 0;
+    let diff = 0;
+    for (let r = 0; r < rows; r++) {
+      if (!want.attentionMask[r]) continue; // pads (no past: mask columns are the rows' positions): nothing reads them
+      for (let i = r * H; i < (r + 1) * H; i++) {
+        scale = Math.max(scale, Math.abs(a[i]!));
+        diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+      }
+    }
+    if (!(diff <= CHECK_TOLERANCE * scale)) return false;
+  }
+  return true;
 }

@@ -34,6 +34,8 @@ export interface SessionOptions {
   padding?: Padding;
   /** Run the cache as fixed-capacity past/present buffers written in place, this many columns. */
   sharedCache?: { capacity: number };
+  /** Reading variants run attention as GroupQueryAttention (instrument/fuseAttention.ts); default true on cpu. */
+  fuseAttention?: boolean;
 }
 
 export interface IntInput {

@@ -13,15 +13,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
-import { node, valueInfo } from '../../onnx/build.js';
+import { node, opsetImport, valueInfo } from '../../onnx/build.js';
 import { DType, ModelF, GraphF } from '../../onnx/schema.js';
 import { Msg, rewrite } from '../../onnx/wire.js';
 import type { ModelView } from '../../onnx/read.js';
 import { fingerprint, loadModel, type SourceFingerprint } from './prepare.js';
 import { hiddenName } from './edit.js';
+import { fuseAttention, type AttentionFusion, type AttentionHeads } from './fuseAttention.js';
+
+const MS_DOMAIN = 'com.microsoft';
 
 /** Bump when the pruning changes, so cached variants are rebuilt. */
-const TRUNCATE_FORMAT = 2;
+const TRUNCATE_FORMAT = 3;
 
 /** The pooling input of a reading variant, and the output pooling hidden_states.k. */
 export const POOL_INPUT = 'pool.weights';
@@ -31,6 +34,10 @@ interface TruncateManifest {
   format: number;
   from: SourceFingerprint;
   deepestLayer: number;
+  /** Nodes fused (fuseAttention.ts: attention blocks, RoPE rotations); none: the plain variant serves. */
+  fused?: { blocks: number; ropes: number };
+  /** The reader's numerical check of the fused variant, once run. */
+  checked?: boolean;
 }
 
 /**
@@ -39,11 +46,14 @@ interface TruncateManifest {
  * still reads the, empty, past at prefill). Null when the graph has subgraphs (If/Loop: merged decoders), whose implicit
  * outer-scope reads this pruning does not follow.
  */
-export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: boolean } = {}): Msg | null {
+export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: boolean; fusion?: AttentionFusion } = {}): Msg | null {
   const g = model.graph;
   if (g.nodes.some((n) => [...n.attrs.values()].some((a) => a.g))) return null;
+  const fusion = opts.fusion;
   const producer = new Map<string, number>();
-  for (const n of g.nodes) for (const o of n.outputs) if (o) producer.set(o, n.index);
+  for (const n of g.nodes) for (const o of fusion?.writes.get(n.index) ?? n.outputs) if (o) producer.set(o, n.index);
+  // A replaced node's own outputs are written by its replacement (above); nothing else of it stays.
+  const reads = (i: number) => fusion?.reads.get(i) ?? g.nodes[i]!.inputs;
   const missing = keep.find((k) => !g.outputs.some((o) => o.name === k));
   if (missing) throw new Error(`${missing} is not an output of this graph`);
 
@@ -55,7 +65,7 @@ export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: 
     const p = producer.get(v);
     if (p === undefined || keptNodes.has(p)) continue;
     keptNodes.add(p);
-    for (const i of g.nodes[p]!.inputs)
+    for (const i of reads(p))
       if (i && !needed.has(i)) {
         needed.add(i);
         stack.push(i);
@@ -88,13 +98,21 @@ export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: 
       }
     })();
     const extra = !pool ? [] : i === lastNode ? pool.nodes.map((n) => [GraphF.node, n] as const) : i === lastIn ? [[GraphF.input, pool.input] as const] : i === lastOut ? pool.outputs.map((o) => [GraphF.output, o] as const) : [];
-    if (!extra.length) return keepField ? undefined : null;
+    const replaced = f.no === GraphF.node ? fusion?.replace.get(nodeAt.get(f.start)!) : undefined;
+    if (!extra.length && !(keepField && replaced)) return keepField ? undefined : null;
     const m = new Msg();
-    if (keepField) m.field(g.buf, f);
+    if (keepField && replaced) for (const n of replaced) m.message(GraphF.node, n);
+    else if (keepField) m.field(g.buf, f);
     for (const [no, x] of extra) m.message(no, x);
     return m;
   });
-  return rewrite(model.buf, model.fields, (f) => (f === model.graphField ? new Msg().message(ModelF.graph, graphMsg) : undefined));
+  // The fused nodes are com.microsoft ops: the model imports that domain if it did not.
+  const opset = fusion && !model.opsets.some((o) => o.domain === MS_DOMAIN) ? opsetImport({ domain: MS_DOMAIN, version: 1 }) : undefined;
+  return rewrite(model.buf, model.fields, (f) => {
+    if (f !== model.graphField) return undefined;
+    const m = new Msg().message(ModelF.graph, graphMsg);
+    return opset ? m.message(ModelF.opsetImport, opset) : m;
+  });
 }
 
 /** The pooling input, nodes and outputs for the kept hidden_states.k of `model`. */
@@ -116,41 +134,80 @@ function poolingParts(model: ModelView, keep: string[]): { input: Msg; nodes: Ms
   return { input, nodes, outputs };
 }
 
-/** Paths of the variant of `instrumented` that ends at hidden_states.<deepest>. */
-export function truncatedPaths(instrumented: string, deepest: number): { onnx: string; manifest: string } {
-  const stem = join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''));
-  return { onnx: `${stem}.upto-${deepest}.onnx`, manifest: `${stem}.upto-${deepest}.json` };
+/** Paths of the variant of `instrumented` that ends at hidden_states.<deepest> (`.gqa`: attention fused). */
+export function truncatedPaths(instrumented: string, deepest: number, fused = false): { onnx: string; manifest: string } {
+  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}${fused ? '.gqa' : ''}`;
+  return { onnx: `${stem}.onnx`, manifest: `${stem}.json` };
+}
+
+export interface ReadingVariant {
+  path: string;
+  /** Attention blocks run as GroupQueryAttention, RoPE rotations as RotaryEmbedding (fuseAttention.ts); zeros in the plain variant. */
+  fused: { blocks: number; ropes: number };
+  /** Outcome of the reader's numerical check of a fused variant; undefined until it has run. */
+  checked?: boolean;
+}
+
+const NONE = { blocks: 0, ropes: 0 };
+export const isFused = (f: { blocks: number; ropes: number } | undefined): boolean => !!f && f.blocks + f.ropes > 0;
+
+function readManifest(path: string): TruncateManifest | null {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as TruncateManifest;
+  } catch {
+    return null; // absent or unreadable: rebuild
+  }
 }
 
 /**
  * The cached variant of an instrumented ONNX file that computes hidden_states.0..deepest and
- * nothing else, built on first use. Null when the graph cannot be pruned (see pruneToOutputs).
+ * nothing else, built on first use. With `fuse`, the variant whose attention blocks are fused,
+ * unless none matches or an earlier check rejected it (then the plain one). Null when the graph
+ * cannot be pruned (see pruneToOutputs).
  */
-export function truncatedModel(instrumented: string, deepest: number): string | null {
-  const paths = truncatedPaths(instrumented, deepest);
+export function truncatedModel(instrumented: string, deepest: number, opts: { fuse?: AttentionHeads } = {}): ReadingVariant | null {
   const from = fingerprint(dirname(instrumented), basename(instrumented));
-  const same = (m: TruncateManifest | null) =>
+  const same = (m: TruncateManifest | null): m is TruncateManifest =>
     m?.format === TRUNCATE_FORMAT &&
     m.deepestLayer === deepest &&
     m.from.size === from.size &&
     m.from.mtimeMs === from.mtimeMs &&
     m.from.sha256 === from.sha256;
-  let old: TruncateManifest | null = null;
-  try {
-    old = JSON.parse(readFileSync(paths.manifest, 'utf8')) as TruncateManifest;
-  } catch {
-    /* absent or unreadable: rebuild */
+  let model: ModelView | undefined;
+  const build = (fused: boolean): ReadingVariant | null => {
+    const paths = truncatedPaths(instrumented, deepest, fused);
+    const old = readManifest(paths.manifest);
+    // Cached: the file, or (fused) the record that nothing in this graph fuses.
+    if (same(old) && (existsSync(paths.onnx) || (fused && !isFused(old.fused)))) return { path: paths.onnx, fused: old.fused ?? NONE, checked: old.checked };
+    model ??= loadModel(instrumented);
+    const keep = model.graph.outputs.map((o) => o.name).filter((n) => {
+      const m = /^hidden_states\.(\d+)$/.exec(n);
+      return m !== null && Number(m[1]) <= deepest;
+    });
+    if (!keep.includes(hiddenName(deepest))) throw new Error(`${instrumented} has no output ${hiddenName(deepest)}`);
+    const fusion = fused && opts.fuse ? fuseAttention(model.graph, opts.fuse) : undefined;
+    const done = fusion ? { blocks: fusion.blocks, ropes: fusion.ropes } : NONE;
+    const manifest: TruncateManifest = { format: TRUNCATE_FORMAT, from, deepestLayer: deepest, fused: done };
+    if (fused && !fusion) {
+      writeJsonAtomic(paths.manifest, manifest); // nothing to fuse: remembered, the plain variant serves
+      return { path: paths.onnx, fused: NONE };
+    }
+    const msg = pruneToOutputs(model, keep, { pool: true, fusion: fusion ?? undefined });
+    if (!msg) return null;
+    writeFileAtomic(paths.onnx, msg.parts);
+    writeJsonAtomic(paths.manifest, manifest);
+    return { path: paths.onnx, fused: done };
+  };
+  if (opts.fuse) {
+    const v = build(true);
+    if (v === null || (isFused(v.fused) && v.checked !== false)) return v;
   }
-  if (same(old) && existsSync(paths.onnx)) return paths.onnx;
-  const model = loadModel(instrumented);
-  const keep = model.graph.outputs.map((o) => o.name).filter((n) => {
-    const m = /^hidden_states\.(\d+)$/.exec(n);
-    return m !== null && Number(m[1]) <= deepest;
-  });
-  if (!keep.includes(hiddenName(deepest))) throw new Error(`${instrumented} has no output ${hiddenName(deepest)}`);
-  const msg = pruneToOutputs(model, keep, { pool: true });
-  if (!msg) return null;
-  writeFileAtomic(paths.onnx, msg.parts);
-  writeJsonAtomic(paths.manifest, { format: TRUNCATE_FORMAT, from, deepestLayer: deepest } satisfies TruncateManifest);
-  return paths.onnx;
+  return build(false);
+}
+
+/** Record the reader's check of a fused variant, so a rejected one is not built or tried again. */
+export function recordFusionCheck(instrumented: string, deepest: number, ok: boolean): void {
+  const { manifest } = truncatedPaths(instrumented, deepest, true);
+  const m = readManifest(manifest);
+  if (m) writeJsonAtomic(manifest, { ...m, checked: ok });
 }
