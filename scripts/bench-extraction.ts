@@ -164,10 +164,14 @@ export async function benchAgainstTorch(
       const best = (w: TorchWorkload, side: 'ours' | 'torch') => opts.threads.reduce((a, t) => (median(trial.get(`${w.name}@${t}`)![side]) < median(trial.get(`${w.name}@${a}`)![side]) ? t : a));
       const threads = Object.fromEntries(work.map((w) => [w.name, { ours: best(w, 'ours'), torch: best(w, 'torch') }]));
       for (const t of [...ours.keys()]) if (!work.some((w) => threads[w.name]!.ours === t)) await ours.get(t)!.dispose(), ours.delete(t);
-      log(`${spec.label}: ${opts.reps} interleaved pairs per workload ...`);
+      // Workloads under 50 ms (persona-tiny's) get three times the pairs: a VM's scheduling noise is
+      // a larger share of them.
+      const repsOf = (w: TorchWorkload) => (median(trial.get(`${w.name}@${threads[w.name]!.ours}`)!.ours) < 50 ? 3 * opts.reps : opts.reps);
+      log(`${spec.label}: ${work.map((w) => `${repsOf(w)} pairs ${w.name}`).join(', ')} (interleaved) ...`);
       const pairs: TorchSummary['pairs'] = {};
-      for (let r = 0; r < opts.reps; r++)
+      for (let r = 0; r < 3 * opts.reps; r++)
         for (const w of work) {
+          if (r >= repsOf(w)) continue;
           const th = threads[w.name]!;
           const model = await oursAt(th.ours);
           const one = async () => {
@@ -212,12 +216,13 @@ export async function benchAgainstTorch(
         const f = flops.get(w.name)!;
         if (f) {
           const mm = byThreads[th.ours]!;
-          const gflops = f / (a / 1000) / 1e9;
+          // Our best run, as the matmul rates are each the best of 5: capability on both sides.
+          const gflops = f / (Math.min(...ps.map((p) => p.ours.ms)) / 1000) / 1e9;
           const rowsOf = w.ids!.length * w.ids![0]!.length;
           const same = sameShapeRoofline(probe, rowsOf, (k) => Math.max(mm.ort[k]!, mm.torch[k]!));
           const roof = Math.max(mm.ort[square]!, mm.torch[square]!);
-          rows.push({ metric: `${spec.label}: ${w.name} GFLOP/s / same-shape matmul roofline (${th.ours} thr.)`, a: gflops, b: same, ratio: gflops / same, goal: '>= 0.90', ok: gflops / same >= 0.9 });
-          rows.push({ metric: `${spec.label}: ${w.name} GFLOP/s / 1024^3 matmul (ORT, torch best)`, a: gflops, b: roof, ratio: gflops / roof, goal: '(info)', ok: true });
+          rows.push({ metric: `${spec.label}: ${w.name} best GFLOP/s / same-shape matmul roofline (${th.ours} thr.)`, a: gflops, b: same, ratio: gflops / same, goal: '>= 0.90', ok: gflops / same >= 0.9 });
+          rows.push({ metric: `${spec.label}: ${w.name} best GFLOP/s / 1024^3 matmul (ORT, torch best)`, a: gflops, b: roof, ratio: gflops / roof, goal: '(info)', ok: true });
         }
       }
       for (const [t, mm] of Object.entries(byThreads))

@@ -136,7 +136,7 @@ export function executionProviders(device = 'cpu'): string[] {
   return [device];
 }
 
-async function createSession(path: string, opts: SessionOptions): Promise<ort.InferenceSession> {
+async function createSession(path: string, opts: SessionOptions, spin: boolean): Promise<ort.InferenceSession> {
   const device = opts.device ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(device),
@@ -146,6 +146,7 @@ async function createSession(path: string, opts: SessionOptions): Promise<ort.In
     // peak RSS from 128 to 1,024 rows with them, 1.06x without, at no measurable cost in speed
     // (8x64 extraction of a 135M model 605/608 ms with, 626/595 ms without).
     enableMemPattern: false,
+    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   try {
@@ -159,8 +160,15 @@ async function createSession(path: string, opts: SessionOptions): Promise<ort.In
   }
 }
 
+/**
+ * need.logits false: a reading variant (instrument/truncate.ts), whose intra-op threads do not spin
+ * between ops. Spinning pays in a decode step's many small ops (SmolLM2-shaped: 27.5 vs 32.6 ms a
+ * token without), but an extraction batch is a few large ones, and spinning threads compete with
+ * the run itself and every other session on few cores (persona-tiny 8x64 on 2 cores: 12.7 ms
+ * without, 18-28 ms with; SmolLM2-shaped 652 vs 668-738 ms).
+ */
 export async function openSession(path: string, opts: SessionOptions = {}, need: { logits: boolean } = { logits: true }): Promise<ModelSession> {
-  const session = await createSession(path, opts);
+  const session = await createSession(path, opts, need.logits);
   const io = opts.io;
   const ins = session.inputNames;
   const outs = session.outputNames;
