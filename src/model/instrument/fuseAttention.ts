@@ -16,7 +16,11 @@
 //   attention_bias   the graph's mask: its additive mask as is, or Where(mask, 0, min) for a
 //                    boolean one; causal and padding both live in it
 //   seqlens_k        seq - 1 for every row, total_sequence_length seq (no past: reading only)
-// The kernel rounds differently (fused multiply-adds), so hidden states match the unfused graph
+// Where a block cannot be fused (head sizes not a multiple of 16, which the CPU kernel refuses;
+// soft-capped scores) but its RoPE matches, each rotation becomes one RotaryEmbedding node on the
+// projection, before its heads are split out. That kernel honours per-row positions, so it is fed
+// the graph's tables as they are, one cache row per (batch row, position).
+// The kernels round differently (fused multiply-adds), so hidden states match the unfused graph
 // to ~1e-6 relative, not bit for bit; rows fully masked (pad queries) differ, as nothing reads
 // them. Only blocks matching the pattern exactly are fused; the reader also checks a fused variant
 // numerically against the whole graph before using it (model/reader.ts).
@@ -375,13 +379,13 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads): AttentionFus
     if (t === tables.positions.name) return linear(u, shape);
     if (!tables.dependent.has(t)) return t;
     const n = gi.producer.get(t)!.node;
-    return u.shared(`lin:${t}`, () => {
-      if (!u.made.has(`lin-node:${n.index}`)) {
-        u.clone(g.buf, n, n.inputs.map((x) => (x ? onLinear(u, shape, x) : x)), `${P}/lin`);
-        u.made.set(`lin-node:${n.index}`, '');
-      }
-      return `${P}/lin/${t}`;
-    });
+    const again = `${P}/lin/${t}`;
+    if (u.made.has(`lin:${n.index}`)) u.read(again);
+    else {
+      u.clone(g.buf, n, n.inputs.map((x) => (x ? onLinear(u, shape, x) : x)), `${P}/lin`);
+      u.made.set(`lin:${n.index}`, again);
+    }
+    return again;
   };
 
   blocks.forEach((b, i) =>
