@@ -14,11 +14,13 @@ import { SteerableModel } from '../../src/model/steerableModel.js';
 import { makeFixture, type Fixture, type FixtureKind } from '../fixtures/index.js';
 import { fixtureModel, relErr } from './helpers.js';
 
-// Row 0 padded, row 1 not, row 2 padded: the kernel once rotated every row by row 0's positions.
+// Row 0 padded, row 1 not, rows 2-3 padded (row 3 a single token): the kernel once rotated every
+// row by row 0's positions.
 const rows = [
   [5, 9, 14, 3],
   [7, 8, 21, 30, 4, 12, 40, 6],
   [11, 13, 17, 19, 23],
+  [42],
 ];
 
 /** The fused reader of `model` has `fused` nodes and gives `fx`'s reference states, row by row. */
