@@ -4,7 +4,7 @@
 // the fused sum output appended); every other node, initializer and unknown field is copied byte
 // for byte (../../onnx/wire.ts `rewrite`), and external-data references are left as they were.
 
-import { node, tensor, valueInfo, type Dim } from '../../onnx/build.js';
+import { int64Tensor, node, tensor, valueInfo, type Dim } from '../../onnx/build.js';
 import type { GraphView, ModelView, NodeView } from '../../onnx/read.js';
 import { AttrF, DType, GraphF, ModelF, NodeF } from '../../onnx/schema.js';
 import { Msg, readFields, rewrite } from '../../onnx/wire.js';
@@ -46,6 +46,8 @@ interface NodeEdit {
   graphs: Map<string, Msg>;
   before: Msg[];
   after: Msg[];
+  /** A new node name (copies of a node must not share its name: ONNX Runtime refuses the model). */
+  name?: string;
 }
 
 function newEdit(): NodeEdit {
@@ -66,6 +68,8 @@ function editNode(buf: Uint8Array, n: NodeView, e: NodeEdit): Msg {
       const r = e.outputs.get(outIdx++);
       if (r !== undefined) out.string(NodeF.output, r);
       else out.field(buf, f);
+    } else if (f.no === NodeF.name && e.name !== undefined) {
+      out.string(NodeF.name, e.name);
     } else if (f.no === NodeF.attribute && e.graphs.size) {
       const attr = [...n.attrs.values()].find((a) => a.field.start === f.start);
       const g = attr && e.graphs.get(attr.name);
@@ -78,6 +82,15 @@ function editNode(buf: Uint8Array, n: NodeView, e: NodeEdit): Msg {
     if (i === lastOut) for (const o of e.appendOutputs) out.string(NodeF.output, o);
   });
   return out;
+}
+
+/** A copy of node `n` reading `inputs` and writing `outputs` (position by position), named `name`. */
+export function renamedNode(buf: Uint8Array, n: NodeView, inputs: string[], outputs: string[], name: string): Msg {
+  const e = newEdit();
+  inputs.forEach((x, i) => e.inputs.set(i, x));
+  outputs.forEach((o, i) => e.outputs.set(i, o));
+  e.name = name;
+  return editNode(buf, n, e);
 }
 
 /** Re-emit a graph: edited nodes with their new neighbours, extra inputs/outputs after the last ones. */
@@ -164,8 +177,7 @@ function steerAsSegment(n: NodeView, k: number, c: PointCtx, e: NodeEdit): void 
   const f = (base: string) => c.names.fresh(`${p}/${base}`);
   const [shape, hdim, full, expanded, flat, table, count, zero, one, range, rows, segIds] =
     ['shape', 'hidden', 'full_shape', 'expanded', 'flat_shape', 'table', 'count', 'zero', 'one', 'range', 'rows', 'ids'].map(f) as [string, string, string, string, string, string, string, string, string, string, string, string];
-  const i64 = (name: string, v: number[], dims: number[]) =>
-    node({ op: 'Constant', inputs: [], outputs: [name], name, attrs: { value: { tensor: tensor('', DType.INT64, dims, new Uint8Array(new BigInt64Array(v.map(BigInt)).buffer)) } } });
+  const i64 = (name: string, v: number[], dims: number[]) => node({ op: 'Constant', inputs: [], outputs: [name], name, attrs: { value: { tensor: int64Tensor('', dims, v) } } });
   e.before.push(
     node({ op: 'Shape', inputs: [ids], outputs: [shape], name: shape }),
     i64(hdim, [c.hiddenSize], [1]),

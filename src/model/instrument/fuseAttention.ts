@@ -25,11 +25,12 @@
 // them. Only blocks matching the pattern exactly are fused; the reader also checks a fused variant
 // numerically against the whole graph before using it (model/reader.ts).
 
-import { node, tensor } from '../../onnx/build.js';
+import { floatTensor, int64Tensor, node } from '../../onnx/build.js';
 import type { GraphView, NodeView } from '../../onnx/read.js';
-import { DType, NodeF } from '../../onnx/schema.js';
-import { Msg } from '../../onnx/wire.js';
+import { DType } from '../../onnx/schema.js';
+import type { Msg } from '../../onnx/wire.js';
 import { halfBitsToFloat } from '../../io/fp16.js';
+import { renamedNode } from './edit.js';
 import { GraphIndex } from './graphIndex.js';
 
 export interface AttentionHeads {
@@ -230,22 +231,8 @@ class Matcher {
   }
 }
 
-/** Node `n` reading `inputs` and writing `outputs` (its name prefixed alike), other fields as they were. */
-function renamed(buf: Uint8Array, n: NodeView, inputs: string[], outputs: string[], prefix: string): Msg {
-  const m = new Msg();
-  let i = 0;
-  let o = 0;
-  for (const f of n.fields) {
-    if (f.no === NodeF.input) m.string(NodeF.input, inputs[i++]!);
-    else if (f.no === NodeF.output) m.string(NodeF.output, outputs[o++]!);
-    else if (f.no === NodeF.name) m.string(NodeF.name, `${prefix}/${n.name}`);
-    else m.field(buf, f);
-  }
-  return m;
-}
-
-const int64s = (vals: number[], scalar = false) => tensor('', DType.INT64, scalar ? [] : [vals.length], new Uint8Array(new BigInt64Array(vals.map(BigInt)).buffer));
-const float32 = (v: number) => tensor('', DType.FLOAT, [], new Uint8Array(Float32Array.of(v).buffer));
+const int64s = (vals: number[], scalar = false) => int64Tensor('', scalar ? [] : [vals.length], vals);
+const float32 = (v: number) => floatTensor('', [], Float32Array.of(v));
 const P = 'persona/fused';
 
 /**
@@ -275,7 +262,7 @@ class Unit {
     for (const x of inputs) this.read(x);
     const outs = n.outputs.map((o) => (o ? `${prefix}/${o}` : o));
     for (const o of outs) if (o) this.writes.add(o);
-    this.out.push(renamed(buf, n, inputs, outs, prefix));
+    this.out.push(renamedNode(buf, n, inputs, outs, `${prefix}/${n.name}`));
   }
 
   shared(key: string, make: () => string): string {
