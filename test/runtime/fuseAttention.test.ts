@@ -3,6 +3,7 @@
 // states on ragged (left-padded) batches, and that the reader's check refuses a variant computing
 // something else and falls back to the plain one, remembering it.
 
+import { existsSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/load.js';
 import { fusionHolds, readerFor } from '../../src/model/reader.js';
@@ -75,9 +76,12 @@ describe('attention fused for reading', () => {
     await expectReference(g2.fx, g2.model, { blocks: 0, ropes: 2 * g2.model.numLayers });
   });
 
-  it('a float16 graph is read unfused', async () => {
+  it('a float16 graph is read unfused, without trying a fused variant', async () => {
     const { model } = await fixtureModel('llama-fp16');
+    const fusedPaths = truncatedPaths(model.session.path, model.numLayers, true);
+    rmSync(fusedPaths.manifest, { force: true });
     expect((await readerFor(model, model.numLayers)).session.path).toBe(truncatedPaths(model.session.path, model.numLayers).onnx);
+    expect(existsSync(fusedPaths.manifest)).toBe(false); // not built and rejected: never attempted
     await model.dispose();
   });
 
