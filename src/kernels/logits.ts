@@ -2,15 +2,16 @@
 // scans its 49k+ logits several times (finite check, argmax, softmax, top-p); in JavaScript that
 // was ~1 ms of a 25 ms SmolLM2-135M step, four lanes at a time it is a few tens of microseconds.
 //
-// Memory: x (the row, padded to a multiple of 4 with PAD), e (exp values), keys, idx (gathered ids),
-// hist (4 x 512 float64 bucket masses, one histogram per SIMD lane). One kernel per process:
-// everything here is synchronous, so calls never interleave.
+// Memory: x (the row, padded to a multiple of 8 with PAD: softmax reads two vectors at a time),
+// e (exp values), keys, idx (gathered ids), hist (4 x 512 float64 bucket masses, one histogram per
+// SIMD lane). One kernel per process: everything here is synchronous, so calls never interleave.
 
 import { LOGITS_WASM } from './logitsWasm.js';
 
 /**
- * Pads the row to whole vectors: below any logit (a finite pad could exceed a row of -3.4e38s),
- * with exp 0 and the largest key, so it is never kept or drawn; scan reads only the real values.
+ * Pads the row to whole pairs of vectors: below any logit (a finite pad could exceed a row of
+ * -3.4e38s), with exp 0 and the largest key, so it is never kept or drawn; scan reads only the real
+ * values.
  */
 const PAD = -Infinity;
 /** key = floor((max - x) * KEY_SCALE); buckets are key >> 9 (1/16 nat), sub-buckets key & 511. */
@@ -69,7 +70,7 @@ export class LogitsKernel {
   load(row: Float32Array, from = 0, to = row.length, temperature = 1): number {
     const n = to - from;
     if (n < 1) throw new Error('logits kernel: empty row');
-    const n4 = (n + 3) & ~3;
+    const n4 = (n + 7) & ~7;
     const need = 16 * n4 + HIST_BYTES;
     const mem = this.wasm.memory;
     if (mem.buffer.byteLength < need) mem.grow(Math.ceil((need - mem.buffer.byteLength) / PAGE));
