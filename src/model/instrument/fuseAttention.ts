@@ -414,9 +414,9 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads): AttentionFus
         const input = split?.proj ?? rope.x;
         const seqAxis = split ? 1 : 2;
         // Every rotation has the same batch and seq: the first one's serve all.
-        const shape = () => u.emit('Shape', [input], `${P}/${input}/shape`);
+        const shape = () => u.shared(`shape:${input}`, () => u.emit('Shape', [input], `${P}/${input}/shape`));
         const batch = u.shared('ropeBatch', () => u.dim(shape(), 0));
-        const seq = u.shared('ropeSeq', () => u.dim(u.writes.has(`${P}/${input}/shape`) ? `${P}/${input}/shape` : shape(), seqAxis));
+        const seq = u.shared('ropeSeq', () => u.dim(shape(), seqAxis));
         const ids = u.shared('rowIds', () => {
           const bs = u.emit('Concat', [u.vector(batch), u.vector(seq)], `${P}/batch,seq`, { axis: 0 });
           const n = u.emit('Mul', [batch, seq], `${P}/batch*seq`);
