@@ -102,8 +102,11 @@ export interface TorchHeader {
 
 /** One timed run: wall and CPU milliseconds (per batch for extraction, per token for decode). */
 export interface Timed {
+  /** Per batch (extraction) or per token (decode). */
   ms: number;
   cpuMs: number;
+  /** Extraction: the run's first batch alone, the one after the idle gap between runs. */
+  firstMs?: number;
 }
 
 /**
@@ -182,11 +185,11 @@ export class TorchWorker {
     return answer;
   }
 
-  /** One timed run of workload `name` at `threads` threads (the first run of each pair warms up). */
-  run(name: string, threads: number): Promise<Timed> {
+  /** One timed run of workload `name` at `threads` threads, `batches` extraction batches back to back (the first run of each pair warms up). */
+  run(name: string, threads: number, batches = 1): Promise<Timed> {
     const i = this.workloads.findIndex((w) => w.name === name);
     if (i < 0) throw new Error(`no workload ${name}`);
-    return this.ask({ op: 'run', workload: i, threads }) as Promise<Timed>;
+    return this.ask({ op: 'run', workload: i, threads, batches }) as Promise<Timed>;
   }
 
   /** Best-of-5 GFLOP/s of F.linear at each [M, K, N]. */
@@ -212,13 +215,17 @@ export async function runTorch(python: string, model: SteerableModel, sourceOnnx
 }
 
 /** Our side of a workload: wall and CPU ms (extraction: per batch; decode: per token). */
-export async function runOurs(model: SteerableModel, w: TorchWorkload): Promise<Timed> {
+export async function runOurs(model: SteerableModel, w: TorchWorkload, batches = 1): Promise<Timed> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let per = 1;
+  let firstMs: number | undefined;
   if (w.kind === 'extract') {
-    const examples = w.ids!.map((row) => ({ promptIds: row.slice(0, 1), responseIds: row.slice(1) }));
-    await extractActivations(model, examples, { positions: ['response-mean'], batchSize: w.ids!.length });
+    // `batches` copies of the batch as one dataset, read as extraction reads one.
+    const batch = w.ids!.map((row) => ({ promptIds: row.slice(0, 1), responseIds: row.slice(1) }));
+    per = batches;
+    const onProgress = () => (firstMs ??= performance.now() - t0);
+    await extractActivations(model, Array.from({ length: batches }, () => batch).flat(), { positions: ['response-mean'], batchSize: batch.length, onProgress });
   } else {
     per = w.tokens!;
     await generate(model, [w.prompt!], {
@@ -228,5 +235,5 @@ export async function runOurs(model: SteerableModel, w: TorchWorkload): Promise<
     });
   }
   const c = process.cpuUsage(c0);
-  return { ms: (performance.now() - t0) / per, cpuMs: (c.user + c.system) / 1000 / per };
+  return { ms: (performance.now() - t0) / per, cpuMs: (c.user + c.system) / 1000 / per, ...(firstMs === undefined ? {} : { firstMs }) };
 }

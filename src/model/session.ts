@@ -136,7 +136,10 @@ export function executionProviders(device = 'cpu'): string[] {
   return [device];
 }
 
-async function createSession(path: string, opts: SessionOptions, spin: boolean): Promise<ort.InferenceSession> {
+/** Intra-op spinning: between runs too (generation), or only while a run lasts (reading). */
+type Spin = 'always' | 'in-runs';
+
+async function createSession(path: string, opts: SessionOptions, spin: Spin): Promise<ort.InferenceSession> {
   const device = opts.device ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: executionProviders(device),
@@ -146,7 +149,7 @@ async function createSession(path: string, opts: SessionOptions, spin: boolean):
     // peak RSS from 128 to 1,024 rows with them, 1.06x without, at no measurable cost in speed
     // (8x64 extraction of a 135M model 605/608 ms with, 626/595 ms without).
     enableMemPattern: false,
-    ...(spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' } } } }),
+    ...(spin === 'always' ? {} : { extra: { session: { force_spinning_stop: '1' } } }),
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
   };
   try {
@@ -161,14 +164,16 @@ async function createSession(path: string, opts: SessionOptions, spin: boolean):
 }
 
 /**
- * need.logits false: a reading variant (instrument/truncate.ts), whose intra-op threads do not spin
- * between ops. Spinning pays in a decode step's many small ops (SmolLM2-shaped: 27.5 vs 32.6 ms a
- * token without), but an extraction batch is a few large ones, and spinning threads compete with
- * the run itself and every other session on few cores (persona-tiny 8x64 on 2 cores: 12.7 ms
- * without, 18-28 ms with; SmolLM2-shaped 652 vs 668-738 ms).
+ * need.logits false: a reading variant (instrument/truncate.ts), whose intra-op threads spin between
+ * ops only while a run lasts (`session.force_spinning_stop`). ONNX Runtime's workers otherwise spin
+ * ~30 ms after every run, and on few cores that steals a core from the next run of any other
+ * session or process; not spinning at all costs a thread wake-up per parallel op instead, dear on a
+ * VM (persona-tiny 8x64 on 2 cores, 10 batches back to back: 12.8 ms a batch not spinning, 11.1
+ * spinning in runs; SmolLM2-shaped 718 / 698 ms). Generation sessions spin always: a decode
+ * step's many small ops gain from it (SmolLM2-shaped: 27.5 vs 32.6 ms a token without).
  */
 export async function openSession(path: string, opts: SessionOptions = {}, need: { logits: boolean } = { logits: true }): Promise<ModelSession> {
-  const session = await createSession(path, opts, need.logits);
+  const session = await createSession(path, opts, need.logits ? 'always' : 'in-runs');
   const io = opts.io;
   const ins = session.inputNames;
   const outs = session.outputNames;

@@ -7,7 +7,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/load.js';
-import { findTorch, runTorch, TorchWorker } from '../../scripts/bench-torch.js';
+import { findTorch, runOurs, runTorch, TorchWorker } from '../../scripts/bench-torch.js';
 import { hasPythonModule } from '../helpers/python.js';
 import { fixtureModel } from './helpers.js';
 
@@ -39,8 +39,18 @@ describe.runIf(hasPythonModule('torch'))('PyTorch eager baseline of the bench', 
       { name: 'd', kind: 'decode', prompt: [3, 4], tokens: 3, layer: 1, vector: Array(model.hiddenSize).fill(0.1), coeff: 1 },
     ]);
     try {
-      const [x, d, mm] = await Promise.all([w.run('x', 1), w.run('d', 1), w.matmul([[8, 16, 4]], 1)]);
-      for (const t of [x, d]) expect(t.ms).toBeGreaterThan(0);
+      const [x, d, mm, x8] = await Promise.all([w.run('x', 1), w.run('d', 1), w.matmul([[8, 16, 4]], 1), w.run('x', 1, 8)]);
+      for (const t of [x, d, x8]) expect(t.ms).toBeGreaterThan(0);
+      // An extraction run times its first batch apart (the one after the gap); decode has none.
+      for (const t of [x, x8]) expect(t.firstMs).toBeGreaterThan(0);
+      expect(d.firstMs).toBeUndefined();
+      expect(x8.firstMs!).toBeLessThan(4 * x8.ms); // ms is per batch of the eight: the first is no half of them
+      // Ours the same way: 8 batches of the dataset, the first of them timed apart.
+      const xs = { name: 'x', kind: 'extract' as const, ids: [[3, 4, 5, 6], [7, 8, 9, 10]] };
+      await runOurs(model, xs); // opens the reading variant
+      const ours = await runOurs(model, xs, 8);
+      expect(ours.firstMs).toBeGreaterThan(0);
+      expect(ours.firstMs!).toBeLessThan(4 * ours.ms);
       expect(mm['8x16x4']).toBeGreaterThan(0);
       expect(() => w.run('nope', 1)).toThrow(/no workload nope/);
     } finally {
