@@ -102,7 +102,6 @@ export interface TorchHeader {
 
 /** One timed run: wall and CPU milliseconds (per batch for extraction, per token for decode). */
 export interface Timed {
-  /** Per batch (extraction) or per token (decode). */
   ms: number;
   cpuMs: number;
   /** Extraction: the run's first batch alone, the one after the idle gap between runs. */

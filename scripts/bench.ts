@@ -26,6 +26,7 @@ import { makeFixture } from '../test/fixtures/index.js';
 import { benchProbes } from './bench-probes.js';
 import type { Row } from './bench-extraction.js';
 import { benchAgainstTorch, benchTruncation } from './bench-extraction.js';
+import { median } from './bench-torch.js';
 import { KvBuffers } from '../src/model/kvBuffers.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
@@ -41,7 +42,6 @@ const threads = Number(args.get('threads') ?? 2);
 // Thread counts tried on both sides of the PyTorch comparison (each side keeps its fastest).
 const threadChoices = [...new Set([1, threads])];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function log(msg: string) {
   process.stderr.write(msg + '\n');

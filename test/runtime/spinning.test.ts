@@ -7,9 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { extractActivations } from '../../src/activations/extract.js';
 import { loadModel } from '../../src/model/load.js';
+import { median } from '../../scripts/bench-torch.js';
 
 const WINDOW_MS = 80;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** CPU ms this process spends while its JavaScript sleeps WINDOW_MS right after `run`. */
 async function cpuAfter(run: () => Promise<unknown>): Promise<number> {
