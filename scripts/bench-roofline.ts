@@ -1,7 +1,9 @@
-// The matmul roofline of `npm run bench`: what ONNX Runtime's MatMul (a one-node graph, the weight
-// an initializer, so prepacked as in our models) does on this machine, at a large square shape and
-// at the shapes one extraction batch multiplies. Paired with torch's F.linear at the same shapes
-// (scripts/bench-torch.py), the best of both is the machine's matmul throughput.
+// The matmul roofline of `npm run bench`: what this machine's matmuls do on the work an extraction
+// batch needs. ProjectionChain is a forward pass's projections and nothing else (ONNX Runtime
+// MatMul, weights as initializers, so prepacked as in our models); bench-torch.py times the same
+// chain with F.linear, and the faster of the two, timed over as many passes as the extraction run
+// beside it reads batches, is the roofline that run is held to. ortMatmulGflops gives the rate at a
+// large square shape (information).
 
 import * as ort from 'onnxruntime-node';
 import { floatTensor, graph, model, node, valueInfo } from '../src/onnx/build.js';
@@ -9,22 +11,6 @@ import type { SteerableModel } from '../src/model/steerableModel.js';
 
 export type Shape = [number, number, number];
 export const shapeKey = ([M, K, N]: Shape) => `${M}x${K}x${N}`;
-
-/** The projections of one decoder block at M rows ([M, K] x [K, N] each) and how often each occurs. */
-export function blockShapes(m: SteerableModel, M: number): { shape: Shape; count: number }[] {
-  const c = m.config;
-  const F = Number((c.raw as { intermediate_size?: number }).intermediate_size ?? 4 * c.hiddenSize);
-  const H = c.hiddenSize;
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  return [
-    { shape: [M, H, q], count: 1 },
-    { shape: [M, H, kv], count: 2 },
-    { shape: [M, q, H], count: 1 },
-    { shape: [M, H, F], count: 2 },
-    { shape: [M, F, H], count: 1 },
-  ];
-}
 
 /** Best-of-5 GFLOP/s of ORT MatMul at each shape, `threads` intra-op threads. */
 export async function ortMatmulGflops(shapes: Shape[], threads: number): Promise<Record<string, number>> {
@@ -53,17 +39,100 @@ export async function ortMatmulGflops(shapes: Shape[], threads: number): Promise
   return out;
 }
 
+/** Dimensions of the projection chain: `layers` blocks of hidden H, q = heads x head_dim, kv, ffn F. */
+export interface ChainDims {
+  H: number;
+  q: number;
+  kv: number;
+  F: number;
+  layers: number;
+}
+
+export function chainDims(m: SteerableModel): ChainDims {
+  const c = m.config;
+  return {
+    H: c.hiddenSize,
+    q: c.numHeads * c.headDim,
+    kv: c.numKvHeads * c.headDim,
+    F: Number((c.raw as { intermediate_size?: number }).intermediate_size ?? 4 * c.hiddenSize),
+    layers: m.numLayers,
+  };
+}
+
+/** FLOPs of one pass of the chain over `rows` rows: q, k, v, o, gate, up, down in every block. */
+export const chainFlops = (d: ChainDims, rows: number) => 2 * rows * d.layers * (2 * d.H * d.q + 2 * d.H * d.kv + 3 * d.H * d.F);
+
 /**
- * GFLOP/s the block projections of `rows` rows would reach at the given per-shape rates (the
- * time of each shape at its rate, summed): the roofline for the FLOPs an extraction needs.
+ * A decoder's projections as one graph: per block, x -> q -> o = h; h -> k, v, up (outputs, so
+ * that they are computed; never fetched); h -> gate -> down = the next block's x. Every block has
+ * weights of its own (uniform, variance 1/fan-in, so values stay O(1) and no denormals slow the
+ * kernels), streamed from memory as a model's are.
  */
-export function sameShapeRoofline(m: SteerableModel, rows: number, rate: (key: string) => number): number {
-  let flops = 0;
-  let seconds = 0;
-  for (const { shape, count } of blockShapes(m, rows)) {
-    const f = 2 * shape[0] * shape[1] * shape[2] * count;
-    flops += f;
-    seconds += f / (rate(shapeKey(shape)) * 1e9);
+export class ProjectionChain {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly dims: ChainDims,
+    private readonly out: string,
+  ) {}
+
+  static async create(d: ChainDims, threads: number): Promise<ProjectionChain> {
+    let seed = 0x9e3779b9;
+    const weight = (name: string, K: number, N: number) => {
+      const w = new Float32Array(K * N);
+      const a = Math.sqrt(3 / K);
+      for (let i = 0; i < w.length; i++) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        w[i] = ((seed >>> 0) / 2 ** 32 - 0.5) * 2 * a;
+      }
+      return floatTensor(name, [K, N], w);
+    };
+    const nodes = [];
+    const initializers = [];
+    const outputs = [];
+    const mm = (x: string, w: string, y: string) => node({ op: 'MatMul', inputs: [x, w], outputs: [y] });
+    let x = 'x';
+    for (let l = 0; l < d.layers; l++) {
+      const shapes: [string, number, number][] = [['q', d.H, d.q], ['o', d.q, d.H], ['k', d.H, d.kv], ['v', d.H, d.kv], ['gate', d.H, d.F], ['up', d.H, d.F], ['down', d.F, d.H]];
+      for (const [n, K, N] of shapes) initializers.push(weight(`${n}.${l}`, K, N));
+      nodes.push(mm(x, `q.${l}`, `q_out.${l}`), mm(`q_out.${l}`, `o.${l}`, `h.${l}`));
+      for (const n of ['k', 'v', 'up']) {
+        nodes.push(mm(`h.${l}`, `${n}.${l}`, `${n}_out.${l}`));
+        outputs.push(valueInfo(`${n}_out.${l}`, 1, ['rows', n === 'up' ? d.F : d.kv]));
+      }
+      nodes.push(mm(`h.${l}`, `gate.${l}`, `gate_out.${l}`), mm(`gate_out.${l}`, `down.${l}`, `x.${l + 1}`));
+      x = `x.${l + 1}`;
+    }
+    outputs.unshift(valueInfo(x, 1, ['rows', d.H]));
+    const g = graph({ name: 'projections', nodes, initializers, inputs: [valueInfo('x', 1, ['rows', d.H])], outputs });
+    const session = await ort.InferenceSession.create(Buffer.concat(model(g, [{ domain: '', version: 17 }]).parts), {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return new ProjectionChain(session, d, x);
   }
-  return flops / seconds / 1e9;
+
+  private readonly warm = new Set<number>();
+
+  /**
+   * GFLOP/s of `passes` passes over `rows` rows back to back. Only the first call at a row count
+   * runs an untimed pass first, as an extraction run is timed: warmed once, then after idle gaps.
+   */
+  async gflops(rows: number, passes: number): Promise<number> {
+    const x = new ort.Tensor('float32', Float32Array.from({ length: rows * this.dims.H }, (_, i) => Math.cos(i)), [rows, this.dims.H]);
+    if (!this.warm.has(rows)) {
+      await this.session.run({ x }, [this.out]);
+      this.warm.add(rows);
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < passes; i++) await this.session.run({ x }, [this.out]);
+    return (chainFlops(this.dims, rows) * passes) / ((performance.now() - t0) / 1000) / 1e9;
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
 }

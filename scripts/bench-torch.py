@@ -9,6 +9,7 @@ one JSON request per stdin line, so that the bench can interleave its runs with 
 
     {"op": "run", "workload": i, "threads": t}    -> {"ms": wall, "cpuMs": cpu}  (decode: per token)
     {"op": "matmul", "shapes": [[M, K, N], ...], "threads": t}  -> {"gflops": {"MxKxN": best of 5}}
+    {"op": "chain", "dims": {H, q, kv, F, layers}, "rows": M, "passes": n, "threads": t}  -> {"gflops": g}
     {"op": "quit"} or end of input                -> exits
 
     /usr/bin/python3 scripts/bench-torch.py <dump dir> <job.json>
@@ -170,6 +171,37 @@ def matmul_gflops(shapes, reps=5):
     return out
 
 
+chains = {}
+
+
+def chain_gflops(d, rows, passes):
+    """The projection chain of bench-roofline.ts (q -> o = h; h -> k, v, up; h -> gate -> down =
+    the next block's input), F.linear with weights of its own per block, variance 1/fan-in; GFLOP/s
+    of `passes` passes back to back, warmed once per row count as the extraction runs are."""
+    key = (d['H'], d['q'], d['kv'], d['F'], d['layers'])
+    if key not in chains:
+        H, q, kv, Fd = d['H'], d['q'], d['kv'], d['F']
+        def w(n, k):  # nn.Linear's [out, in] weight
+            return (torch.rand(n, k) - 0.5) * 2 * (3 / k) ** 0.5
+        chains[key] = ([(w(q, H), w(H, q), w(kv, H), w(kv, H), w(Fd, H), w(Fd, H), w(H, Fd)) for _ in range(d['layers'])], set())
+    blocks, warm = chains[key]
+    x0 = torch.randn(rows, d['H'])
+
+    def f(n):
+        for _ in range(n):
+            x = x0
+            for wq, wo, wk, wv, wg, wu, wd in blocks:
+                h = F.linear(F.linear(x, wq), wo)
+                F.linear(h, wk), F.linear(h, wv), F.linear(h, wu)
+                x = F.linear(F.linear(h, wg), wd)
+    if rows not in warm:
+        f(1)
+        warm.add(rows)
+    ms = timed(lambda: f(passes))[0]
+    flops = 2 * rows * d['layers'] * (2 * d['H'] * d['q'] + 2 * d['H'] * d['kv'] + 3 * d['H'] * d['F'])
+    return flops * passes / (ms / 1000) / 1e9
+
+
 def main():
     dump, job_path = sys.argv[1], sys.argv[2]
     job = json.load(open(job_path))
@@ -239,6 +271,9 @@ def main():
         set_threads(req['threads'], blas)
         if req['op'] == 'matmul':
             print(json.dumps({'gflops': matmul_gflops(req['shapes'])}), flush=True)
+            continue
+        if req['op'] == 'chain':
+            print(json.dumps({'gflops': chain_gflops(req['dims'], req['rows'], req['passes'])}), flush=True)
             continue
         f, per, ends = runner(job['workloads'][req['workload']], req.get('batches', 1))
         if (req['workload'], req['threads']) not in warm:

@@ -14,6 +14,7 @@ import { generate } from '../src/generation/generate.js';
 import { loadModel as readOnnx } from '../src/model/instrument/prepare.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import type { TensorView } from '../src/onnx/read.js';
+import type { ChainDims } from './bench-roofline.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -194,6 +195,11 @@ export class TorchWorker {
   /** Best-of-5 GFLOP/s of F.linear at each [M, K, N]. */
   async matmul(shapes: [number, number, number][], threads: number): Promise<Record<string, number>> {
     return ((await this.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
+  }
+
+  /** GFLOP/s of the projection chain (bench-roofline.ts) over `rows` rows, `passes` passes back to back. */
+  async chain(dims: ChainDims, rows: number, passes: number, threads: number): Promise<number> {
+    return ((await this.ask({ op: 'chain', dims, rows, passes, threads })) as { gflops: number }).gflops;
   }
 
   async close(): Promise<void> {

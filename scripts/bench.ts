@@ -5,7 +5,7 @@
 //   project / screen peak memory at 8n rows    vs n rows (scripts/bench-memory)   goal <= 1.15x
 //   our loop's ms/token beyond session.run     as a share of the step, greedy    goal <= 3%
 //     and with top-p 0.9 sampling over the 49k vocabulary                        goal <= 3%
-//   a decode step fetching new KV columns      vs fetching the whole present      (informative)
+//   a decode step fetching new KV columns      vs fetching the whole present      goal < 1 after 512 tokens
 //   probe fits (CV accuracy, time)              vs scikit-learn, same folds       goal within 1 point, faster
 //   extraction pruned after the deepest layer    vs the whole graph                (bench-extraction)
 //   extraction, steered decode, memory after load vs PyTorch eager with hooks     goal >= 1.5x, <= 1.1x memory
@@ -28,6 +28,7 @@ import type { Row } from './bench-extraction.js';
 import { benchAgainstTorch, benchTruncation } from './bench-extraction.js';
 import { median } from './bench-torch.js';
 import { KvBuffers } from '../src/model/kvBuffers.js';
+import { KvSlots, slotsAllowed, slotsWork } from '../src/model/kvSlots.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const quick = args.has('quick');
@@ -94,9 +95,14 @@ async function main() {
   const loopShare: number[] = [];
   const loopMsPerToken: number[] = [];
   const sampledShare: number[] = [];
+  const steeredRatios: number[] = [];
   for (let r = 0; r < REPS; r++) {
-    const off = await run(false);
-    const on = await run(true);
+    // Which side runs first alternates, so whatever one run leaves behind (GC, a VM slowdown that
+    // outlasts it) falls on each side alike.
+    const first = await run(r % 2 === 1);
+    const second = await run(r % 2 === 0);
+    const [off, on] = r % 2 ? [second, first] : [first, second];
+    steeredRatios.push(off.timings.totalMs / on.timings.totalMs);
     decodeOff.push(off.timings.totalMs / DECODE_TOKENS);
     decodeOn.push(on.timings.totalMs / DECODE_TOKENS);
     // Shares over the decode steps (the prefill step is not one).
@@ -115,21 +121,29 @@ async function main() {
   const decodeOffTps = 1000 / median(decodeOff);
   const decodeOnTps = 1000 / median(decodeOn);
 
-  // A decode step that fetches only the new KV columns (into KvBuffers, what generate does) against
-  // one that fetches the whole present cache, at a short and a long context, interleaved.
+  // A decode step that keeps the cache as generate does (new KV columns only, into fixed slots where
+  // the graph allows, else appended to contiguous buffers) against one that fetches the whole
+  // present cache. Short blocks of steps, alternating which side goes first, many pairs: drift on a
+  // shared machine hits both sides alike. After 32 tokens the whole present is ~1.5 MB (SmolLM2
+  // shape), a copy of ~0.1 ms in a ~22 ms step, below what this timing can resolve: that row is
+  // informative; the goal is at 512 tokens, where the copy and its allocation are a third of a step.
   const kvRows: Row[] = [];
-  for (const ctx of quick ? [32] : [32, 512]) {
+  const KV_BLOCK = 16;
+  const KV_PAIRS = quick ? 3 : 9;
+  for (const ctx of quick ? [32, 96] : [32, 512]) {
     const long = [Array.from({ length: ctx }, (_, t) => 3 + ((t * 17) % (config.vocabSize - 3)))];
+    const slots = slotsAllowed(steered, ctx + KV_BLOCK) && (await slotsWork(steered));
     const steps = async (columns: boolean) => {
-      const kv = columns ? new KvBuffers(ctx + DECODE_TOKENS) : undefined;
+      const kv = columns ? (slots ? new KvSlots(ctx + KV_BLOCK) : new KvBuffers(ctx + KV_BLOCK)) : undefined;
       let r = await steered.forward({ inputIds: long, lastLogitsOnly: true, kvBuffers: kv });
       const t0 = performance.now();
-      for (let i = 0; i < DECODE_TOKENS; i++) r = await steered.forward({ inputIds: [[5 + i]], cache: r.cache, lastLogitsOnly: true, kvBuffers: kv });
-      return (performance.now() - t0) / DECODE_TOKENS;
+      for (let i = 0; i < KV_BLOCK; i++) r = await steered.forward({ inputIds: [[5 + i]], cache: r.cache, lastLogitsOnly: true, kvBuffers: kv });
+      return (performance.now() - t0) / KV_BLOCK;
     };
     await steps(true);
+    await steps(false);
     const pairs: [number, number][] = [];
-    for (let r = 0; r < Math.max(3, REPS >> 1); r++)
+    for (let r = 0; r < KV_PAIRS; r++)
       if (r % 2) {
         const c = await steps(true);
         pairs.push([c, await steps(false)]);
@@ -138,12 +152,21 @@ async function main() {
         pairs.push([await steps(true), p]);
       }
     const ratios = pairs.map(([c, p]) => c / p);
-    kvRows.push({ metric: `decode step after ${ctx} tokens: new KV columns / whole present`, a: median(pairs.map((p) => p[0])), b: median(pairs.map((p) => p[1])), ratio: median(ratios), spread: [Math.min(...ratios), Math.max(...ratios)], goal: '< 1', ok: median(ratios) < 1 });
+    const judged = ctx > 32;
+    kvRows.push({
+      metric: `decode step after ${ctx} tokens: new KV columns (${slots ? 'slots' : 'appended'}) / whole present`,
+      a: median(pairs.map((p) => p[0])),
+      b: median(pairs.map((p) => p[1])),
+      ratio: median(ratios),
+      spread: [Math.min(...ratios), Math.max(...ratios)],
+      goal: judged ? '< 1' : '(info)',
+      ok: !judged || median(ratios) < 1,
+    });
   }
 
   const rows: Row[] = [
     { metric: 'prefill tok/s (all hidden states) / uninstrumented', a: prefillHiddenTps, b: prefillPlainTps, ratio: prefillHiddenTps / prefillPlainTps, goal: '>= 0.90', ok: prefillHiddenTps / prefillPlainTps >= 0.9 },
-    { metric: 'decode tok/s steered / unsteered', a: decodeOnTps, b: decodeOffTps, ratio: decodeOnTps / decodeOffTps, goal: '>= 0.97', ok: decodeOnTps / decodeOffTps >= 0.97 },
+    { metric: 'decode tok/s steered / unsteered', a: decodeOnTps, b: decodeOffTps, ratio: median(steeredRatios), spread: [Math.min(...steeredRatios), Math.max(...steeredRatios)], goal: '>= 0.97', ok: median(steeredRatios) >= 0.97 },
     { metric: 'loop ms/token beyond session.run, greedy (share)', a: median(loopMsPerToken), b: median(decodeOff), ratio: median(loopShare), goal: '<= 0.03', ok: median(loopShare) <= 0.03 },
     { metric: '  same, top-p 0.9 sampling (share)', a: NaN, b: NaN, ratio: median(sampledShare), goal: '<= 0.03', ok: median(sampledShare) <= 0.03 },
     ...kvRows,

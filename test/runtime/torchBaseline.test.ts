@@ -8,6 +8,9 @@ import { existsSync, realpathSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/model/load.js';
 import { findTorch, runOurs, runTorch, TorchWorker } from '../../scripts/bench-torch.js';
+import { chainDims, chainFlops, ProjectionChain } from '../../scripts/bench-roofline.js';
+import { readModel } from '../../src/onnx/read.js';
+import { readFileSync } from 'node:fs';
 import { hasPythonModule } from '../helpers/python.js';
 import { fixtureModel } from './helpers.js';
 
@@ -39,7 +42,9 @@ describe.runIf(hasPythonModule('torch'))('PyTorch eager baseline of the bench', 
       { name: 'd', kind: 'decode', prompt: [3, 4], tokens: 3, layer: 1, vector: Array(model.hiddenSize).fill(0.1), coeff: 1 },
     ]);
     try {
-      const [x, d, mm, x8] = await Promise.all([w.run('x', 1), w.run('d', 1), w.matmul([[8, 16, 4]], 1), w.run('x', 1, 8)]);
+      const [x, d, mm, x8, chain] = await Promise.all([w.run('x', 1), w.run('d', 1), w.matmul([[8, 16, 4]], 1), w.run('x', 1, 8), w.chain(chainDims(model), 8, 2, 1)]);
+      expect(chain).toBeGreaterThan(0);
+      expect(Number.isFinite(chain)).toBe(true);
       for (const t of [x, d, x8]) expect(t.ms).toBeGreaterThan(0);
       // An extraction run times its first batch apart (the one after the gap); decode has none.
       for (const t of [x, x8]) expect(t.firstMs).toBeGreaterThan(0);
@@ -56,6 +61,30 @@ describe.runIf(hasPythonModule('torch'))('PyTorch eager baseline of the bench', 
     } finally {
       await w.close();
       await model.dispose();
+    }
+  });
+});
+
+describe("the roofline's projection chain", () => {
+  it("counts a forward pass's projection FLOPs (persona-tiny's MatMul weights) and runs them", async () => {
+    const tiny = await loadModel('models/persona-tiny', { threads: 1 });
+    const g = readModel(readFileSync('models/persona-tiny/onnx/model.onnx')).graph;
+    const weights = new Map(g.initializers.filter((t) => t.dims.length === 2).map((t) => [t.name, t.dims[0]! * t.dims[1]!]));
+    // Every MatMul on a weight but the LM head's (N = vocab).
+    const params = g.nodes
+      .filter((n) => n.opType === 'MatMul' && weights.has(n.inputs[1]!))
+      .filter((n) => g.initializers.find((t) => t.name === n.inputs[1])!.dims[1] !== tiny.config.vocabSize)
+      .reduce((a, n) => a + weights.get(n.inputs[1]!)!, 0);
+    expect(params).toBeGreaterThan(0);
+    expect(chainFlops(chainDims(tiny), 512)).toBe(2 * 512 * params);
+    const chain = await ProjectionChain.create(chainDims(tiny), 1);
+    try {
+      const rate = await chain.gflops(64, 2);
+      expect(rate).toBeGreaterThan(0);
+      expect(Number.isFinite(rate)).toBe(true);
+    } finally {
+      await chain.release();
+      await tiny.dispose();
     }
   });
 });
