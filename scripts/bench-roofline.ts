@@ -12,18 +12,23 @@ import type { SteerableModel } from '../src/model/steerableModel.js';
 export type Shape = [number, number, number];
 export const shapeKey = ([M, K, N]: Shape) => `${M}x${K}x${N}`;
 
+/** A session over a graph of MatMuls, `threads` intra-op threads (ONNX Runtime's default spinning). */
+function matmulSession(g: ReturnType<typeof graph>, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(Buffer.concat(model(g, [{ domain: '', version: 17 }]).parts), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+}
+
 /** Best-of-5 GFLOP/s of ORT MatMul at each shape, `threads` intra-op threads. */
 export async function ortMatmulGflops(shapes: Shape[], threads: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const [M, K, N] of shapes) {
     const w = Float32Array.from({ length: K * N }, (_, i) => Math.sin(i));
     const g = graph({ name: 'mm', nodes: [node({ op: 'MatMul', inputs: ['a', 'w'], outputs: ['c'] })], initializers: [floatTensor('w', [K, N], w)], inputs: [valueInfo('a', 1, [M, K])], outputs: [valueInfo('c', 1, [M, N])] });
-    const s = await ort.InferenceSession.create(Buffer.concat(model(g, [{ domain: '', version: 17 }]).parts), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const s = await matmulSession(g, threads);
     const a = new ort.Tensor('float32', Float32Array.from({ length: M * K }, (_, i) => Math.cos(i)), [M, K]);
     await s.run({ a });
     const n = Math.max(1, Math.min(100, Math.round(2e8 / (2 * M * K * N)))); // ~0.2 GFLOP per timing, as the torch side
@@ -106,12 +111,7 @@ export class ProjectionChain {
     }
     outputs.unshift(valueInfo(x, 1, ['rows', d.H]));
     const g = graph({ name: 'projections', nodes, initializers, inputs: [valueInfo('x', 1, ['rows', d.H])], outputs });
-    const session = await ort.InferenceSession.create(Buffer.concat(model(g, [{ domain: '', version: 17 }]).parts), {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-    });
+    const session = await matmulSession(g, threads);
     return new ProjectionChain(session, d, x);
   }
 

@@ -9,7 +9,7 @@ one JSON request per stdin line, so that the bench can interleave its runs with 
 
     {"op": "run", "workload": i, "threads": t}    -> {"ms": wall, "cpuMs": cpu}  (decode: per token)
     {"op": "matmul", "shapes": [[M, K, N], ...], "threads": t}  -> {"gflops": {"MxKxN": best of 5}}
-    {"op": "chain", "dims": {H, q, kv, F, layers}, "rows": M, "passes": n, "threads": t}  -> {"gflops": g}
+    {"op": "chain", "dims": {H, q, kv, F, layers}, "rows": M, "passes": n, "threads": t}  -> {"ms": per pass}
     {"op": "quit"} or end of input                -> exits
 
     /usr/bin/python3 scripts/bench-torch.py <dump dir> <job.json>
@@ -174,10 +174,10 @@ def matmul_gflops(shapes, reps=5):
 chains = {}
 
 
-def chain_gflops(d, rows, passes):
+def chain_ms(d, rows, passes):
     """The projection chain of bench-roofline.ts (q -> o = h; h -> k, v, up; h -> gate -> down =
-    the next block's input), F.linear with weights of its own per block, variance 1/fan-in; GFLOP/s
-    of `passes` passes back to back, warmed once per row count as the extraction runs are."""
+    the next block's input), F.linear with weights of its own per block, variance 1/fan-in; ms per
+    pass over `passes` passes back to back, warmed once per row count as the extraction runs are."""
     key = (d['H'], d['q'], d['kv'], d['F'], d['layers'])
     if key not in chains:
         H, q, kv, Fd = d['H'], d['q'], d['kv'], d['F']
@@ -197,9 +197,7 @@ def chain_gflops(d, rows, passes):
     if rows not in warm:
         f(1)
         warm.add(rows)
-    ms = timed(lambda: f(passes))[0]
-    flops = 2 * rows * d['layers'] * (2 * d['H'] * d['q'] + 2 * d['H'] * d['kv'] + 3 * d['H'] * d['F'])
-    return flops * passes / (ms / 1000) / 1e9
+    return timed(lambda: f(passes))[0] / passes
 
 
 def main():
@@ -273,7 +271,7 @@ def main():
             print(json.dumps({'gflops': matmul_gflops(req['shapes'])}), flush=True)
             continue
         if req['op'] == 'chain':
-            print(json.dumps({'gflops': chain_gflops(req['dims'], req['rows'], req['passes'])}), flush=True)
+            print(json.dumps({'ms': chain_ms(req['dims'], req['rows'], req['passes'])}), flush=True)
             continue
         f, per, ends = runner(job['workloads'][req['workload']], req.get('batches', 1))
         if (req['workload'], req['threads']) not in warm:

@@ -14,7 +14,7 @@ import { generate } from '../src/generation/generate.js';
 import { loadModel as readOnnx } from '../src/model/instrument/prepare.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import type { TensorView } from '../src/onnx/read.js';
-import type { ChainDims } from './bench-roofline.js';
+import { chainFlops, type ChainDims } from './bench-roofline.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -199,7 +199,8 @@ export class TorchWorker {
 
   /** GFLOP/s of the projection chain (bench-roofline.ts) over `rows` rows, `passes` passes back to back. */
   async chain(dims: ChainDims, rows: number, passes: number, threads: number): Promise<number> {
-    return ((await this.ask({ op: 'chain', dims, rows, passes, threads })) as { gflops: number }).gflops;
+    const { ms } = (await this.ask({ op: 'chain', dims, rows, passes, threads })) as { ms: number };
+    return chainFlops(dims, rows) / (ms / 1000) / 1e9;
   }
 
   async close(): Promise<void> {
