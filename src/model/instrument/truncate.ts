@@ -24,7 +24,7 @@ import { fuseAttention, type AttentionFusion, type AttentionHeads } from './fuse
 const MS_DOMAIN = 'com.microsoft';
 
 /** Bump when the pruning changes, so cached variants are rebuilt. */
-const TRUNCATE_FORMAT = 3;
+const TRUNCATE_FORMAT = 4;
 
 /** The pooling input of a reading variant, and the output pooling hidden_states.k. */
 export const POOL_INPUT = 'pool.weights';
