@@ -4,7 +4,8 @@
 
 import { checkHidden, interventionCause } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
-import { readerFor } from '../model/reader.js';
+import { readerFor, readingPoolFor } from '../model/reader.js';
+import type { ShareResult } from '../model/readingPool.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';
@@ -27,6 +28,13 @@ export interface ExtractOptions {
   onProgress?: (done: number, total: number) => void;
   /** Run the whole instrumented graph instead of the variant pruned after the deepest layer (for checks). */
   fullGraph?: boolean;
+  /**
+   * Sessions reading each batch in parallel, a share of its rows each (model/readingPool.ts).
+   * Default: one per thread the model was loaded with while their weights stay under 1 GiB (else
+   * 1), opened in the background by a read of 4 batches or more and kept with the model. Results
+   * do not depend on it.
+   */
+  readers?: number;
 }
 
 export interface ExampleActivations {
@@ -82,38 +90,74 @@ export async function extractActivations(
   // the whole graph (fullGraph, merged decoders) and right-padding graphs pool here in float64.
   const inGraph = !!reader.session.poolInput && reader.session.padding !== 'right';
   const P = opts.positions.length;
-  for (let start = 0; start < order.length; start += batchSize) {
+  // A dataset of a few batches or more reads on parallel sessions once they are open (a pool asked
+  // for by count is waited for); the first batches of the first such read run on the one session.
+  const parallel = opts.fullGraph || (opts.readers === undefined && order.length < MIN_POOL_BATCHES * batchSize) ? undefined : await readingPoolFor(reader, opts.readers);
+  if (opts.readers !== undefined) await parallel?.opening;
+  const steerTarget = { hiddenSize: model.hiddenSize, numLayers: model.numLayers, steerableLayers: model.steerableLayers };
+  /** Starts reading the batch at `start`: its rows in shares (one per pool session), each share's result. */
+  const launch = (start: number) => {
+    const pool = parallel?.ready;
     const idx = order.slice(start, start + batchSize);
-    const rows = idx.map((i) => seqs[i]!);
-    const steer = opts.steering?.length
-      ? steeringPlan(model, opts.steering, rows.map((r) => r.promptLength))
-      : undefined;
-    const pool = inGraph ? { weights: poolWeights(rows, opts.positions), positions: P, layers } : undefined;
-    const hiddenLayers = inGraph && !opts.keepTokens ? [] : layers;
-    const r = await reader.forward({ inputIds: rows.map((s) => s.ids), hiddenLayers, steer, ablate, pool, useCache: false });
-    const S = r.seq;
-    rows.forEach((row, b) => {
-      const len = row.ids.length;
-      const offset = b * S + (S - len); // first real token of row b (left padding)
-      const at: Record<string, Float32Array[]> = {};
-      opts.positions.forEach((p, j) => {
-        const [s0, s1] = positionRange(p, row.promptLength, len);
-        at[positionKey(p)] = layers.map((l) => (inGraph ? r.pooled.get(l)!.slice((b * P + j) * H, (b * P + j + 1) * H) : meanRows(r.hidden.get(l)!, H, offset, s0, s1)));
+    // Rows dealt out in turn (they come sorted by length), so the shares cost about the same.
+    const n = Math.min(pool?.size ?? 1, idx.length);
+    const shares = Array.from({ length: n }, (_, k) => idx.filter((_, i) => i % n === k));
+    const read = shares.map((share) => {
+      const rows = share.map((i) => seqs[i]!);
+      const promptLengths = rows.map((r) => r.promptLength);
+      // The plan checks the vectors against the model before any share runs.
+      const steer = opts.steering?.length ? steeringPlan(model, opts.steering, promptLengths) : undefined;
+      const weights = inGraph ? { weights: poolWeights(rows, opts.positions), positions: P, layers } : undefined;
+      return { share, rows, promptLengths, steer, pool: weights, hiddenLayers: inGraph && !opts.keepTokens ? [] : layers };
+    });
+    const outs: Promise<ShareResult[]> = pool
+      ? pool.read(read.map((r) => ({
+          inputIds: r.rows.map((s) => s.ids),
+          hiddenLayers: r.hiddenLayers,
+          steering: opts.steering?.length ? { target: steerTarget, vectors: opts.steering, promptLengths: r.promptLengths } : undefined,
+          ablate,
+          pool: r.pool,
+        })))
+      : reader.forward({ inputIds: read[0]!.rows.map((s) => s.ids), hiddenLayers: read[0]!.hiddenLayers, steer: read[0]!.steer, ablate, pool: read[0]!.pool, useCache: false }).then((r) => [r]);
+    outs.catch(() => {}); // awaited below; a batch still in flight when an earlier one fails is not an unhandled rejection
+    return { idx, read, outs };
+  };
+  // One batch ahead: the pool's sessions run the next batch while this thread unpacks the last.
+  let next = order.length ? launch(0) : undefined;
+  for (let start = 0; start < order.length; start += batchSize) {
+    const { read, outs } = next!;
+    next = start + batchSize < order.length ? launch(start + batchSize) : undefined;
+    const got = await outs;
+    read.forEach(({ share, rows }, k) => {
+      const r = got[k]!;
+      const S = r.seq;
+      rows.forEach((row, b) => {
+        const at: Record<string, Float32Array[]> = {};
+        const len = row.ids.length;
+        const offset = b * S + (S - len); // first real token of row b (left padding)
+        opts.positions.forEach((p, j) => {
+          const [s0, s1] = positionRange(p, row.promptLength, len);
+          at[positionKey(p)] = layers.map((l) => (inGraph ? r.pooled.get(l)!.slice((b * P + j) * H, (b * P + j + 1) * H) : meanRows(r.hidden.get(l)!, H, offset, s0, s1)));
+        });
+        const tokens = opts.keepTokens
+          ? layers.map((l) => r.hidden.get(l)!.slice(offset * H, (offset + len) * H))
+          : undefined;
+        const ex = share[b]!;
+        // An overflowed state would average into every vector built from it: stop at the source.
+        layers.forEach((l, j) => {
+          for (const [key, v] of Object.entries(at)) checkHidden(v[j]!, H, 0, H, cause, `hidden_states.${l}`, `at ${key} of example ${ex}`);
+          if (tokens) checkHidden(tokens[j]!, H, 0, tokens[j]!.length, cause, `hidden_states.${l}`, `in example ${ex}`);
+        });
+        results[ex] = { ids: row.ids, promptLength: row.promptLength, layers, at, ...(tokens ? { tokens } : {}) };
       });
-      const tokens = opts.keepTokens
-        ? layers.map((l) => r.hidden.get(l)!.slice(offset * H, (offset + len) * H))
-        : undefined;
-      // An overflowed state would average into every vector built from it: stop at the source.
-      layers.forEach((l, j) => {
-        for (const [key, v] of Object.entries(at)) checkHidden(v[j]!, H, 0, H, cause, `hidden_states.${l}`, `at ${key} of example ${idx[b]}`);
-        if (tokens) checkHidden(tokens[j]!, H, 0, tokens[j]!.length, cause, `hidden_states.${l}`, `in example ${idx[b]}`);
-      });
-      results[idx[b]!] = { ids: row.ids, promptLength: row.promptLength, layers, at, ...(tokens ? { tokens } : {}) };
     });
     opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
   }
   return results;
 }
+
+/** Batches a read needs before it opens parallel sessions (~0.4 s of CPU to start two; see readers). */
+const MIN_POOL_BATCHES = 4;
 
 /** [rows, positions, seq] weights averaging each position's tokens (rows left-padded to the longest). */
 function poolWeights(rows: TokenizedExample[], positions: PositionSpec[]): Float32Array {

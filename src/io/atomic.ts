@@ -3,11 +3,13 @@
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 let counter = 0;
 
-// Temp names carry the writer's pid: `.NAME.PID.N.tmp`.
-const TEMP_NAME = /^\..+\.(\d+)\.\d+\.tmp$/;
+// Temp names carry the writer's pid and thread (worker threads share the pid, each with its own
+// counter): `.NAME.PID.THREAD-N.tmp`; `.NAME.PID.N.tmp` from before threads are still recognised.
+const TEMP_NAME = /^\..+\.(\d+)\.(?:\d+-)?\d+\.tmp$/;
 
 /**
  * Removes temp files left in `dir` (and its subfolders, `depth` deep) by atomic writes that never
@@ -63,7 +65,7 @@ export class AtomicWriter {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true });
-    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${counter++}.tmp`);
+    this.tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${threadId}-${counter++}.tmp`);
     this.fd = openSync(this.tmp, 'w');
   }
 

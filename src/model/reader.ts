@@ -7,6 +7,7 @@
 // batch has shown it gives the whole graph's hidden states; a variant failing it is remembered
 // and the plain one used.
 
+import { poolSize, ReadingPool } from './readingPool.js';
 import { openSession } from './session.js';
 import { SteerableModel } from './steerableModel.js';
 import { isFused, recordFusionCheck, truncatedModel } from './instrument/truncate.js';
@@ -16,9 +17,48 @@ const KEEP = 2;
 /** deepest layer -> variant, most recently used last. */
 const open = new WeakMap<SteerableModel, Map<number, Promise<SteerableModel>>>();
 
+/** A reader's data-parallel sessions (readingPool.ts): `ready` once open, none if they did not start. */
+export interface PoolHandle {
+  sessions: number;
+  opening: Promise<ReadingPool | undefined>;
+  ready?: ReadingPool;
+}
+
+/** reader -> its pool, closed with it. */
+const pools = new WeakMap<SteerableModel, PoolHandle>();
+
 async function release(model: SteerableModel, variant: Promise<SteerableModel>): Promise<void> {
   const r = await variant;
+  const pool = pools.get(r);
+  pools.delete(r);
+  await (await pool?.opening)?.close();
   if (r !== model) await r.session.session.release();
+}
+
+/**
+ * Sessions reading a reader's batches in parallel, one share of the rows each (readingPool.ts), or
+ * undefined where one session is best (one core, large weights, not cpu, `readers` 1). Opened on
+ * first use, in the background (callers read on the one session until `ready` is set), and kept
+ * with the reader; `readers` (a count) reopens it at another size. A pool that cannot start (a
+ * session refusing to open in a worker) leaves the reading to the one session, said once; unless
+ * `readers` asked for it, when `opening` rejects.
+ */
+export async function readingPoolFor(reader: SteerableModel, readers?: number): Promise<PoolHandle | undefined> {
+  const { sessions, threads } = poolSize(reader, readers);
+  const held = pools.get(reader);
+  if (held?.sessions === sessions) return held;
+  pools.delete(reader);
+  await (await held?.opening.catch(() => undefined))?.close();
+  if (sessions < 2) return undefined;
+  const handle: PoolHandle = { sessions, opening: ReadingPool.open(reader, sessions, threads) };
+  if (readers === undefined)
+    handle.opening = handle.opening.catch((e: Error) => {
+      process.emitWarning(`reading on one session: the ${sessions} parallel reading sessions did not start (${e.message})`);
+      return undefined;
+    });
+  handle.opening.then((p) => (handle.ready = p), () => {});
+  pools.set(reader, handle);
+  return handle;
 }
 
 /** A model whose forward gives the same hidden states 0..deepest as `model`'s, computing no more. */

@@ -111,7 +111,7 @@ describe('run directory lock', () => {
       const dead = join(dir, `.vectors.safetensors.${await deadPid()}.0.tmp`);
       const inFlight = join(dir, `.sweep.csv.${other.pid}.3.tmp`);
       mkdirSync(join(dir, 'probes'));
-      const deadNested = join(dir, 'probes', `.age.json.${await deadPid()}.1.tmp`);
+      const deadNested = join(dir, 'probes', `.age.json.${await deadPid()}.2-1.tmp`); // a worker thread's
       for (const f of [dead, inFlight, deadNested]) writeFileSync(f, 'partial');
       RunDir.open(dir, 'extract', {}).finish();
       expect([existsSync(dead), existsSync(deadNested), existsSync(inFlight)]).toEqual([false, false, true]);
