@@ -39,17 +39,17 @@ async function release(model: SteerableModel, variant: Promise<SteerableModel>):
  * Sessions reading a reader's batches in parallel, one share of the rows each (readingPool.ts), or
  * undefined where one session is best (one core, large weights, not cpu, `readers` 1). Opened on
  * first use, in the background (callers read on the one session until `ready` is set), and kept
- * with the reader; `readers` (a count) reopens it at another size. A pool that cannot start (a
+ * with the reader; `readers` of 2 or more reopens it at that size. A pool that cannot start (a
  * session refusing to open in a worker) leaves the reading to the one session, said once; unless
  * `readers` asked for it, when `opening` rejects.
  */
 export async function readingPoolFor(reader: SteerableModel, readers?: number): Promise<PoolHandle | undefined> {
   const { sessions, threads } = poolSize(reader, readers);
+  if (sessions < 2) return undefined; // a pool already open stays, for the reads that want it
   const held = pools.get(reader);
   if (held?.sessions === sessions) return held;
   pools.delete(reader);
   await (await held?.opening.catch(() => undefined))?.close();
-  if (sessions < 2) return undefined;
   const handle: PoolHandle = { sessions, opening: ReadingPool.open(reader, sessions, threads) };
   if (readers === undefined)
     handle.opening = handle.opening.catch((e: Error) => {

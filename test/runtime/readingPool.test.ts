@@ -92,6 +92,11 @@ describe('reading on parallel sessions', () => {
     const again = await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5 });
     expect(pool.shares - first).toBe(10);
     const single = await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5, readers: 1 });
+    // readers: 1 read on the one session and left the open pool as it was, for the reads after it.
+    expect(pool.shares - first).toBe(10);
+    expect((await readingPoolFor(reader))!.ready).toBe(pool);
+    await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5 });
+    expect(pool.shares - first).toBe(20);
     again.forEach((ex, i) => expect(ex.at['response-mean']).toEqual(single[i]!.at['response-mean']));
     await m.dispose();
     await expect(pool.read([{ inputIds: [[1, 5]], hiddenLayers: [1] }])).rejects.toThrow(/reading pool closed/);
