@@ -5,7 +5,7 @@
 // Used by scripts/bench.ts; run alone: npx tsx scripts/bench-memory.ts [--quick]
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -70,6 +70,14 @@ export interface MemoryRow {
 /** Peak RSS and heap at 8n (quick: 4n) rows over n rows, for project and screen. */
 export async function benchMemory(quick: boolean, log: (s: string) => void = () => {}): Promise<MemoryRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
+  try {
+    return await measureMemory(quick, dir, log);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measureMemory(quick: boolean, dir: string, log: (s: string) => void): Promise<MemoryRow[]> {
   const rows: MemoryRow[] = [];
   // Four chunks already in the small run (project: 64 rows a chunk, screen: 32): the first chunks
   // warm the runtime's arenas and the allocator, which is start-up cost, not growth with size.
