@@ -1,10 +1,11 @@
 // The tests' temp folder: one per run, removed after it; a dead run's folder is removed by the
-// next; the fixture cache stays outside it.
+// next; the fixture cache stays outside it and drops what older fixture code wrote.
 
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fixtureSourcesHash, pruneFixtureCache } from '../fixtures/fixtureDir.js';
 import setup from './tempDir.js';
 
 const saved = { TMPDIR: process.env.TMPDIR, PERSONA_FIXTURE_CACHE: process.env.PERSONA_FIXTURE_CACHE };
@@ -36,5 +37,24 @@ describe('the tests temp folder', () => {
     expect(existsSync(run)).toBe(false);
     expect(tmpdir()).toBe(base);
     rmSync(base, { recursive: true });
+  });
+
+  it('prunes fixture folders of older fixture code a day after their last use, and dead builds', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'cache-'));
+    const folder = (name: string, sources: string, usedAgoH: number) => {
+      mkdirSync(join(cache, name));
+      writeFileSync(join(cache, name, '.fixture-sources'), sources);
+      writeFileSync(join(cache, name, '.fixture-used'), '');
+      const t = (Date.now() - usedAgoH * 3600_000) / 1000;
+      utimesSync(join(cache, name, '.fixture-used'), t, t);
+    };
+    folder('current-old', fixtureSourcesHash(), 72);
+    folder('older-idle', 'f00', 25);
+    folder('older-in-use', 'f00', 1);
+    mkdirSync(join(cache, 'llama-0-abc.tmp-999999999-1'));
+    mkdirSync(join(cache, `llama-0-abc.tmp-${process.pid}-1`));
+    expect(pruneFixtureCache(cache).sort()).toEqual(['llama-0-abc.tmp-999999999-1', 'older-idle']);
+    expect(readdirSync(cache).sort()).toEqual(['current-old', `llama-0-abc.tmp-${process.pid}-1`, 'older-in-use']);
+    rmSync(cache, { recursive: true });
   });
 });
