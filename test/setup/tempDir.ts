@@ -8,7 +8,8 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixtureCache, processAlive, pruneFixtureCache } from '../fixtures/fixtureDir.js';
+import { processAlive } from '../../src/io/atomic.js';
+import { fixtureCache, pruneFixtureCache } from '../fixtures/fixtureDir.js';
 
 const PREFIX = 'persona-steer-test-';
 
