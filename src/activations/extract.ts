@@ -97,8 +97,11 @@ export async function extractActivations(
   const steerTarget = { hiddenSize: model.hiddenSize, numLayers: model.numLayers, steerableLayers: model.steerableLayers };
   /** Starts reading the batch at `start`: its rows in shares (one per pool session), each share's result. */
   const launch = (start: number) => {
-    const pool = parallel?.ready;
+    const pool = parallel?.ready?.usable ? parallel.ready : undefined;
     const idx = order.slice(start, start + batchSize);
+    // Every share is left-padded to the batch's longest row, as the one session pads it: a row's
+    // floats depend on how much padding it has (attention and its kernels see another length).
+    const S = Math.max(...idx.map((i) => seqs[i]!.ids.length));
     // Rows dealt out in turn (they come sorted by length), so the shares cost about the same.
     const n = Math.min(pool?.size ?? 1, idx.length);
     const shares = Array.from({ length: n }, (_, k) => idx.filter((_, i) => i % n === k));
@@ -107,12 +110,16 @@ export async function extractActivations(
       const promptLengths = rows.map((r) => r.promptLength);
       // The plan checks the vectors against the model before any share runs.
       const steer = opts.steering?.length ? steeringPlan(model, opts.steering, promptLengths) : undefined;
-      const weights = inGraph ? { weights: poolWeights(rows, opts.positions), positions: P, layers } : undefined;
+      const weights = inGraph ? { weights: poolWeights(rows, opts.positions, S), positions: P, layers } : undefined;
       return { share, rows, promptLengths, steer, pool: weights, hiddenLayers: inGraph && !opts.keepTokens ? [] : layers };
+    });
+    const padded = (rows: TokenizedExample[]) => ({
+      inputIds: rows.map((r) => [...new Array<number>(S - r.ids.length).fill(model.padId), ...r.ids]),
+      attentionMask: rows.map((r) => [...new Array<number>(S - r.ids.length).fill(0), ...new Array<number>(r.ids.length).fill(1)]),
     });
     const outs: Promise<ShareResult[]> = pool
       ? pool.read(read.map((r) => ({
-          inputIds: r.rows.map((s) => s.ids),
+          ...padded(r.rows),
           hiddenLayers: r.hiddenLayers,
           steering: opts.steering?.length ? { target: steerTarget, vectors: opts.steering, promptLengths: r.promptLengths } : undefined,
           ablate,
@@ -159,9 +166,8 @@ export async function extractActivations(
 /** Batches a read needs before it opens parallel sessions (~0.4 s of CPU to start two; see readers). */
 const MIN_POOL_BATCHES = 4;
 
-/** [rows, positions, seq] weights averaging each position's tokens (rows left-padded to the longest). */
-function poolWeights(rows: TokenizedExample[], positions: PositionSpec[]): Float32Array {
-  const S = Math.max(...rows.map((r) => r.ids.length));
+/** [rows, positions, S] weights averaging each position's tokens (rows left-padded to S). */
+function poolWeights(rows: TokenizedExample[], positions: PositionSpec[], S: number): Float32Array {
   const P = positions.length;
   const w = new Float32Array(rows.length * P * S);
   rows.forEach((row, b) => {

@@ -22,17 +22,29 @@ export interface PoolHandle {
   sessions: number;
   opening: Promise<ReadingPool | undefined>;
   ready?: ReadingPool;
+  /** The open failed: a default read keeps to one session; a count asked for tries again. */
+  failed?: boolean;
 }
 
 /** reader -> its pool, closed with it. */
 const pools = new WeakMap<SteerableModel, PoolHandle>();
 
-async function release(model: SteerableModel, variant: Promise<SteerableModel>): Promise<void> {
+/** Closes a handle's pool once its opening has settled (a failed open has nothing to close). */
+async function closePool(handle: PoolHandle | undefined, why: string): Promise<void> {
+  await (await handle?.opening.catch(() => undefined))?.close(why);
+}
+
+async function release(model: SteerableModel, variant: Promise<SteerableModel>, why: string): Promise<void> {
   const r = await variant;
   const pool = pools.get(r);
   pools.delete(r);
-  await (await pool?.opening)?.close();
+  await closePool(pool, why);
   if (r !== model) await r.session.session.release();
+}
+
+/** The pool a reader holds now, if any (opens nothing). */
+export function heldPool(reader: SteerableModel): PoolHandle | undefined {
+  return pools.get(reader);
 }
 
 /**
@@ -41,16 +53,22 @@ async function release(model: SteerableModel, variant: Promise<SteerableModel>):
  * first use, in the background (callers read on the one session until `ready` is set), and kept
  * with the reader; `readers` of 2 or more reopens it at that size. A pool that cannot start (a
  * session refusing to open in a worker) leaves the reading to the one session, said once; unless
- * `readers` asked for it, when `opening` rejects.
+ * `readers` asked for it, when `opening` rejects (and the next such call tries again). A pool one of
+ * whose workers died is replaced on the next call.
  */
 export async function readingPoolFor(reader: SteerableModel, readers?: number): Promise<PoolHandle | undefined> {
   const { sessions, threads } = poolSize(reader, readers);
   if (sessions < 2) return undefined; // a pool already open stays, for the reads that want it
   const held = pools.get(reader);
-  if (held?.sessions === sessions) return held;
-  pools.delete(reader);
-  await (await held?.opening.catch(() => undefined))?.close();
-  const handle: PoolHandle = { sessions, opening: ReadingPool.open(reader, sessions, threads) };
+  const broken = held?.ready && !held.ready.usable;
+  if (held?.sessions === sessions && !broken && !(held.failed && readers !== undefined)) return held;
+  // Set before anything is awaited, so that calls made together share one pool.
+  const open = () => ReadingPool.open(reader, sessions, threads);
+  // A pool replaced finishes the reads it is in, then closes; new batches go to this one (or to the
+  // one session while it opens).
+  const replacing = held?.opening.catch(() => undefined).then((old) => void old?.retire());
+  const handle: PoolHandle = { sessions, opening: replacing ? replacing.then(open) : open() };
+  handle.opening.catch(() => (handle.failed = true));
   if (readers === undefined)
     handle.opening = handle.opening.catch((e: Error) => {
       process.emitWarning(`reading on one session: the ${sessions} parallel reading sessions did not start (${e.message})`);
@@ -69,7 +87,7 @@ export async function readerFor(model: SteerableModel, deepest: number): Promise
     const mine = (variants = new Map());
     open.set(model, mine);
     model.onDispose(async () => {
-      for (const v of mine.values()) await release(model, v);
+      for (const v of mine.values()) await release(model, v, 'the model was disposed');
       mine.clear();
     });
   }
@@ -82,7 +100,7 @@ export async function readerFor(model: SteerableModel, deepest: number): Promise
   for (const [k, v] of variants)
     if (variants.size >= KEEP) {
       variants.delete(k);
-      await release(model, v);
+      await release(model, v, `its reading variant (layers up to ${k}) was closed for another depth`);
     }
   const reader = (async () => {
     const { numHeads, numKvHeads, headDim } = model.config;

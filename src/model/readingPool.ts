@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ReadingJob, ReadingReply, ReadingWorkerInit } from './readingWorker.js';
+import type { ReadingClose, ReadingJob, ReadingReply, ReadingWorkerInit } from './readingWorker.js';
 import type { SteerableModel } from './steerableModel.js';
 
 /** Weight bytes all of a pool's sessions may hold together (the main thread's reader not counted). */
@@ -61,8 +61,13 @@ function variantBytes(reader: SteerableModel): number {
 export class ReadingPool {
   private next = 1;
   private readonly waiting = new Map<number, { resolve: (r: ReadingReply) => void; reject: (e: Error) => void }>();
+  private readonly exited = new Set<Worker>();
   private busy = 0;
   private failed?: Error;
+  private closing?: Promise<void>;
+  private retired = false;
+  private retiring?: Promise<void>;
+  private whenIdle?: () => void;
   /** Shares read so far (how a caller can tell the pool did the reading). */
   shares = 0;
 
@@ -70,8 +75,13 @@ export class ReadingPool {
     for (const w of workers) {
       w.on('message', (r: ReadingReply) => this.settle(r));
       w.on('error', (e) => this.fail(e));
-      w.on('exit', (code) => this.fail(new Error(`reading worker exited (code ${code})`)));
-      w.unref(); // an idle pool does not keep the process alive (see read: ref while a call is in flight)
+      w.on('exit', (code) => {
+        this.exited.add(w);
+        this.fail(new Error(`reading worker exited (code ${code})`));
+      });
+      // After the listeners (a 'message' listener refs the worker's port): an idle pool does not
+      // keep the process alive (see read: ref while a call is in flight).
+      w.unref();
     }
   }
 
@@ -79,7 +89,17 @@ export class ReadingPool {
     return this.workers.length;
   }
 
-  /** Opens `sessions` sessions on the reader's file, `threads` intra-op threads each. */
+  /** False once a worker has died or the pool is closing: callers read on the one session instead. */
+  get usable(): boolean {
+    return !this.failed && !this.retired;
+  }
+
+  /**
+   * Opens `sessions` sessions on the reader's file, `threads` intra-op threads each. Until they are
+   * open the workers keep the process alive (none is cut off while it loads its session), so a
+   * process whose read was too short to use them waits for them (~0.5 s); after that only reads
+   * and closing do.
+   */
   static async open(reader: SteerableModel, sessions: number, threads: number): Promise<ReadingPool> {
     const init: ReadingWorkerInit = {
       dir: reader.dir,
@@ -94,11 +114,13 @@ export class ReadingPool {
           new Promise<void>((resolve, reject) => {
             w.once('message', (r: ReadingReply) => (r.error ? reject(new Error(`reading worker: ${r.error}`)) : resolve()));
             w.once('error', reject);
+            w.once('exit', (code) => reject(new Error(`reading worker exited (code ${code}) while opening its session`)));
           }),
       ),
     );
     const bad = started.find((s) => s.status === 'rejected');
     if (bad) {
+      // Every worker has answered (or is gone): none is inside a run, so terminating is safe.
       await Promise.all(workers.map((w) => w.terminate()));
       throw (bad as PromiseRejectedResult).reason;
     }
@@ -108,7 +130,7 @@ export class ReadingPool {
   /** Runs share i of a batch on worker i (at most `size` shares), all at once. */
   async read(shares: ShareJob[]): Promise<ShareResult[]> {
     if (shares.length > this.workers.length) throw new Error(`ReadingPool.read: ${shares.length} shares for ${this.workers.length} sessions`);
-    if (this.failed) throw this.failed;
+    if (this.failed || this.retired) throw this.failed ?? new Error('reading pool retired');
     if (this.busy++ === 0) for (const w of this.workers) w.ref();
     try {
       const replies = await Promise.all(
@@ -116,21 +138,49 @@ export class ReadingPool {
           const id = this.next++;
           return new Promise<ReadingReply>((resolve, reject) => {
             this.waiting.set(id, { resolve, reject });
-            this.workers[i]!.postMessage({ ...job, id } satisfies ReadingJob);
+            try {
+              this.workers[i]!.postMessage({ ...job, id } satisfies ReadingJob);
+            } catch (e) {
+              this.waiting.delete(id);
+              reject(e as Error);
+            }
           });
         }),
       );
       this.shares += replies.length;
       return replies.map((r) => ({ seq: r.seq!, hidden: new Map(r.hidden), pooled: new Map(r.pooled) }));
     } finally {
-      if (--this.busy === 0) for (const w of this.workers) w.unref();
+      if (--this.busy === 0) {
+        if (!this.closing) for (const w of this.workers) w.unref(); // closing: held until they exit
+        this.whenIdle?.();
+      }
     }
   }
 
-  async close(): Promise<void> {
-    this.failed ??= new Error('reading pool closed');
-    this.workers.forEach((w) => w.removeAllListeners('exit'));
-    await Promise.all(this.workers.map((w) => w.terminate()));
+  /** Takes no more reads, lets those in flight finish, then closes (a pool replaced by another size). */
+  retire(): Promise<void> {
+    this.retired = true;
+    if (this.busy === 0) return this.close();
+    return (this.retiring ??= new Promise<void>((resolve) => (this.whenIdle = resolve)).then(() => this.close()));
+  }
+
+  /**
+   * Rejects the reads in flight and stops the workers, each once it has finished the run it is in:
+   * a worker terminated inside ONNX Runtime's run takes the process down with it.
+   */
+  close(why?: string): Promise<void> {
+    this.fail(new Error(`reading pool closed${why ? `: ${why}` : ''}`), false);
+    return (this.closing ??= Promise.all(
+      this.workers.map((w) =>
+        this.exited.has(w)
+          ? undefined
+          : new Promise<void>((resolve) => {
+              w.ref(); // the process waits for it: leaving with a worker inside a run aborts
+              w.once('exit', () => resolve());
+              w.postMessage({ close: true } satisfies ReadingClose);
+            }),
+      ),
+    ).then(() => {}));
   }
 
   private settle(r: ReadingReply): void {
@@ -141,10 +191,12 @@ export class ReadingPool {
     else w.resolve(r);
   }
 
-  private fail(e: Error): void {
+  /** Rejects every read in flight; a pool a worker of which died stops the others (closeRest). */
+  private fail(e: Error, closeRest = true): void {
     this.failed ??= e;
     for (const w of this.waiting.values()) w.reject(e);
     this.waiting.clear();
+    if (closeRest) void this.close();
   }
 }
 

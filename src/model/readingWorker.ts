@@ -26,6 +26,13 @@ export interface ReadingJob {
   steering?: { target: SteerTarget; vectors: Steering; promptLengths?: number[] };
   ablate?: AblateTensors;
   pool?: { weights: Float32Array; positions: number; layers: number[] };
+  /** Rows left-padded to the batch's length (0 = padding), so each row is computed as in the whole batch. */
+  attentionMask?: number[][];
+}
+
+/** Asks the worker to release its session and exit (after the run it is in, if any). */
+export interface ReadingClose {
+  close: true;
 }
 
 export interface ReadingReply {
@@ -49,12 +56,23 @@ ready.then(
   (e: Error) => port.postMessage({ id: -1, error: e.message }),
 );
 
-port.on('message', async (job: ReadingJob) => {
+// One message at a time, in order: a close waits for the jobs sent before it.
+let queue = Promise.resolve();
+port.on('message', (msg: ReadingJob | ReadingClose) => {
+  queue = queue.then(() => handle(msg));
+});
+
+async function handle(msg: ReadingJob | ReadingClose): Promise<void> {
+  if ('close' in msg) {
+    await (await ready.catch(() => undefined))?.session.session.release();
+    process.exit(0);
+  }
+  const job = msg;
   try {
     const reader = await ready;
     const s = job.steering;
     const steer = s?.vectors.length ? steeringPlan(s.target, s.vectors, s.promptLengths) : undefined;
-    const r = await reader.forward({ inputIds: job.inputIds, hiddenLayers: job.hiddenLayers, steer, ablate: job.ablate, pool: job.pool, useCache: false });
+    const r = await reader.forward({ inputIds: job.inputIds, attentionMask: job.attentionMask, hiddenLayers: job.hiddenLayers, steer, ablate: job.ablate, pool: job.pool, useCache: false });
     const hidden = [...r.hidden];
     const pooled = [...r.pooled];
     const buffers = [...hidden, ...pooled].map(([, a]) => a.buffer as ArrayBuffer);
@@ -62,4 +80,4 @@ port.on('message', async (job: ReadingJob) => {
   } catch (e) {
     port.postMessage({ id: job.id, error: (e as Error).message } satisfies ReadingReply);
   }
-});
+}
