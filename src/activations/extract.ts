@@ -5,7 +5,7 @@
 import { checkHidden, interventionCause } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
 import { readerFor, readingPoolFor } from '../model/reader.js';
-import type { ShareResult } from '../model/readingPool.js';
+import { checkReaders, type ShareResult } from '../model/readingPool.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
 import { meanRows, positionKey, positionRange, tokenizeExample, type PositionSpec, type TokenizedExample } from './positions.js';
@@ -68,6 +68,7 @@ export async function extractActivations(
   if (!layers.length) throw new Error('extractActivations: the model has no hidden_states outputs; load it with prepare: true');
   if (!opts.positions.length) throw new Error('extractActivations: no positions requested');
   const batchSize = opts.batchSize ?? 8;
+  checkReaders(opts.readers); // also where fullGraph or a short read would not ask for a pool
   const seqs = tokenizeExamples(model, examples);
   // Check every position against every example before spending time on the model.
   seqs.forEach((s, i) => {

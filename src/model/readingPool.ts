@@ -28,6 +28,11 @@ export interface ShareResult {
 
 export type ShareJob = Omit<ReadingJob, 'id'>;
 
+/** A `readers` count as ExtractOptions takes it: a positive integer, or undefined (the default). */
+export function checkReaders(asked: number | undefined): void {
+  if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) throw new Error(`readers: expected a positive integer, got ${asked}`);
+}
+
 /**
  * How many sessions read in parallel, each with how many intra-op threads (the model's threads
  * shared out): `asked` (ExtractOptions readers), else one per thread the model was given (ONNX
@@ -36,7 +41,7 @@ export type ShareJob = Omit<ReadingJob, 'id'>;
  */
 export function poolSize(reader: SteerableModel, asked?: number): { sessions: number; threads: number } {
   const threads = reader.session.options.threads ?? availableParallelism();
-  if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) throw new Error(`readers: expected a positive integer, got ${asked}`);
+  checkReaders(asked);
   if (reader.session.device !== 'cpu' || reader.session.hasLogits) return { sessions: 1, threads };
   const bytes = variantBytes(reader);
   const sessions = asked ?? Math.max(1, Math.min(threads, MAX_SESSIONS, Math.floor(MAX_POOL_WEIGHTS / bytes)));

@@ -72,6 +72,9 @@ describe('reading on parallel sessions', () => {
 
   it('names a bad readers count and a bad steering vector before reading', async () => {
     await expect(extractActivations(model, examples, { positions: ['response-mean'], readers: 0 })).rejects.toThrow(/readers: expected a positive integer, got 0/);
+    // Also where no pool would be asked for: the whole graph, a read of one batch.
+    await expect(extractActivations(model, examples, { positions: ['response-mean'], readers: 1.5, fullGraph: true })).rejects.toThrow(/readers: expected a positive integer, got 1.5/);
+    await expect(extractActivations(model, examples.slice(0, 2), { positions: ['response-mean'], readers: -1 })).rejects.toThrow(/readers: expected a positive integer, got -1/);
     const bad = [{ layer: 2, vector: new Float32Array(3), coeff: 1 }];
     const one = await extractActivations(model, examples, { positions: ['response-mean'], steering: bad, readers: 1 }).catch((e: Error) => e.message);
     const two = await extractActivations(model, examples, { positions: ['response-mean'], steering: bad, readers: 2 }).catch((e: Error) => e.message);
