@@ -30,7 +30,8 @@ export interface ExtractOptions {
   fullGraph?: boolean;
   /**
    * Sessions reading each batch in parallel, a share of its rows each (model/readingPool.ts).
-   * Default: one per thread the model was loaded with while their weights stay under 1 GiB (else
+   * Default: one per thread the model was loaded with (without `threads`: per physical core the
+   * process may use, ONNX Runtime's default), at most 4, while their weights stay under 1 GiB (else
    * 1), opened in the background by a read of 4 batches or more and kept with the model. Results
    * do not depend on it.
    */

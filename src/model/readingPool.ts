@@ -28,6 +28,44 @@ export interface ShareResult {
 
 export type ShareJob = Omit<ReadingJob, 'id'>;
 
+/**
+ * Physical cores this process may run on, as ONNX Runtime counts them for its default thread count
+ * (logical CPUs would put two sessions' threads on one core's SMT siblings): distinct (physical id,
+ * core id) pairs of /proc/cpuinfo among the CPUs of /proc/self/status's Cpus_allowed_list (a
+ * container or taskset may allow fewer than the machine has). Elsewhere the logical count.
+ */
+export function physicalCores(cpuinfo = readIfThere('/proc/cpuinfo'), status = readIfThere('/proc/self/status')): number {
+  const allowed = cpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(status ?? '')?.[1]);
+  const cores = new Set<string>();
+  for (const block of cpuinfo?.split(/\n\s*\n/) ?? []) {
+    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(block)?.[1]?.trim();
+    const cpu = field('processor');
+    const core = field('core id');
+    if (cpu === undefined || core === undefined || (allowed && !allowed.has(Number(cpu)))) continue;
+    cores.add(`${field('physical id') ?? 0}/${core}`);
+  }
+  return cores.size || availableParallelism();
+}
+
+/** "0-3,8,10-11" as a set of CPU numbers (undefined when absent). */
+function cpuList(list: string | undefined): Set<number> | undefined {
+  if (!list) return undefined;
+  const cpus = new Set<number>();
+  for (const part of list.trim().split(',')) {
+    const [a, b]: number[] = part.split('-').map(Number);
+    for (let c = a!; c <= (b ?? a!); c++) cpus.add(c);
+  }
+  return cpus;
+}
+
+function readIfThere(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** A `readers` count as ExtractOptions takes it: a positive integer, or undefined (the default). */
 export function checkReaders(asked: number | undefined): void {
   if (asked !== undefined && !(Number.isInteger(asked) && asked >= 1)) throw new Error(`readers: expected a positive integer, got ${asked}`);
@@ -36,11 +74,11 @@ export function checkReaders(asked: number | undefined): void {
 /**
  * How many sessions read in parallel, each with how many intra-op threads (the model's threads
  * shared out): `asked` (ExtractOptions readers), else one per thread the model was given (ONNX
- * Runtime's default: every core), at most MAX_SESSIONS, while their weights fit MAX_POOL_WEIGHTS.
+ * Runtime's default: one per physical core), at most MAX_SESSIONS, while their weights fit MAX_POOL_WEIGHTS.
  * One means no pool.
  */
 export function poolSize(reader: SteerableModel, asked?: number): { sessions: number; threads: number } {
-  const threads = reader.session.options.threads ?? availableParallelism();
+  const threads = reader.session.options.threads ?? physicalCores();
   checkReaders(asked);
   if (reader.session.device !== 'cpu' || reader.session.hasLogits) return { sessions: 1, threads };
   const bytes = variantBytes(reader);
