@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { extractActivations } from '../src/activations/extract.js';
 import { meanRows } from '../src/activations/positions.js';
 import { loadModel } from '../src/model/load.js';
+import { readerFor, readingPoolFor } from '../src/model/reader.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { chainDims, ortMatmulGflops, ProjectionChain, shapeKey } from './bench-roofline.js';
 import { findTorch, median, runOurs, TorchWorker, type Timed, type TorchWorkload } from './bench-torch.js';
@@ -152,7 +153,14 @@ export async function benchAgainstTorch(
     rows.push({ metric: `${spec.label}: hidden states vs PyTorch, max rel. err`, a: torch.header.checkRelErr, b: NaN, ratio: torch.header.checkRelErr, goal: '<= 1e-5', ok: torch.header.checkRelErr <= 1e-5 });
     const flops = new Map(work.map((w) => [w.name, w.ids ? forwardFlops(probe, w.ids.length * w.ids[0]!.length, w.ids[0]!.length) : 0]));
     const ours = new Map<number, SteerableModel>();
-    const oursAt = async (t: number) => ours.get(t) ?? ours.set(t, await loadModel(spec.dir, { threads: t })).get(t)!;
+    // Each model read as a long extraction reads: with the parallel sessions a dataset's
+    // extraction opens after POOL_POLICY.afterMs of reading (none where one session is best).
+    const oursAt = async (t: number) => {
+      if (ours.has(t)) return ours.get(t)!;
+      const m = await loadModel(spec.dir, { threads: t });
+      await (await readingPoolFor(await readerFor(m, Math.max(...m.hiddenLayers))))?.opening;
+      return ours.set(t, m).get(t)!;
+    };
     try {
       // Batches per extraction run, from one batch's time (median of 3, after a warm-up).
       const first = await oursAt(opts.threads[0]!);

@@ -4,7 +4,7 @@
 
 import { checkHidden, interventionCause } from '../model/overflow.js';
 import { ablationTensors, steeringPlan, type Ablation, type Steering } from '../model/steering.js';
-import { readerFor, readingPoolFor } from '../model/reader.js';
+import { heldPool, readerFor, readingPoolFor } from '../model/reader.js';
 import { checkReaders, type ShareResult } from '../model/readingPool.js';
 import type { SteerableModel } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
@@ -32,8 +32,8 @@ export interface ExtractOptions {
    * Sessions reading each batch in parallel, a share of its rows each (model/readingPool.ts).
    * Default: one per thread the model was loaded with (without `threads`: per physical core the
    * process may use, ONNX Runtime's default), at most 4, while their weights stay under 1 GiB (else
-   * 1), opened in the background by a read of 4 batches or more and kept with the model. Results
-   * do not depend on it.
+   * 1), opened in the background once the reader has read for POOL_POLICY.afterMs (3 s; this read's
+   * estimate counted) and kept with the model. Results do not depend on it.
    */
   readers?: number;
 }
@@ -92,10 +92,15 @@ export async function extractActivations(
   // the whole graph (fullGraph, merged decoders) and right-padding graphs pool here in float64.
   const inGraph = !!reader.session.poolInput && reader.session.padding !== 'right';
   const P = opts.positions.length;
-  // A dataset of a few batches or more reads on parallel sessions once they are open (a pool asked
-  // for by count is waited for); the first batches of the first such read run on the one session.
-  const parallel = opts.fullGraph || (opts.readers === undefined && order.length < MIN_POOL_BATCHES * batchSize) ? undefined : await readingPoolFor(reader, opts.readers);
+  // Parallel sessions (a pool asked for by count is waited for): by default once this reader's
+  // reading, past reads and this one's estimate, reaches POOL_POLICY.afterMs; batches go to them
+  // as soon as they are open, the one session reading until then.
+  const poolable = !opts.fullGraph;
+  let parallel = poolable && (opts.readers !== undefined || heldPool(reader)) ? await readingPoolFor(reader, opts.readers) : undefined;
   if (opts.readers !== undefined) await parallel?.opening;
+  let poolAsked = !poolable || opts.readers !== undefined || !!parallel;
+  const began = performance.now();
+  const readBefore = readingTime.get(reader) ?? 0;
   const steerTarget = { hiddenSize: model.hiddenSize, numLayers: model.numLayers, steerableLayers: model.steerableLayers };
   /** Starts reading the batch at `start`: its rows in shares (one per pool session), each share's result. */
   const launch = (start: number) => {
@@ -160,13 +165,28 @@ export async function extractActivations(
         results[ex] = { ids: row.ids, promptLength: row.promptLength, layers, at, ...(tokens ? { tokens } : {}) };
       });
     });
-    opts.onProgress?.(Math.min(start + batchSize, order.length), order.length);
+    const done = Math.min(start + batchSize, order.length);
+    const spent = performance.now() - began;
+    readingTime.set(reader, readBefore + spent);
+    if (!poolAsked && readBefore + (spent * order.length) / done >= POOL_POLICY.afterMs) {
+      poolAsked = true;
+      parallel = await readingPoolFor(reader);
+    }
+    opts.onProgress?.(done, order.length);
   }
   return results;
 }
 
-/** Batches a read needs before it opens parallel sessions (~0.4 s of CPU to start two; see readers). */
-const MIN_POOL_BATCHES = 4;
+/**
+ * When a reader opens parallel sessions by default: once its reading time, past reads and the
+ * current one's estimate together, reaches `afterMs`. Starting two costs ~0.4 s of CPU (beside the
+ * reading, on its cores) and ~0.5 s at exit of a process that never used them; they save 10-20% of
+ * what they read. A script that knows it will read long may lower it (the tests do).
+ */
+export const POOL_POLICY = { afterMs: 3000 };
+
+/** Milliseconds each reader has spent reading (extractActivations), for POOL_POLICY. */
+const readingTime = new WeakMap<SteerableModel, number>();
 
 /** [rows, positions, S] weights averaging each position's tokens (rows left-padded to S). */
 function poolWeights(rows: TokenizedExample[], positions: PositionSpec[], S: number): Float32Array {

@@ -47,6 +47,9 @@ export function physicalCores(cpuinfo = readIfThere('/proc/cpuinfo'), status = r
   return cores.size || availableParallelism();
 }
 
+/** physicalCores() of this process, read once. */
+let machineCores: number | undefined;
+
 /** "0-3,8,10-11" as a set of CPU numbers (undefined when absent). */
 function cpuList(list: string | undefined): Set<number> | undefined {
   if (!list) return undefined;
@@ -78,7 +81,7 @@ export function checkReaders(asked: number | undefined): void {
  * One means no pool.
  */
 export function poolSize(reader: SteerableModel, asked?: number): { sessions: number; threads: number } {
-  const threads = reader.session.options.threads ?? physicalCores();
+  const threads = reader.session.options.threads ?? (machineCores ??= physicalCores());
   checkReaders(asked);
   if (reader.session.device !== 'cpu' || reader.session.hasLogits) return { sessions: 1, threads };
   const bytes = variantBytes(reader);

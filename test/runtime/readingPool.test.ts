@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractActivations, type ExtractOptions } from '../../src/activations/extract.js';
+import { extractActivations, POOL_POLICY, type ExtractOptions } from '../../src/activations/extract.js';
 import { loadModel } from '../../src/model/load.js';
 import { heldPool, readerFor, readingPoolFor } from '../../src/model/reader.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
@@ -92,25 +92,43 @@ describe('reading on parallel sessions', () => {
     expect(r!.hidden.get(1)!.length).toBe(3 * model.hiddenSize);
   }, 120_000);
 
-  it('opens in the background for a read of 4 batches or more, then reads on it; closes with the model', async () => {
+  it("opens in the background once the reader's reading time reaches POOL_POLICY.afterMs, then reads on it; closes with the model", async () => {
     const m = await loadModel(DIR, { threads: 2 });
     const reader = await readerFor(m, 1);
-    const short = await extractActivations(m, examples.slice(0, 9), { positions: ['response-mean'], layers: [1], batchSize: 3 });
-    expect(short).toHaveLength(9);
-    expect(heldPool(reader)).toBeUndefined(); // 3 batches: nothing opened
-    await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5 });
+    const opts: ExtractOptions = { positions: ['response-mean'], layers: [1], batchSize: 5 };
+    const t0 = performance.now();
+    await extractActivations(m, examples, opts);
+    const once = performance.now() - t0;
+    const saved = POOL_POLICY.afterMs;
+    try {
+      // Reading time adds up over reads: not after the first, by the eighth (afterMs: 3.5 reads).
+      POOL_POLICY.afterMs = 3.5 * once;
+      const fresh = await loadModel(DIR, { threads: 2 });
+      const freshReader = await readerFor(fresh, 1);
+      await extractActivations(fresh, examples, opts);
+      expect(heldPool(freshReader)).toBeUndefined();
+      for (let i = 0; i < 7 && !heldPool(freshReader); i++) await extractActivations(fresh, examples, opts);
+      expect(heldPool(freshReader)?.sessions).toBe(2);
+      await fresh.dispose();
+      // The first model's reader read once: nothing opened; at afterMs 0 its next read opens one.
+      expect(heldPool(reader)).toBeUndefined();
+      POOL_POLICY.afterMs = 0;
+      await extractActivations(m, examples, opts);
+    } finally {
+      POOL_POLICY.afterMs = saved;
+    }
     const handle = heldPool(reader)!; // opened by the read itself
     expect(handle.sessions).toBe(2);
     const pool = (await handle.opening)!;
     expect(pool.size).toBe(2);
     const first = pool.shares;
-    const again = await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5 });
+    const again = await extractActivations(m, examples, opts);
     expect(pool.shares - first).toBe(10);
-    const single = await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5, readers: 1 });
+    const single = await extractActivations(m, examples, { ...opts, readers: 1 });
     // readers: 1 read on the one session and left the open pool as it was, for the reads after it.
     expect(pool.shares - first).toBe(10);
     expect((await readingPoolFor(reader))!.ready).toBe(pool);
-    await extractActivations(m, examples, { positions: ['response-mean'], layers: [1], batchSize: 5 });
+    await extractActivations(m, examples, opts);
     expect(pool.shares - first).toBe(20);
     again.forEach((ex, i) => expect(ex.at['response-mean']).toEqual(single[i]!.at['response-mean']));
     await m.dispose();
@@ -189,7 +207,7 @@ describe('reading on parallel sessions', () => {
     writeFileSync(
       script,
       `import { loadModel } from ${src('model/load.ts')};
-import { extractActivations } from ${src('activations/extract.ts')};
+import { extractActivations, POOL_POLICY } from ${src('activations/extract.ts')};
 const m = await loadModel(${JSON.stringify(resolve(DIR))}, { threads: 2 });
 // Long rows: the batch sent ahead is still running in the workers when the model goes.
 const examples = Array.from({ length: 16 }, (_, b) => ({ promptIds: Array.from({ length: 300 }, (_, t) => 3 + ((b * 31 + t * 7) % 2000)), responseIds: [5, 6] }));
@@ -206,9 +224,11 @@ await extractActivations(again, examples, { positions: ['response-mean'], batchS
 await again.dispose();
 console.log('end');
 // Nor does a pool left open: the process ends once its reads are done.
+POOL_POLICY.afterMs = 0;
 const third = await loadModel(${JSON.stringify(resolve(DIR))}, { threads: 2 });
 await extractActivations(third, examples, { positions: ['response-mean'], batchSize: 2 });
 await extractActivations(third, examples, { positions: ['response-mean'], batchSize: 2 });
+if (!(await import(${src('model/reader.ts')})).heldPool(await (await import(${src('model/reader.ts')})).readerFor(third, 4))) throw new Error('no pool opened');
 console.log('done at ' + Date.now());
 `,
     );
