@@ -21,7 +21,27 @@ if (!existsSync(TSLAB)) throw new Error(`${TSLAB} is missing: npm install brings
 
 interface Output { output_type: string; name?: string; text?: string[]; data?: Record<string, string | string[]>; ename?: string; evalue?: string }
 
+/**
+ * A kernel that never came up: on a loaded machine tslab can get its first shell message before
+ * its IOPub socket has finished binding; zeromq 6 refuses the send (EBUSY, "Socket is blocked by a
+ * bind or unbind operation"), tslab leaves that rejection unhandled and never replies, and
+ * nbconvert gives up ("Kernel didn't respond in 60 seconds"). Seen once in ~10 full runs.
+ */
+const KERNEL_NOT_STARTED = /Kernel didn't respond in \d+ seconds|Socket is blocked by a bind or unbind operation/;
+
+/** Runs a notebook, once more if (and only if) its kernel did not start. */
 async function execute(notebook: string): Promise<Output[]> {
+  try {
+    return await executeOnce(notebook);
+  } catch (e) {
+    const stderr = String((e as { stderr?: string }).stderr ?? '');
+    if (!KERNEL_NOT_STARTED.test(stderr)) throw e;
+    console.warn(`${notebook}: the kernel did not start (${KERNEL_NOT_STARTED.exec(stderr)![0]}); running it again`);
+    return executeOnce(notebook);
+  }
+}
+
+async function executeOnce(notebook: string): Promise<Output[]> {
   const jp = mkdtempSync(join(tmpdir(), 'jupyter-'));
   mkdirSync(join(jp, 'kernels/tslab'), { recursive: true });
   writeFileSync(join(jp, 'kernels/tslab/kernel.json'), JSON.stringify({ argv: [TSLAB, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript' }));
