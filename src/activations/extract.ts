@@ -101,6 +101,7 @@ export async function extractActivations(
   let poolAsked = !poolable || opts.readers !== undefined || !!parallel;
   const began = performance.now();
   const readBefore = readingTime.get(reader) ?? 0;
+  let firstBatch: { ms: number; rows: number } | undefined;
   const steerTarget = { hiddenSize: model.hiddenSize, numLayers: model.numLayers, steerableLayers: model.steerableLayers };
   /** Starts reading the batch at `start`: its rows in shares (one per pool session), each share's result. */
   const launch = (start: number) => {
@@ -168,9 +169,14 @@ export async function extractActivations(
     const done = Math.min(start + batchSize, order.length);
     const spent = performance.now() - began;
     readingTime.set(reader, readBefore + spent);
-    if (!poolAsked && readBefore + (spent * order.length) / done >= POOL_POLICY.afterMs) {
-      poolAsked = true;
-      parallel = await readingPoolFor(reader);
+    if (!poolAsked) {
+      // The rest at the pace since the first batch (a fresh session's first run is several times slower).
+      const pace = firstBatch && done > firstBatch.rows ? (spent - firstBatch.ms) / (done - firstBatch.rows) : 0;
+      firstBatch ??= { ms: spent, rows: done };
+      if (readBefore + spent + pace * (order.length - done) >= POOL_POLICY.afterMs) {
+        poolAsked = true;
+        parallel = await readingPoolFor(reader);
+      }
     }
     opts.onProgress?.(done, order.length);
   }
@@ -187,6 +193,11 @@ export const POOL_POLICY = { afterMs: 3000 };
 
 /** Milliseconds each reader has spent reading (extractActivations), for POOL_POLICY. */
 const readingTime = new WeakMap<SteerableModel, number>();
+
+/** How long extractActivations has spent reading with this reader (model/reader.ts readerFor), in ms. */
+export function readingMs(reader: SteerableModel): number {
+  return readingTime.get(reader) ?? 0;
+}
 
 /** [rows, positions, S] weights averaging each position's tokens (rows left-padded to S). */
 function poolWeights(rows: TokenizedExample[], positions: PositionSpec[], S: number): Float32Array {

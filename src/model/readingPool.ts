@@ -2,16 +2,17 @@
 // in a session of its own. ONNX Runtime's intra-op threads split every op of one run; on a small
 // model most ops are too small for that to pay (a thread hand-off per op), so two one-thread
 // sessions on half the rows each beat one two-thread session on all of them (persona-tiny 8x64 on
-// 2 cores: 0.68-0.80 of the time; SmolLM2-135M-shaped 0.93-0.95). Each session holds the
+// 2 cores, workers looping alone: 0.68-0.80 of the time; through extractActivations 0.82-1.01;
+// SmolLM2-135M-shaped 0.93-0.95). Each session holds the
 // variant's weights, so the pool is only opened while they are small (MAX_POOL_WEIGHTS).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ReadingClose, ReadingJob, ReadingReply, ReadingWorkerInit } from './readingWorker.js';
+import { physicalCores } from './physicalCores.js';
 import type { SteerableModel } from './steerableModel.js';
 
 /** Weight bytes all of a pool's sessions may hold together (the main thread's reader not counted). */
@@ -28,46 +29,8 @@ export interface ShareResult {
 
 export type ShareJob = Omit<ReadingJob, 'id'>;
 
-/**
- * Physical cores this process may run on, as ONNX Runtime counts them for its default thread count
- * (logical CPUs would put two sessions' threads on one core's SMT siblings): distinct (physical id,
- * core id) pairs of /proc/cpuinfo among the CPUs of /proc/self/status's Cpus_allowed_list (a
- * container or taskset may allow fewer than the machine has). Elsewhere the logical count.
- */
-export function physicalCores(cpuinfo = readIfThere('/proc/cpuinfo'), status = readIfThere('/proc/self/status')): number {
-  const allowed = cpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(status ?? '')?.[1]);
-  const cores = new Set<string>();
-  for (const block of cpuinfo?.split(/\n\s*\n/) ?? []) {
-    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(block)?.[1]?.trim();
-    const cpu = field('processor');
-    const core = field('core id');
-    if (cpu === undefined || core === undefined || (allowed && !allowed.has(Number(cpu)))) continue;
-    cores.add(`${field('physical id') ?? 0}/${core}`);
-  }
-  return cores.size || availableParallelism();
-}
-
 /** physicalCores() of this process, read once. */
 let machineCores: number | undefined;
-
-/** "0-3,8,10-11" as a set of CPU numbers (undefined when absent). */
-function cpuList(list: string | undefined): Set<number> | undefined {
-  if (!list) return undefined;
-  const cpus = new Set<number>();
-  for (const part of list.trim().split(',')) {
-    const [a, b]: number[] = part.split('-').map(Number);
-    for (let c = a!; c <= (b ?? a!); c++) cpus.add(c);
-  }
-  return cpus;
-}
-
-function readIfThere(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** A `readers` count as ExtractOptions takes it: a positive integer, or undefined (the default). */
 export function checkReaders(asked: number | undefined): void {

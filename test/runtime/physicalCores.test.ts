@@ -4,7 +4,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { physicalCores } from '../../src/model/readingPool.js';
+import { physicalCores } from '../../src/model/physicalCores.js';
 
 /** /proc/cpuinfo blocks for (processor, physical id, core id) triples. */
 const cpuinfo = (cpus: [number, number, number][]) =>
@@ -39,7 +39,7 @@ describe('physicalCores', () => {
     const inList = (cpu: number) => allowed.split(',').some((r) => { const [a, b] = r.split('-').map(Number); return cpu >= a! && cpu <= (b ?? a!); });
     const cores = new Set(lscpu.stdout.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',')).filter(([cpu]) => inList(Number(cpu))).map(([, core, socket]) => `${socket}/${core}`));
     expect(physicalCores()).toBe(cores.size);
-    const one = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', '-e', "import('./src/model/readingPool.ts').then((m) => console.log(m.physicalCores()))"], { encoding: 'utf8' });
+    const one = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx', '-e', "import('./src/model/physicalCores.ts').then((m) => console.log(m.physicalCores()))"], { encoding: 'utf8' });
     if (one.status === 0) expect(one.stdout.trim()).toBe('1');
   });
 });

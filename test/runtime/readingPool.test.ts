@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractActivations, POOL_POLICY, type ExtractOptions } from '../../src/activations/extract.js';
+import { extractActivations, POOL_POLICY, readingMs, type ExtractOptions } from '../../src/activations/extract.js';
 import { loadModel } from '../../src/model/load.js';
 import { heldPool, readerFor, readingPoolFor } from '../../src/model/reader.js';
 import type { SteerableModel } from '../../src/model/steerableModel.js';
@@ -96,22 +96,27 @@ describe('reading on parallel sessions', () => {
     const m = await loadModel(DIR, { threads: 2 });
     const reader = await readerFor(m, 1);
     const opts: ExtractOptions = { positions: ['response-mean'], layers: [1], batchSize: 5 };
-    const t0 = performance.now();
     await extractActivations(m, examples, opts);
-    const once = performance.now() - t0;
+    expect(heldPool(reader)).toBeUndefined(); // a read of a few ms, far under the default 3 s
     const saved = POOL_POLICY.afterMs;
     try {
-      // Reading time adds up over reads: not after the first, by the eighth (afterMs: 3.5 reads).
-      POOL_POLICY.afterMs = 3.5 * once;
+      // Reading time adds up over reads: a threshold just past the reads so far opens a pool on the next.
       const fresh = await loadModel(DIR, { threads: 2 });
       const freshReader = await readerFor(fresh, 1);
+      POOL_POLICY.afterMs = Infinity;
       await extractActivations(fresh, examples, opts);
+      const first = readingMs(freshReader);
+      await extractActivations(fresh, examples, opts);
+      const past = readingMs(freshReader);
+      expect(past).toBeGreaterThan(first);
+      // Just past the two reads so far: the next read reaches it with them (one read alone would
+      // have to take as long as both).
+      POOL_POLICY.afterMs = past + 1e-3;
       expect(heldPool(freshReader)).toBeUndefined();
-      for (let i = 0; i < 7 && !heldPool(freshReader); i++) await extractActivations(fresh, examples, opts);
+      await extractActivations(fresh, examples, opts);
       expect(heldPool(freshReader)?.sessions).toBe(2);
       await fresh.dispose();
-      // The first model's reader read once: nothing opened; at afterMs 0 its next read opens one.
-      expect(heldPool(reader)).toBeUndefined();
+      // At afterMs 0 a read opens one after its first batch.
       POOL_POLICY.afterMs = 0;
       await extractActivations(m, examples, opts);
     } finally {
