@@ -29,8 +29,8 @@ export interface LoadOptions {
    */
   sharedCache?: boolean;
   /**
-   * Reading variants (extraction) run each attention block as one GroupQueryAttention node
-   * (model/instrument/fuseAttention.ts), checked against the whole graph first; default true on
+   * Reading variants (extraction) run each attention block as ONNX Attention nodes in causal
+   * chunks (model/instrument/fuseAttention.ts), checked against the whole graph first; default true on
    * cpu. Hidden states then match the whole graph's to ~1e-6 relative; false: bit for bit.
    */
   fuseAttention?: boolean;

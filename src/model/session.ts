@@ -34,7 +34,7 @@ export interface SessionOptions {
   padding?: Padding;
   /** Run the cache as fixed-capacity past/present buffers written in place, this many columns. */
   sharedCache?: { capacity: number };
-  /** Reading variants run attention as GroupQueryAttention (instrument/fuseAttention.ts); default true on cpu. */
+  /** Reading variants run attention as ONNX Attention in causal chunks (instrument/fuseAttention.ts); default true on cpu. */
   fuseAttention?: boolean;
 }
 

@@ -1,32 +1,34 @@
-// Reading variants run each attention block as one ONNX Runtime GroupQueryAttention node. An
-// Optimum / torch export spells attention out as ~30 nodes per layer (heads split and transposed,
-// rotate_half RoPE, repeat_kv by Unsqueeze+Expand+Reshape, scores, mask, softmax, heads merged);
-// ORT's CPU optimizer fuses none of it, and on a SmolLM2-shaped model those element-wise passes
-// were 12% of an extraction batch. The fused kernel takes the projections as they come out of
-// their MatMuls ([batch, seq, heads * head_dim]), applies RoPE and grouped heads itself, and
-// writes the merged context, so everything between the q/k/v projections and o_proj goes.
-//
-// What the kernel is given, so that it computes what the graph did:
-//   cos/sin caches   the graph's own table nodes, cloned to run on positions 0..seq-1 (its
-//                    position-id input replaced), first half of the last axis: the kernel's
-//                    prompt path rotates token t by cache row t, whatever position_ids says (we
-//                    measured it taking batch row 0's positions for every row). Rotary attention
-//                    depends on position differences only, and pads are masked, so a left-padded
-//                    row's tokens, all shifted by its pad count, attend as with the graph's ids
-//   attention_bias   the graph's mask: its additive mask as is, or Where(mask, 0, min) for a
-//                    boolean one; causal and padding both live in it
-//   seqlens_k        seq - 1 for every row, total_sequence_length seq (no past: reading only)
-// Head sizes not a multiple of 16 (persona-tiny's 40) the kernel refuses to rotate itself: there
-// q and k are rotated by RotaryEmbedding nodes on the projections and GroupQueryAttention runs
-// without rotary (8x64 persona-tiny reading, paired: 0.98 of the time with attention spelt out). Where a
-// block cannot be fused at all (soft-capped scores, other score paths) but its RoPE matches, each
-// rotation becomes one RotaryEmbedding node on the projection, before its heads are split out.
-// That kernel honours per-row positions, so it is fed the graph's tables as they are, one cache
-// row per (batch row, position).
+// Reading variants run each attention block as ONNX Runtime's CPU kernel for the ONNX `Attention`
+// op (opset 23). An Optimum / torch export spells attention out as ~30 nodes per layer (heads split
+// and transposed, rotate_half RoPE, repeat_kv by Unsqueeze+Expand+Reshape, scores, mask, softmax,
+// heads merged); ORT's CPU optimizer fuses none of it, and on a SmolLM2-shaped model those
+// element-wise passes were 12% of an extraction batch. The kernel takes the projections as they come
+// out of their MatMuls ([batch, seq, heads * head_dim]) with grouped kv heads and writes the merged
+// context, so everything between the q/k/v projections and o_proj goes:
+//   RoPE            q and k rotated first by com.microsoft RotaryEmbedding, fed the graph's own
+//                   tables, one cache row per (batch row, position), so per-row position ids are
+//                   honoured as they are
+//   attn_mask       the graph's mask as is (additive float, or boolean: true attends); causal and
+//                   padding both live in it
+//   causal chunks   the queries in CHUNKS slices, each against the keys up to its end only: the
+//                   kernel computes every score of its square, and beyond a slice's end a causal
+//                   mask has nothing to let through (SmolLM2-shaped 1x256: 1.2 ms a layer in 4
+//                   chunks, 1.9 ms in one; persona-tiny 4x64: 0.31 / 0.43 ms). Sequences shorter
+//                   than CHUNKS repeat row 0 in the chunks before it (the kernel refuses an empty
+//                   query) and those copies are cut off after the Concat.
+// Chosen over com.microsoft GroupQueryAttention (which served here before): paired in one process,
+// the whole SmolLM2-shaped 1x256 reading spent 58.6 ms a run in Attention + RotaryEmbedding against
+// 66.8 ms in GroupQueryAttention with rotary inside, before chunking. The op needs opset 23, so the
+// variant's default-domain import is raised to 23 and the ops whose form changed since the graph's
+// opset are rewritten to the new one (opsetUpgrade.ts); graphs below opset 13 are not fused.
+// Where a block cannot be fused at all (soft-capped scores, other score paths) but its RoPE
+// matches, each rotation becomes one RotaryEmbedding node on the projection, before its heads are
+// split out (the default-domain opset stays as it was).
 // The kernels round differently (fused multiply-adds), so hidden states match the unfused graph
 // to ~1e-6 relative, not bit for bit; rows fully masked (pad queries) differ, as nothing reads
 // them. Only blocks matching the pattern exactly are fused; the reader also checks a fused variant
-// numerically against the whole graph before using it (model/reader.ts).
+// numerically against the whole graph before using it (model/reader.ts): a graph whose mask is not
+// causal fails that check, as chunking drops keys after each chunk.
 
 import { floatTensor, int64Tensor, node } from '../../onnx/build.js';
 import type { GraphView, NodeView } from '../../onnx/read.js';
@@ -35,6 +37,7 @@ import type { Msg } from '../../onnx/wire.js';
 import { halfBitsToFloat } from '../../io/fp16.js';
 import { renamedNode } from './edit.js';
 import { GraphIndex } from './graphIndex.js';
+import { opsetUpgrades } from './opsetUpgrade.js';
 
 export interface AttentionHeads {
   numHeads: number;
@@ -43,13 +46,15 @@ export interface AttentionHeads {
 }
 
 export interface AttentionFusion {
+  /** The default-domain opset the variant imports (raised to 23 where blocks are fused), when changed. */
+  opset?: number;
   /** Node index -> the nodes emitted in its place (the node itself is dropped). */
   replace: Map<number, Msg[]>;
   /** Node index -> the tensors its replacement reads from the rest of the graph. */
   reads: Map<number, string[]>;
   /** Node index -> the tensors its replacement writes. */
   writes: Map<number, string[]>;
-  /** Attention blocks run as GroupQueryAttention. */
+  /** Attention blocks run as ONNX Attention. */
   blocks: number;
   /** RoPE rotations run as RotaryEmbedding (where the block around them is not fused). */
   ropes: number;
@@ -312,73 +317,34 @@ class Unit {
   }
 }
 
-/** The RoPE tables' nodes: computed from one integer graph input alone (the position ids). */
-interface Tables {
-  positions: { name: string; type: number };
-  /** Table tensors that depend on the positions (the rest, e.g. inv_freq, are shared as they are). */
-  dependent: Set<string>;
-}
-
-function ropeTables(g: GraphView, gi: GraphIndex, tensors: string[]): Tables | null {
-  const ups = [...new Set(tensors)].map((t) => gi.upstream(t, 10_000));
-  if (ups.some((u) => u === null)) return null;
-  const nodes = new Set(ups.flat() as NodeView[]);
-  const inputs = new Set([...nodes].flatMap((n) => n.inputs.filter((x) => gi.inputNames.has(x))));
-  const positions = g.inputs.find((i) => inputs.has(i.name));
-  if (inputs.size !== 1 || !positions || (positions.elemType !== DType.INT64 && positions.elemType !== DType.INT32)) return null;
-  const dependent = new Set([...nodes].filter((n) => n.outputs.some((o) => o && gi.dependsOn(o, positions.name))).flatMap((n) => n.outputs));
-  return { positions: { name: positions.name, type: positions.elemType }, dependent };
-}
+/** Queries per block in this many slices, each attending to the keys up to its end (file comment). */
+export const CHUNKS = 4;
+/** The opset the ONNX Attention op needs, and the oldest a graph may have to be raised to it. */
+const ATTENTION_OPSET = 23;
+const OLDEST_RAISED = 13;
 
 /**
- * The attention blocks of `g` that can run as GroupQueryAttention, and where that is not possible
- * (head sizes the kernel refuses, other score paths), the RoPE rotations as RotaryEmbedding nodes,
- * as node replacements for truncate.ts's pruning (which then drops the unfused nodes nothing reads
- * any more). Null when nothing matches. Float32 graphs only: float16 exports cast around the
- * softmax, which is not matched.
+ * The attention blocks of `g` (default-domain opset `opset`) that can run as ONNX Attention, and
+ * where that is not possible (other score paths, graphs below opset 13), the RoPE rotations as
+ * RotaryEmbedding nodes, as node replacements for truncate.ts's pruning (which then drops the
+ * unfused nodes nothing reads any more). Null when nothing matches. Float32 graphs only: float16
+ * exports cast around the softmax, which is not matched.
  */
-export function fuseAttention(g: GraphView, heads: AttentionHeads): AttentionFusion | null {
+export function fuseAttention(g: GraphView, heads: AttentionHeads, opset: number): AttentionFusion | null {
   const { numHeads, numKvHeads, headDim } = heads;
   if (headDim % 2 !== 0 || numHeads % numKvHeads !== 0) return null;
   const gi = new GraphIndex(g);
   const m = new Matcher(gi);
-  // ORT's CPU GroupQueryAttention rotates only head sizes that are a multiple of 16 ("head_size shall
-  // be a multiple of 16"); others are rotated before it (see the file comment).
-  const kernelRotates = headDim % 16 === 0;
-  const blocks = g.nodes.filter((n) => n.opType === 'Softmax' && n.domain === '').map((n) => m.block(n)).filter((b): b is Block => !!b);
+  const blocks = opset >= OLDEST_RAISED ? g.nodes.filter((n) => n.opType === 'Softmax' && n.domain === '').map((n) => m.block(n)).filter((b): b is Block => !!b) : [];
   const inBlocks = new Set(blocks.flatMap((b) => [b.qAdd, b.kAdd]));
   const ropes = g.nodes
     .filter((n) => n.opType === 'Add' && n.domain === '' && !inBlocks.has(n.index))
     .map((n) => ({ node: n, rope: m.rope(n.outputs[0]!) }))
     .filter((r): r is { node: NodeView; rope: NonNullable<ReturnType<Matcher['rope']>> } => !!r.rope);
   if (!blocks.length && !ropes.length) return null;
-  const tables = ropeTables(g, gi, [...blocks.flatMap((b) => [b.cos, b.sin]), ...ropes.flatMap((r) => [r.rope.cos, r.rope.sin])]);
-  if (!tables) return null;
   const made = new Map<string, string>();
   const fusion: AttentionFusion = { replace: new Map(), reads: new Map(), writes: new Map(), blocks: blocks.length, ropes: ropes.length };
   const units: { index: number; build: (u: Unit) => void }[] = [];
-
-  // Positions 0..seq-1 in every row, in the position input's type, and the table nodes again on
-  // them (each cloned once, shared by cos and sin): GroupQueryAttention's prompt path rotates
-  // token t by cache row t (see the file comment).
-  const linear = (u: Unit, shape: string): string =>
-    u.shared('linear', () => {
-      const r = u.emit('Range', [u.const('zero', int64s([0], true)), u.dim(shape, 1), u.const('step', int64s([1], true))], `${P}/range`);
-      const rows = u.emit('Expand', [u.emit('Unsqueeze', [r, u.const('axis0', int64s([0]))], `${P}/range.row`), u.dims(shape, 0, 2)], `${P}/positions`);
-      return tables.positions.type === DType.INT64 ? rows : u.emit('Cast', [rows], `${P}/positions.cast`, { to: tables.positions.type });
-    });
-  const onLinear = (u: Unit, shape: string, t: string): string => {
-    if (t === tables.positions.name) return linear(u, shape);
-    if (!tables.dependent.has(t)) return t;
-    const n = gi.producer.get(t)!.node;
-    const again = `${P}/lin/${t}`;
-    if (u.made.has(`lin:${n.index}`)) u.read(again);
-    else {
-      u.clone(g.buf, n, n.inputs.map((x) => (x ? onLinear(u, shape, x) : x)), `${P}/lin`);
-      u.made.set(`lin:${n.index}`, again);
-    }
-    return again;
-  };
 
   // RotaryEmbedding takes per-row positions: the graph's tables, one cache row per (batch row,
   // position), indexed by position ids 0..batch*seq-1. `input` is [batch, seq, heads * dim]
@@ -395,32 +361,51 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads): AttentionFus
     });
     return u.emit('RotaryEmbedding', [input, ids, u.cacheRows(cos, batch, seq, headDim), u.cacheRows(sin, batch, seq, headDim)], out, { interleaved: 0 }, 'com.microsoft');
   };
+
+  // Chunk c's queries [start_c, end_c) of seq T (1-element int64 vectors, shared by every block).
+  // Over T' = max(T, CHUNKS) virtual positions, where the first T' - T repeat row 0, chunk c is
+  // virtual [c T' / CHUNKS, (c + 1) T' / CHUNKS), never empty; mapped back to rows, it is
+  // [max(0, v_c - pad), max(0, v_(c+1) - 1 - pad) + 1). The chunks' rows then run 0 (repeated, where
+  // T < CHUNKS), 0, 1, ..., T - 1: the last T of the Concat are the block's output.
+  const qSeq = (u: Unit, q: string) => u.dim(u.shared('qShape', () => u.emit('Shape', [q], `${P}/q.shape`)), 1);
+  const virtual = (u: Unit, q: string) => u.shared('chunks/virtual', () => u.emit('Max', [qSeq(u, q), u.const(`k${CHUNKS}`, int64s([CHUNKS], true))], `${P}/chunks/virtual`));
+  const pad = (u: Unit, q: string) => u.shared('chunks/pad', () => u.emit('Sub', [virtual(u, q), qSeq(u, q)], `${P}/chunks/pad`));
+  const v = (u: Unit, q: string, c: number) =>
+    c === 0 ? u.const('k0', int64s([0], true)) : c === CHUNKS ? virtual(u, q) : u.shared(`chunks/v${c}`, () => u.emit('Div', [u.emit('Mul', [virtual(u, q), u.const(`k${c}`, int64s([c], true))], `${P}/chunks/${c}*virtual`), u.const(`k${CHUNKS}`, int64s([CHUNKS], true))], `${P}/chunks/v${c}`));
+  const positive = (u: Unit, x: string, name: string) => u.emit('Max', [x, u.const('k0', int64s([0], true))], name);
+  const start = (u: Unit, q: string, c: number) =>
+    u.shared(`chunks/start${c}`, () => u.vector(positive(u, u.emit('Sub', [v(u, q, c), pad(u, q)], `${P}/chunks/${c}/v-pad`), `${P}/chunks/${c}/start`)));
+  const end = (u: Unit, q: string, c: number) =>
+    u.shared(`chunks/end${c}`, () => {
+      const last = positive(u, u.emit('Sub', [u.emit('Sub', [v(u, q, c + 1), u.const('k1', int64s([1], true))], `${P}/chunks/${c}/v-1`), pad(u, q)], `${P}/chunks/${c}/v-1-pad`), `${P}/chunks/${c}/last`);
+      return u.vector(u.emit('Add', [last, u.const('k1', int64s([1], true))], `${P}/chunks/${c}/end`));
+    });
   blocks.forEach((b, i) =>
     units.push({
       index: b.outNode.index,
       build: (u) => {
-        const shape = u.shared('qShape', () => u.emit('Shape', [b.q], `${P}/q.shape`)); // [batch, seq, heads * dim]
-        const seq = u.dim(shape, 1);
-        const total = u.shared('total', () => u.emit('Cast', [seq], `${P}/total`, { to: DType.INT32 }));
-        const seqlens = u.shared('seqlens', () => u.emit('Expand', [u.emit('Cast', [u.emit('Sub', [seq, u.const('one', int64s([1], true))], `${P}/seq-1`)], `${P}/seq-1.i32`, { to: DType.INT32 }), u.dims(shape, 0, 1)], `${P}/seqlens_k`));
-        const row0 = (t: string) =>
-          u.shared(`cache:${t}`, () => {
-            const rows = u.cacheRows(onLinear(u, shape, t), u.dim(shape, 0), seq, headDim);
-            return u.emit('Slice', [rows, u.const('i0', int64s([0])), u.dims(shape, 1, 2)], `${P}/${t}/cache`); // batch row 0: positions 0..seq-1
+        const q = rotate(u, b.q, 1, b.cos, b.sin, `${P}/${i}/q.rotated`);
+        const k = rotate(u, b.k, 1, b.cos, b.sin, `${P}/${i}/k.rotated`);
+        const axis1 = u.const('axis1', int64s([1]));
+        const outs: string[] = [];
+        for (let c = 0; c < CHUNKS; c++) {
+          const [from, to] = [start(u, b.q, c), end(u, b.q, c)];
+          const last = c === CHUNKS - 1; // its keys are all of them
+          // Reshaped to [batch, rows, width] after each Slice: ONNX's shape inference takes the
+          // slice's width as unknown, the Attention op's then as 0, and the Concat refuses the model.
+          const width = (t: string, w: number) => u.emit('Reshape', [t, u.const(`width${w}`, int64s([0, -1, w]))], `${t}/rows`);
+          const upto = (t: string, name: string) => (last ? t : width(u.emit('Slice', [t, u.const('i0', int64s([0])), to, axis1], `${P}/${i}/${name}.${c}`), numKvHeads * headDim));
+          const mask = u.shared(`mask:${b.mask.name}:${c}`, () => {
+            const starts = u.shared(`maskStart:${c}`, () => u.emit('Concat', [from, u.const('i0', int64s([0]))], `${P}/chunks/${c}/mask.start`, { axis: 0 }));
+            const ends = u.shared(`maskEnd:${c}`, () => u.emit('Concat', [to, to], `${P}/chunks/${c}/mask.end`, { axis: 0 }));
+            return u.emit('Slice', [b.mask.name, starts, ends, u.const('axes-2-1', int64s([-2, -1]))], `${P}/${b.mask.name}/chunk.${c}`);
           });
-        const bias = b.mask.bool
-          ? u.shared(`bias:${b.mask.name}`, () => u.emit('Where', [b.mask.name, u.const('f0', float32(0)), u.const('fmin', float32(-3.4028234663852886e38))], `${P}/${b.mask.name}/bias`))
-          : b.mask.name;
-        const [q, k, cos, sin] = kernelRotates
-          ? [b.q, b.k, row0(b.cos), row0(b.sin)]
-          : [rotate(u, b.q, 1, b.cos, b.sin, `${P}/${i}/q.rotated`), rotate(u, b.k, 1, b.cos, b.sin, `${P}/${i}/k.rotated`), '', ''];
-        u.emit('GroupQueryAttention', [q, k, b.v, '', '', seqlens, total, cos, sin, '', bias], b.out, {
-          num_heads: numHeads,
-          kv_num_heads: numKvHeads,
-          scale: { float: b.scale },
-          do_rotary: kernelRotates ? 1 : 0,
-          rotary_interleaved: 0,
-        }, 'com.microsoft', [`${P}/${i}/present_key`, `${P}/${i}/present_value`]);
+          const qc = width(u.emit('Slice', [q, from, to, axis1], `${P}/${i}/q.${c}`), numHeads * headDim);
+          outs.push(u.emit('Attention', [qc, upto(k, 'k'), upto(b.v, 'v'), mask], `${P}/${i}/out.${c}`, { q_num_heads: numHeads, kv_num_heads: numKvHeads, scale: { float: b.scale } }));
+        }
+        const all = u.emit('Concat', outs, `${P}/${i}/out`, { axis: 1 });
+        const seq = u.shared('-seq', () => u.emit('Neg', [u.vector(qSeq(u, b.q))], `${P}/-seq`));
+        u.emit('Slice', [all, seq, u.const('imax', int64s([Number.MAX_SAFE_INTEGER])), axis1], b.out);
       },
     }),
   );
@@ -438,6 +423,20 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads): AttentionFus
       },
     }),
   );
+  // The Attention op is opset 23's: the other nodes whose form changed since the graph's opset are
+  // rewritten to 23's.
+  if (blocks.length && opset < ATTENTION_OPSET) {
+    fusion.opset = ATTENTION_OPSET;
+    for (const up of opsetUpgrades(g, opset, ATTENTION_OPSET))
+      units.push({
+        index: up.index,
+        build: (u) => {
+          for (const x of up.reads) u.read(x);
+          for (const x of up.writes) u.writes.add(x);
+          u.out.push(...up.nodes);
+        },
+      });
+  }
   // Graph order, so that shared tensors are made by the first replacement to need them.
   for (const { index, build } of units.sort((a, b) => a.index - b.index)) {
     const u = new Unit(made);

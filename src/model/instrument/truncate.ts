@@ -14,8 +14,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { node, opsetImport, valueInfo } from '../../onnx/build.js';
-import { DType, ModelF, GraphF } from '../../onnx/schema.js';
-import { Msg, rewrite } from '../../onnx/wire.js';
+import { DType, ModelF, GraphF, OpsetF } from '../../onnx/schema.js';
+import { fieldString, Msg, readFields, rewrite, type Field } from '../../onnx/wire.js';
 import type { ModelView } from '../../onnx/read.js';
 import { fingerprint, loadModel, type SourceFingerprint } from './prepare.js';
 import { hiddenName } from './edit.js';
@@ -24,7 +24,7 @@ import { fuseAttention, type AttentionFusion, type AttentionHeads } from './fuse
 const MS_DOMAIN = 'com.microsoft';
 
 /** Bump when the pruning changes, so cached variants are rebuilt. */
-const TRUNCATE_FORMAT = 4;
+const TRUNCATE_FORMAT = 5; // 5: ONNX Attention in causal chunks (was GroupQueryAttention)
 
 /** The pooling input of a reading variant, and the output pooling hidden_states.k. */
 export const POOL_INPUT = 'pool.weights';
@@ -109,10 +109,25 @@ export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: 
   // The fused nodes are com.microsoft ops: the model imports that domain if it did not.
   const opset = fusion && !model.opsets.some((o) => o.domain === MS_DOMAIN) ? opsetImport({ domain: MS_DOMAIN, version: 1 }) : undefined;
   return rewrite(model.buf, model.fields, (f) => {
+    // A raised default-domain opset (fuseAttention.ts: ONNX Attention is opset 23), and an IR version
+    // that allows it (ONNX Runtime checks the pair).
+    if (fusion?.opset && f.no === ModelF.opsetImport && isDefaultDomain(model.buf, f)) return new Msg().message(ModelF.opsetImport, opsetImport({ domain: '', version: fusion.opset }));
+    if (fusion?.opset && f.no === ModelF.irVersion) return new Msg().int(ModelF.irVersion, Math.max(IR_FOR_OPSET_23, model.irVersion));
     if (f !== model.graphField) return undefined;
     const m = new Msg().message(ModelF.graph, graphMsg);
     return opset ? m.message(ModelF.opsetImport, opset) : m;
   });
+}
+
+/** IR version 10 is the oldest that ONNX Runtime accepts with opset 23 imports. */
+const IR_FOR_OPSET_23 = 10;
+
+const defaultOpset = (model: ModelView) => model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
+
+function isDefaultDomain(buf: Uint8Array, f: Field): boolean {
+  const d = readFields(buf, f.dataStart, f.dataEnd).find((x) => x.no === OpsetF.domain);
+  const name = d ? fieldString(buf, d) : '';
+  return name === '' || name === 'ai.onnx';
 }
 
 /** The pooling input, nodes and outputs for the kept hidden_states.k of `model`. */
@@ -134,15 +149,15 @@ function poolingParts(model: ModelView, keep: string[]): { input: Msg; nodes: Ms
   return { input, nodes, outputs };
 }
 
-/** Paths of the variant of `instrumented` that ends at hidden_states.<deepest> (`.gqa`: attention fused). */
+/** Paths of the variant of `instrumented` that ends at hidden_states.<deepest> (`.fused`: attention fused). */
 export function truncatedPaths(instrumented: string, deepest: number, fused = false): { onnx: string; manifest: string } {
-  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}${fused ? '.gqa' : ''}`;
+  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}${fused ? '.fused' : ''}`;
   return { onnx: `${stem}.onnx`, manifest: `${stem}.json` };
 }
 
 export interface ReadingVariant {
   path: string;
-  /** Attention blocks run as GroupQueryAttention, RoPE rotations as RotaryEmbedding (fuseAttention.ts); zeros in the plain variant. */
+  /** Attention blocks run as ONNX Attention, RoPE rotations as RotaryEmbedding (fuseAttention.ts); zeros in the plain variant. */
   fused: { blocks: number; ropes: number };
   /** Outcome of the reader's numerical check of a fused variant; undefined until it has run. */
   checked?: boolean;
@@ -185,7 +200,7 @@ export function truncatedModel(instrumented: string, deepest: number, opts: { fu
       return m !== null && Number(m[1]) <= deepest;
     });
     if (!keep.includes(hiddenName(deepest))) throw new Error(`${instrumented} has no output ${hiddenName(deepest)}`);
-    const fusion = fused && opts.fuse ? fuseAttention(model.graph, opts.fuse) : undefined;
+    const fusion = fused && opts.fuse ? fuseAttention(model.graph, opts.fuse, defaultOpset(model)) : undefined;
     const done = fusion ? { blocks: fusion.blocks, ropes: fusion.ropes } : NONE;
     const manifest: TruncateManifest = { format: TRUNCATE_FORMAT, from, deepestLayer: deepest, fused: done };
     if (fused && !fusion) {
