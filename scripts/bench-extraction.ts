@@ -197,10 +197,12 @@ export async function benchAgainstTorch(
       const repsOf = (w: TorchWorkload) => (median(trial.get(`${w.name}@${threads[w.name]!.ours}`)!.ours) < 50 ? 3 * opts.reps : opts.reps);
       log(`${spec.label}: ${work.map((w) => `${repsOf(w)} pairs ${w.name}${runsOf(w) > 1 ? ` (${runsOf(w)} batches a run)` : ''}`).join(', ')} (interleaved) ...`);
       const pairs: TorchSummary['pairs'] = {};
-      // The roofline read right after each pair: the projection chain (bench-roofline.ts), ORT and
-      // torch, the faster, over as many passes as the run read batches, so that extraction and
-      // roofline see the machine in the same minute for as long (this VM's speed drifts by a
-      // third between minutes, and a best-of of short timings catches its fast moments).
+      // The roofline read right after each of our runs, before PyTorch's: the projection chain
+      // (bench-roofline.ts), ORT and torch, the faster, over as many passes as the run read
+      // batches, so that extraction and roofline see the machine in the same seconds for as long
+      // (this VM's speed drifts by a third between minutes, and a best-of of short timings catches
+      // its fast moments; read after the whole pair, a SmolLM2-shaped chain came 5 s of PyTorch
+      // after our run).
       const roofs: TorchSummary['roofline'] = {};
       const dims = chainDims(probe);
       const chains = new Map<number, ProjectionChain>();
@@ -216,21 +218,25 @@ export async function benchAgainstTorch(
           if (r >= repsOf(w)) continue;
           const th = threads[w.name]!;
           const model = await oursAt(th.ours);
+          const ours = async () => {
+            const o = await runOurs(model, w, runsOf(w));
+            if (flops.get(w.name)) {
+              await settle();
+              (roofs[w.name] ??= []).push(await rooflineNow(w, th.ours));
+            }
+            return o;
+          };
           const one = async () => {
             if (r % 2) {
-              const o = await runOurs(model, w, runsOf(w));
+              const o = await ours();
               await settle();
               return { ours: o, torch: await torch.run(w.name, th.torch, runsOf(w)) };
             }
             const t = await torch.run(w.name, th.torch, runsOf(w));
             await settle();
-            return { ours: await runOurs(model, w, runsOf(w)), torch: t };
+            return { ours: await ours(), torch: t };
           };
           (pairs[w.name] ??= []).push(await one());
-          if (flops.get(w.name)) {
-            await settle();
-            (roofs[w.name] ??= []).push(await rooflineNow(w, th.ours));
-          }
         }
       for (const c of chains.values()) await c.release();
       // ORT MatMul and torch F.linear at 1024^3 (information: the machine's large-matmul rate).
