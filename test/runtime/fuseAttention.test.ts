@@ -5,7 +5,7 @@
 // (opsetUpgrade.ts), and that the reader's check refuses a variant computing something else and
 // falls back to the plain one, remembering it.
 
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { graph, model as onnxModel, node, valueInfo } from '../../src/onnx/build.js';
@@ -17,7 +17,7 @@ import { fusionHolds, readerFor } from '../../src/model/reader.js';
 import { loadModel as readOnnx } from '../../src/model/instrument/prepare.js';
 import { CHUNKS, fuseAttention } from '../../src/model/instrument/fuseAttention.js';
 import { opsetUpgrades } from '../../src/model/instrument/opsetUpgrade.js';
-import { recordFusionCheck, truncatedModel, truncatedPaths } from '../../src/model/instrument/truncate.js';
+import { legacyPaths, recordFusionCheck, truncatedModel, truncatedPaths } from '../../src/model/instrument/truncate.js';
 import { openSession } from '../../src/model/session.js';
 import { SteerableModel } from '../../src/model/steerableModel.js';
 import { makeFixture, type Fixture, type FixtureKind } from '../fixtures/index.js';
@@ -144,6 +144,22 @@ describe('attention fused for reading', () => {
     // soft-capped gemma2 (float16 is read unfused: below).
     const g2 = await fixtureModel('gemma2');
     await expectReference(g2.fx, g2.model, { blocks: 0, ropes: 2 * g2.model.numLayers });
+  });
+
+  it("building the fused variant removes an earlier version's GroupQueryAttention variant of that depth", async () => {
+    const { model } = await fixtureModel('llama');
+    const deepest = 1;
+    const fused = truncatedPaths(model.session.path, deepest, true);
+    rmSync(fused.manifest, { force: true });
+    const [legacyOnnx, legacyJson] = legacyPaths(model.session.path, deepest);
+    writeFileSync(legacyOnnx!, 'old variant');
+    writeFileSync(legacyJson!, '{}');
+    const other = legacyPaths(model.session.path, deepest + 1)[0]!;
+    writeFileSync(other, 'another depth');
+    expect(truncatedModel(model.session.path, deepest, { fuse: model.config })!.path).toBe(fused.onnx);
+    expect([existsSync(legacyOnnx!), existsSync(legacyJson!), existsSync(other)]).toEqual([false, false, true]);
+    rmSync(other);
+    await model.dispose();
   });
 
   it('a float16 graph is read unfused, without trying a fused variant', async () => {

@@ -10,7 +10,7 @@
 //   onnx/<stem>.persona.upto-K.onnx   the pruned graph (same folder: external data still resolves)
 //   onnx/<stem>.persona.upto-K.json   which instrumented file (fingerprint) it was cut from; written last
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../io/atomic.js';
 import { node, opsetImport, valueInfo } from '../../onnx/build.js';
@@ -155,6 +155,12 @@ export function truncatedPaths(instrumented: string, deepest: number, fused = fa
   return { onnx: `${stem}.onnx`, manifest: `${stem}.json` };
 }
 
+/** The fused variant's files as versions before TRUNCATE_FORMAT 5 named them (`.gqa`). */
+export function legacyPaths(instrumented: string, deepest: number): string[] {
+  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}.gqa`;
+  return [`${stem}.onnx`, `${stem}.json`];
+}
+
 export interface ReadingVariant {
   path: string;
   /** Attention blocks run as ONNX Attention, RoPE rotations as RotaryEmbedding (fuseAttention.ts); zeros in the plain variant. */
@@ -194,6 +200,8 @@ export function truncatedModel(instrumented: string, deepest: number, opts: { fu
     const old = readManifest(paths.manifest);
     // Cached: the file, or (fused) the record that nothing in this graph fuses.
     if (same(old) && (existsSync(paths.onnx) || (fused && !isFused(old.fused)))) return { path: paths.onnx, fused: old.fused ?? NONE, checked: old.checked };
+    // The GroupQueryAttention variant of earlier versions, as large as the blocks it holds: gone.
+    if (fused) for (const f of legacyPaths(instrumented, deepest)) rmSync(f, { force: true });
     model ??= loadModel(instrumented);
     const keep = model.graph.outputs.map((o) => o.name).filter((n) => {
       const m = /^hidden_states\.(\d+)$/.exec(n);
