@@ -391,17 +391,18 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads, opset: number
         for (let c = 0; c < CHUNKS; c++) {
           const [from, to] = [start(u, b.q, c), end(u, b.q, c)];
           const last = c === CHUNKS - 1; // its keys are all of them
-          // Reshaped to [batch, rows, width] after each Slice: ONNX's shape inference takes the
-          // slice's width as unknown, the Attention op's then as 0, and the Concat refuses the model.
-          const width = (t: string, w: number) => u.emit('Reshape', [t, u.const(`width${w}`, int64s([0, -1, w]))], `${t}/rows`);
-          const upto = (t: string, name: string) => (last ? t : width(u.emit('Slice', [t, u.const('i0', int64s([0])), to, axis1], `${P}/${i}/${name}.${c}`), numKvHeads * headDim));
+          const upto = (t: string, name: string) => (last ? t : u.emit('Slice', [t, u.const('i0', int64s([0])), to, axis1], `${P}/${i}/${name}.${c}`));
+          // v reshaped to [batch, rows, width] after its Slice: ONNX's shape inference takes the
+          // slice's width as unknown, the Attention output's (heads x v's head size) then as 0,
+          // and the Concat refuses the model. q and k need no such help.
+          const vc = last ? b.v : u.emit('Reshape', [upto(b.v, 'v'), u.const(`width${numKvHeads * headDim}`, int64s([0, -1, numKvHeads * headDim]))], `${P}/${i}/v.${c}/rows`);
           const mask = u.shared(`mask:${b.mask.name}:${c}`, () => {
             const starts = u.shared(`maskStart:${c}`, () => u.emit('Concat', [from, u.const('i0', int64s([0]))], `${P}/chunks/${c}/mask.start`, { axis: 0 }));
             const ends = u.shared(`maskEnd:${c}`, () => u.emit('Concat', [to, to], `${P}/chunks/${c}/mask.end`, { axis: 0 }));
             return u.emit('Slice', [b.mask.name, starts, ends, u.const('axes-2-1', int64s([-2, -1]))], `${P}/${b.mask.name}/chunk.${c}`);
           });
-          const qc = width(u.emit('Slice', [q, from, to, axis1], `${P}/${i}/q.${c}`), numHeads * headDim);
-          outs.push(u.emit('Attention', [qc, upto(k, 'k'), upto(b.v, 'v'), mask], `${P}/${i}/out.${c}`, { q_num_heads: numHeads, kv_num_heads: numKvHeads, scale: { float: b.scale } }));
+          const qc = u.emit('Slice', [q, from, to, axis1], `${P}/${i}/q.${c}`);
+          outs.push(u.emit('Attention', [qc, upto(k, 'k'), vc, mask], `${P}/${i}/out.${c}`, { q_num_heads: numHeads, kv_num_heads: numKvHeads, scale: { float: b.scale } }));
         }
         const all = u.emit('Concat', outs, `${P}/${i}/out`, { axis: 1 });
         const seq = u.shared('-seq', () => u.emit('Neg', [u.vector(qSeq(u, b.q))], `${P}/-seq`));

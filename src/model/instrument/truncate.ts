@@ -24,7 +24,7 @@ import { fuseAttention, type AttentionFusion, type AttentionHeads } from './fuse
 const MS_DOMAIN = 'com.microsoft';
 
 /** Bump when the pruning changes, so cached variants are rebuilt. */
-const TRUNCATE_FORMAT = 5; // 5: ONNX Attention in causal chunks (was GroupQueryAttention)
+const TRUNCATE_FORMAT = 6; // 5: ONNX Attention in causal chunks (was GroupQueryAttention); 6: fewer Reshapes
 
 /** The pooling input of a reading variant, and the output pooling hidden_states.k. */
 export const POOL_INPUT = 'pool.weights';
