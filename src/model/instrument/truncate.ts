@@ -109,18 +109,14 @@ export function pruneToOutputs(model: ModelView, keep: string[], opts: { pool?: 
   // The fused nodes are com.microsoft ops: the model imports that domain if it did not.
   const opset = fusion && !model.opsets.some((o) => o.domain === MS_DOMAIN) ? opsetImport({ domain: MS_DOMAIN, version: 1 }) : undefined;
   return rewrite(model.buf, model.fields, (f) => {
-    // A raised default-domain opset (fuseAttention.ts: ONNX Attention is opset 23), and an IR version
-    // that allows it (ONNX Runtime checks the pair).
+    // A raised default-domain opset (fuseAttention.ts: ONNX Attention is opset 23). The IR version
+    // stays: ONNX Runtime runs opset 23 at IR 7 (the oldest a graph of opset 13 has) and up.
     if (fusion?.opset && f.no === ModelF.opsetImport && isDefaultDomain(model.buf, f)) return new Msg().message(ModelF.opsetImport, opsetImport({ domain: '', version: fusion.opset }));
-    if (fusion?.opset && f.no === ModelF.irVersion) return new Msg().int(ModelF.irVersion, Math.max(IR_FOR_OPSET_23, model.irVersion));
     if (f !== model.graphField) return undefined;
     const m = new Msg().message(ModelF.graph, graphMsg);
     return opset ? m.message(ModelF.opsetImport, opset) : m;
   });
 }
-
-/** IR version 10 is the oldest that ONNX Runtime accepts with opset 23 imports. */
-const IR_FOR_OPSET_23 = 10;
 
 const defaultOpset = (model: ModelView) => model.opsets.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version ?? 0;
 
