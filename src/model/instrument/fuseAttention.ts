@@ -30,12 +30,11 @@
 // numerically against the whole graph before using it (model/reader.ts): a graph whose mask is not
 // causal fails that check, as chunking drops keys after each chunk.
 
-import { floatTensor, int64Tensor, node } from '../../onnx/build.js';
+import { int64Tensor, node } from '../../onnx/build.js';
 import type { GraphView, NodeView } from '../../onnx/read.js';
 import { DType } from '../../onnx/schema.js';
 import type { Msg } from '../../onnx/wire.js';
 import { halfBitsToFloat } from '../../io/fp16.js';
-import { renamedNode } from './edit.js';
 import { GraphIndex } from './graphIndex.js';
 import { opsetUpgrades } from './opsetUpgrade.js';
 
@@ -67,7 +66,8 @@ interface Block {
   v: string;
   cos: string;
   sin: string;
-  mask: { bool: boolean; name: string };
+  /** The graph's mask: boolean (true attends) or additive, as ONNX Attention takes either. */
+  mask: string;
   scale: number;
   /** The merged-heads output ([batch, seq, heads * head_dim]) and the Reshape writing it. */
   out: string;
@@ -211,12 +211,12 @@ class Matcher {
       const fill = constScalar(this.gi, w.inputs[2]!);
       if (fill === undefined || fill > -1e30) return undefined;
       s = this.scaled(w.inputs[1]!);
-      mask = { bool: true, name: w.inputs[0]! };
+      mask = w.inputs[0]!;
     } else if (a)
       for (const i of [0, 1]) {
         s = this.scaled(a.inputs[i]!);
         if (s) {
-          mask = { bool: false, name: a.inputs[1 - i]! };
+          mask = a.inputs[1 - i]!;
           break;
         }
       }
@@ -240,7 +240,6 @@ class Matcher {
 }
 
 const int64s = (vals: number[], scalar = false) => int64Tensor('', scalar ? [] : [vals.length], vals);
-const float32 = (v: number) => floatTensor('', [], Float32Array.of(v));
 const P = 'persona/fused';
 
 /**
@@ -252,7 +251,7 @@ class Unit {
   readonly out: Msg[] = [];
   readonly reads = new Set<string>();
   readonly writes = new Set<string>();
-  constructor(readonly made: Map<string, string>) {}
+  constructor(private readonly made: Map<string, string>) {}
 
   read(x: string): void {
     if (x && !this.writes.has(x)) this.reads.add(x);
@@ -263,14 +262,6 @@ class Unit {
     for (const o of [name, ...extra]) this.writes.add(o);
     this.out.push(node({ op, inputs, outputs: [name, ...extra], name, attrs, domain }));
     return name;
-  }
-
-  /** A copy of node `n` on other inputs, outputs prefixed. */
-  clone(buf: Uint8Array, n: NodeView, inputs: string[], prefix: string): void {
-    for (const x of inputs) this.read(x);
-    const outs = n.outputs.map((o) => (o ? `${prefix}/${o}` : o));
-    for (const o of outs) if (o) this.writes.add(o);
-    this.out.push(renamedNode(buf, n, inputs, outs, `${prefix}/${n.name}`));
   }
 
   shared(key: string, make: () => string): string {
@@ -287,11 +278,6 @@ class Unit {
   /** A constant by name: one name, one value (i<n>: [n], k<n>: scalar n, ...). */
   const(name: string, t: Msg): string {
     return this.shared(`const:${name}`, () => this.emit('Constant', [], `${P}/${name}`, { value: { tensor: t } }));
-  }
-
-  /** dims[from:to] of `shape` (a Shape output), as a 1-D int64 tensor. */
-  dims(shape: string, from: number, to: number): string {
-    return this.shared(`${shape}[${from}:${to}]`, () => this.emit('Slice', [shape, this.const(`i${from}`, int64s([from])), this.const(`i${to}`, int64s([to]))], `${shape}[${from}:${to}]`));
   }
 
   /** Element `i` of `shape`, a scalar. */
@@ -396,10 +382,10 @@ export function fuseAttention(g: GraphView, heads: AttentionHeads, opset: number
           // slice's width as unknown, the Attention output's (heads x v's head size) then as 0,
           // and the Concat refuses the model. q and k need no such help.
           const vc = last ? b.v : u.emit('Reshape', [upto(b.v, 'v'), u.const(`width${numKvHeads * headDim}`, int64s([0, -1, numKvHeads * headDim]))], `${P}/${i}/v.${c}/rows`);
-          const mask = u.shared(`mask:${b.mask.name}:${c}`, () => {
+          const mask = u.shared(`mask:${b.mask}:${c}`, () => {
             const starts = u.shared(`maskStart:${c}`, () => u.emit('Concat', [from, u.const('i0', int64s([0]))], `${P}/chunks/${c}/mask.start`, { axis: 0 }));
             const ends = u.shared(`maskEnd:${c}`, () => u.emit('Concat', [to, to], `${P}/chunks/${c}/mask.end`, { axis: 0 }));
-            return u.emit('Slice', [b.mask.name, starts, ends, u.const('axes-2-1', int64s([-2, -1]))], `${P}/${b.mask.name}/chunk.${c}`);
+            return u.emit('Slice', [b.mask, starts, ends, u.const('axes-2-1', int64s([-2, -1]))], `${P}/${b.mask}/chunk.${c}`);
           });
           const qc = u.emit('Slice', [q, from, to, axis1], `${P}/${i}/q.${c}`);
           outs.push(u.emit('Attention', [qc, upto(k, 'k'), vc, mask], `${P}/${i}/out.${c}`, { q_num_heads: numHeads, kv_num_heads: numKvHeads, scale: { float: b.scale } }));

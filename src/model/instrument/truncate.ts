@@ -147,14 +147,18 @@ function poolingParts(model: ModelView, keep: string[]): { input: Msg; nodes: Ms
 
 /** Paths of the variant of `instrumented` that ends at hidden_states.<deepest> (`.fused`: attention fused). */
 export function truncatedPaths(instrumented: string, deepest: number, fused = false): { onnx: string; manifest: string } {
-  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}${fused ? '.fused' : ''}`;
-  return { onnx: `${stem}.onnx`, manifest: `${stem}.json` };
+  return variantPaths(instrumented, deepest, fused ? '.fused' : '');
 }
 
 /** The fused variant's files as versions before TRUNCATE_FORMAT 5 named them (`.gqa`). */
 export function legacyPaths(instrumented: string, deepest: number): string[] {
-  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}.gqa`;
-  return [`${stem}.onnx`, `${stem}.json`];
+  const { onnx, manifest } = variantPaths(instrumented, deepest, '.gqa');
+  return [onnx, manifest];
+}
+
+function variantPaths(instrumented: string, deepest: number, suffix: string): { onnx: string; manifest: string } {
+  const stem = `${join(dirname(instrumented), basename(instrumented).replace(/\.onnx$/, ''))}.upto-${deepest}${suffix}`;
+  return { onnx: `${stem}.onnx`, manifest: `${stem}.json` };
 }
 
 export interface ReadingVariant {
