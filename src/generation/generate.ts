@@ -9,7 +9,7 @@ import { KvBuffers } from '../model/kvBuffers.js';
 import { KvSlots, slotsAllowed, slotsWork } from '../model/kvSlots.js';
 import type { KVCache, SteerableModel, SteerInput } from '../model/steerableModel.js';
 import type { ChatMessage } from '../model/tokenizer.js';
-import { createRng, sampleToken, validateSampling, type SamplingOptions } from './sampling.js';
+import { createRng, sampleLoaded, validateSampling, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions {
   /** Default 64. */
@@ -88,7 +88,6 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
   const rngs = prompts.map((_, b) => createRng(rowSeeds?.[b] ?? (seed + Math.imul(b, 0x9e3779b1)) >>> 0));
   const penalty = (opts.sampling?.repetitionPenalty ?? 1) !== 1;
   const seen = penalty ? prompts.map((p) => new Set(p)) : [];
-  let scratch: Float32Array | undefined;
 
   const tokens: number[][] = prompts.map(() => []);
   const fed: number[][] = prompts.map(() => []); // everything fed after the prompt (recompute path)
@@ -121,21 +120,6 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
         })
       : await model.forward({ inputIds: feed, cache, steer, ablate, hiddenLayers: capture, lastLogitsOnly: true, cacheCapacity, kvBuffers });
     cache = r.cache;
-    // Overflowed activations would sample arbitrary tokens (often a stop token: answers ""); stop instead.
-    const V = r.vocab;
-    for (let b = 0; b < batch; b++) {
-      if (done[b]) continue;
-      // The handler knows its rows by number: no row in the message it gets.
-      const where = `at step ${step}${batch > 1 && !opts.rowFailed ? `, row ${b}` : ''}`;
-      try {
-        checkLogits(r.logits, b * V, (b + 1) * V, cause, where);
-        for (const l of capture) checkHidden(r.hidden.get(l)!, H, ((b + 1) * r.seq - 1) * H, (b + 1) * r.seq * H, cause, `hidden_states.${l}`, where);
-      } catch (e) {
-        if (!opts.rowFailed || !(e instanceof OverflowError)) throw e;
-        done[b] = true;
-        opts.rowFailed(b, e);
-      }
-    }
     const stepHidden = new Map<number, Float32Array>();
     for (const l of capture) {
       const h = lastColumn(r.hidden.get(l)!, batch, r.seq, H);
@@ -144,15 +128,25 @@ export async function generate(model: SteerableModel, prompts: number[][], opts:
     }
     if (opts.keepLogits) logits.push(r.logits);
 
-    scratch ??= new Float32Array(V);
-    const next: number[] = new Array(batch);
+    const V = r.vocab;
+    const next: number[] = new Array(batch).fill(-1);
     for (let b = 0; b < batch; b++) {
-      if (done[b]) {
-        next[b] = -1;
+      if (done[b]) continue;
+      // The handler knows its rows by number: no row in the message it gets.
+      const where = `at step ${step}${batch > 1 && !opts.rowFailed ? `, row ${b}` : ''}`;
+      // Overflowed activations would sample arbitrary tokens (often a stop token: answers ""); stop
+      // instead. The check leaves the row in the logits kernel, and the draw reads it there.
+      let max: number;
+      try {
+        max = checkLogits(r.logits, b * V, (b + 1) * V, cause, where);
+        for (const l of capture) checkHidden(r.hidden.get(l)!, H, ((b + 1) * r.seq - 1) * H, (b + 1) * r.seq * H, cause, `hidden_states.${l}`, where);
+      } catch (e) {
+        if (!opts.rowFailed || !(e instanceof OverflowError)) throw e;
+        done[b] = true;
+        opts.rowFailed(b, e);
         continue;
       }
-      const row = r.logits.subarray(b * V, (b + 1) * V);
-      const tok = sampleToken(row, opts.sampling, rngs[b]!, penalty ? seen[b] : undefined, scratch);
+      const tok = sampleLoaded(max, opts.sampling, rngs[b]!, penalty ? seen[b] : undefined);
       next[b] = tok;
       if (stop.has(tok)) {
         done[b] = true;

@@ -170,32 +170,40 @@ function withTies(logits: Float32Array, ids: Int32Array): Int32Array {
 
 /**
  * Choose the next token of one row. `context` = tokens already in the row (for the repetition
- * penalty). `scratch` (length V) avoids an allocation per call.
+ * penalty).
  */
-export function sampleToken(
-  logits: Float32Array,
-  opts: SamplingOptions | undefined,
-  rng: Rng,
-  context?: Iterable<number>,
-  scratch?: Float32Array,
-): number {
+export function sampleToken(logits: Float32Array, opts: SamplingOptions | undefined, rng: Rng, context?: Iterable<number>): number {
+  const kernel = LogitsKernel.get();
+  kernel.load(logits);
+  return sampleLoaded(kernel.scan().max, opts, rng, context);
+}
+
+/**
+ * sampleToken for the row the logits kernel holds now, loaded as it is (no temperature), `max` its
+ * scan's max: for a caller that has just loaded and scanned the row to check it (generate), so
+ * that a decode step copies and scans its logits once. The penalty and the temperature are applied
+ * to the kernel's copy.
+ */
+export function sampleLoaded(max: number, opts: SamplingOptions | undefined, rng: Rng, context?: Iterable<number>): number {
   const temperature = opts?.temperature ?? (opts ? 1 : 0);
   const penalty = opts?.repetitionPenalty ?? 1;
-  let x = logits;
+  const kernel = LogitsKernel.get();
+  const V = kernel.length;
   if (penalty !== 1 && context) {
-    x = scratch && scratch.length === logits.length ? scratch : new Float32Array(logits.length);
-    x.set(logits);
+    const x = kernel.x;
     for (const id of new Set(context)) {
       const l = x[id]!;
       x[id] = l > 0 ? l / penalty : l * penalty;
     }
+    max = kernel.scan().max;
   }
-  const kernel = LogitsKernel.get();
-  if (temperature === 0) {
-    kernel.load(x);
-    return kernel.argmax();
+  if (temperature === 0) return kernel.argmax(max);
+  if (temperature !== 1) {
+    kernel.divide(temperature);
+    // Dividing by t > 0 keeps the order and float32 division is correctly rounded (as is this one,
+    // in float64 then rounded: 53 bits are enough), so the quotient of the max is the new max.
+    max = Math.fround(max / Math.fround(temperature));
   }
-  const V = kernel.load(x, 0, x.length, temperature);
   const topK = opts?.topK ?? 0;
   const topP = opts?.topP ?? 1;
   if (topK > 0) {
@@ -203,14 +211,14 @@ export function sampleToken(
     const { ids, probs } = nucleus(kernel.x.slice(0, V), topK, topP);
     return drawFrom(ids, probs, rng());
   }
-  const z = normaliser(kernel);
+  const z = normaliser(kernel, max, topP < 1);
   const total = topP >= 1 ? z : markNucleus(kernel, z, topP);
   return drawKept(kernel, V, rng() * total);
 }
 
-/** softmax over the loaded row: its normaliser (>= 1: the best token's own term is 1). */
-function normaliser(kernel: LogitsKernel): number {
-  const z = kernel.softmax(kernel.scan().max);
+/** softmax over the loaded row (with its bucket masses for top-p): its normaliser (>= 1: the best token's own term is 1). */
+function normaliser(kernel: LogitsKernel, max: number, buckets: boolean): number {
+  const z = kernel.softmax(max, buckets);
   if (!(z >= 1 && z < Infinity)) throw new Error(`sampling: the logits are not finite (softmax normaliser ${z})`);
   return z;
 }
@@ -233,7 +241,7 @@ function drawFrom(ids: Int32Array, probs: Float64Array, u: number): number {
 export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Array; probs: Float64Array } {
   const kernel = LogitsKernel.get();
   const V = kernel.load(x);
-  const z = normaliser(kernel);
+  const z = normaliser(kernel, kernel.scan().max, true);
   markNucleus(kernel, z, topP);
   const e = kernel.e;
   let kept = 0;
@@ -250,12 +258,14 @@ export function nucleusUnsorted(x: Float32Array, topP: number): { ids: Int32Arra
 }
 
 /**
- * Leaves kernel.e = the nucleus's unnormalised probabilities (0 outside it) and returns their sum.
+ * Leaves kernel.e = the nucleus's unnormalised probabilities (0 outside it) and returns their sum;
+ * after softmax(max, true), whose bucket masses it starts from.
  * Tokens are ordered by key (distance below the best logit, kernels/logits.ts): whole 1/16-nat
  * buckets are kept while the mass before the next stays below p, then whole 1/8192-nat sub-buckets
  * of the bucket that crosses p, and only the sub-bucket that crosses p is sorted (by logit, ties by
  * id, as nucleus() orders them): a near-uniform 49k vocabulary puts thousands of tokens in one bucket
- * but few in one sub-bucket. Two histogram passes, one gather, one cut; no sort of the vocabulary.
+ * but few in one sub-bucket. One histogram pass (the buckets come with the softmax), one gather,
+ * one cut; no sort of the vocabulary.
  */
 function markNucleus(kernel: LogitsKernel, z: number, topP: number): number {
   const target = topP * z;

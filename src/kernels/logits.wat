@@ -99,15 +99,21 @@
   ;; e^r = 1 + r + r^2 P(r) with P of degree 4 (fitted offline for least maximum relative error over
   ;; |r| <= ln2/2 by Lawson's reweighted least squares: 3e-9, below float32 rounding; 8e-8 overall in
   ;; float32, as Cephes expf's one degree more), times 2^k built in the exponent bits; 0 below -87.
+  ;; With hist != 0 it also adds each token's e to its bucket, min(key >> 9, 511) (1/16 nat, the last
+  ;; open-ended), in f64: lane j of each vector into its own histogram hist_j = hist + j * 4096 bytes
+  ;; (so that runs of tokens in one bucket do not wait on one memory cell), zeroed by the caller,
+  ;; added by addLanes. Top-p needs these masses next; a pass of their own read keys and e back
+  ;; (47-71 us of a 49k draw).
   ;; Two vectors (a, b) per iteration, each with its own f64 sum: one vector's chain of dependent
   ;; multiply-adds left the core idle (117 us for 49k logits; 78 us two at a time).
-  (func (export "softmax") (param $x i32) (param $e i32) (param $keys i32) (param $n4 i32) (param $max f32) (result f64)
-    (local $p i32) (local $q i32) (local $o i32) (local $end i32) (local $mm v128)
+  (func (export "softmax") (param $x i32) (param $e i32) (param $keys i32) (param $n4 i32) (param $max f32) (param $hist i32) (result f64)
+    (local $p i32) (local $q i32) (local $o i32) (local $end i32) (local $mm v128) (local $a i32)
+    (local $keya v128) (local $keyb v128)
     (local $ya v128) (local $ca v128) (local $ka v128) (local $ra v128) (local $va v128) (local $acca v128)
     (local $yb v128) (local $cb v128) (local $kb v128) (local $rb v128) (local $vb v128) (local $accb v128)
     ;; constants in locals: V8 rebuilds a v128.const inside a loop on every iteration
     (local $minus8192 v128) (local $minus87 v128) (local $log2e v128) (local $ln2hi v128) (local $ln2lo v128)
-    (local $p4 v128) (local $p3 v128) (local $p2 v128) (local $p1 v128) (local $p0 v128) (local $one v128) (local $bias127 v128)
+    (local $p4 v128) (local $p3 v128) (local $p2 v128) (local $p1 v128) (local $p0 v128) (local $one v128) (local $bias127 v128) (local $last v128)
     (local.set $mm (f32x4.splat (local.get $max)))
     (local.set $p (local.get $x))
     (local.set $q (local.get $e))
@@ -125,14 +131,17 @@
     (local.set $p0 (v128.const f32x4 4.9999994040e-1 4.9999994040e-1 4.9999994040e-1 4.9999994040e-1))
     (local.set $one (v128.const f32x4 1 1 1 1))
     (local.set $bias127 (v128.const i32x4 127 127 127 127))
+    (local.set $last (v128.const i32x4 511 511 511 511))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
         (local.set $ya (f32x4.sub (v128.load (local.get $p)) (local.get $mm)))
         (local.set $yb (f32x4.sub (v128.load offset=16 (local.get $p)) (local.get $mm)))
         ;; key: trunc(-y * 8192) = floor((max - x) * 8192) as -y >= 0
-        (v128.store (local.get $o) (i32x4.trunc_sat_f32x4_s (f32x4.mul (local.get $ya) (local.get $minus8192))))
-        (v128.store offset=16 (local.get $o) (i32x4.trunc_sat_f32x4_s (f32x4.mul (local.get $yb) (local.get $minus8192))))
+        (local.set $keya (i32x4.trunc_sat_f32x4_s (f32x4.mul (local.get $ya) (local.get $minus8192))))
+        (local.set $keyb (i32x4.trunc_sat_f32x4_s (f32x4.mul (local.get $yb) (local.get $minus8192))))
+        (v128.store (local.get $o) (local.get $keya))
+        (v128.store offset=16 (local.get $o) (local.get $keyb))
         (local.set $ca (f32x4.pmax (local.get $ya) (local.get $minus87)))
         (local.set $cb (f32x4.pmax (local.get $yb) (local.get $minus87)))
         (local.set $ka (f32x4.nearest (f32x4.mul (local.get $ca) (local.get $log2e))))
@@ -162,6 +171,30 @@
         (local.set $vb (v128.andnot (local.get $vb) (f32x4.lt (local.get $yb) (local.get $minus87))))
         (v128.store (local.get $q) (local.get $va))
         (v128.store offset=16 (local.get $q) (local.get $vb))
+        ;; the bucket masses when asked (a branch every iteration predicts the same way); the byte
+        ;; offset of each lane's bucket, clamped to 0..511 (a NaN row's keys are 0, never below)
+        (if (local.get $hist)
+          (then
+            (local.set $keya (i32x4.shl (i32x4.max_s (i32x4.min_s (i32x4.shr_s (local.get $keya) (i32.const 9)) (local.get $last))
+                                                      (v128.const i32x4 0 0 0 0)) (i32.const 3)))
+            (local.set $keyb (i32x4.shl (i32x4.max_s (i32x4.min_s (i32x4.shr_s (local.get $keyb) (i32.const 9)) (local.get $last))
+                                                      (v128.const i32x4 0 0 0 0)) (i32.const 3)))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 0) (i32x4.extract_lane 0 (local.get $keya)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $va)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 4096) (i32x4.extract_lane 1 (local.get $keya)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $va)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 8192) (i32x4.extract_lane 2 (local.get $keya)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $va)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 12288) (i32x4.extract_lane 3 (local.get $keya)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $va)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 0) (i32x4.extract_lane 0 (local.get $keyb)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $vb)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 4096) (i32x4.extract_lane 1 (local.get $keyb)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $vb)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 8192) (i32x4.extract_lane 2 (local.get $keyb)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $vb)))))
+            (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 12288) (i32x4.extract_lane 3 (local.get $keyb)))))
+            (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $vb)))))))
         (local.set $acca (f64x2.add (local.get $acca) (f64x2.add (f64x2.promote_low_f32x4 (local.get $va))
                               (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $va) (local.get $va))))))
         (local.set $accb (f64x2.add (local.get $accb) (f64x2.add (f64x2.promote_low_f32x4 (local.get $vb))
@@ -173,37 +206,22 @@
     (local.set $acca (f64x2.add (local.get $acca) (local.get $accb)))
     (f64.add (f64x2.extract_lane 0 (local.get $acca)) (f64x2.extract_lane 1 (local.get $acca))))
 
-  ;; Bucket masses: hist_j[k] += e[i] in f64, k = min(key >> 9, 511) (1/16 nat, the last bucket
-  ;; open-ended), lane j of each vector into its own histogram hist_j = hist + j * 4096 (so that runs
-  ;; of tokens in one bucket do not wait on one memory cell); the caller adds the four.
-  (func (export "bucketMass") (param $keys i32) (param $e i32) (param $n4 i32) (param $hist i32)
-    (local $p i32) (local $q i32) (local $end i32) (local $k v128) (local $ev v128) (local $a i32)
-    (local.set $p (local.get $keys))
-    (local.set $q (local.get $e))
-    (local.set $end (i32.add (local.get $keys) (i32.shl (local.get $n4) (i32.const 2))))
+;; The four lane histograms added into the first: hist_0[k] += hist_1[k] + hist_2[k] + hist_3[k],
+  ;; k < 512, two at a time.
+  (func (export "addLanes") (param $hist i32)
+    (local $p i32) (local $end i32)
+    (local.set $p (local.get $hist))
+    (local.set $end (i32.add (local.get $hist) (i32.const 4096)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
-        ;; byte offset of each lane's bucket
-        ;; (clamped to 0..511: a NaN row's keys are 0, never below)
-        (local.set $k (i32x4.shl (i32x4.max_s (i32x4.min_s (i32x4.shr_s (v128.load (local.get $p)) (i32.const 9))
-                                                           (v128.const i32x4 511 511 511 511))
-                                             (v128.const i32x4 0 0 0 0)) (i32.const 3)))
-        (local.set $ev (v128.load (local.get $q)))
-        (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 0) (i32x4.extract_lane 0 (local.get $k)))))
-        (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $ev)))))
-        (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 4096) (i32x4.extract_lane 1 (local.get $k)))))
-        (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 1 (local.get $ev)))))
-        (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 8192) (i32x4.extract_lane 2 (local.get $k)))))
-        (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 2 (local.get $ev)))))
-        (local.set $a (i32.add (local.get $hist) (i32.add (i32.const 12288) (i32x4.extract_lane 3 (local.get $k)))))
-        (f64.store (local.get $a) (f64.add (f64.load (local.get $a)) (f64.promote_f32 (f32x4.extract_lane 3 (local.get $ev)))))
+        (v128.store (local.get $p)
+          (f64x2.add (f64x2.add (v128.load (local.get $p)) (v128.load offset=4096 (local.get $p)))
+                     (f64x2.add (v128.load offset=8192 (local.get $p)) (v128.load offset=12288 (local.get $p)))))
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (local.set $q (i32.add (local.get $q) (i32.const 16)))
-        (br $next)))
-  )
+        (br $next))))
 
-  ;; Sub-bucket masses of bucket c (< 511): hist_j[key & 511] += e[i] for its tokens, per lane as above.
+  ;; Sub-bucket masses of bucket c (< 511): hist_j[key & 511] += e[i] for its tokens, per lane as softmax's buckets.
   (func (export "subBucketMass") (param $keys i32) (param $e i32) (param $n4 i32) (param $c i32) (param $hist i32)
     (local $p i32) (local $q i32) (local $end i32) (local $cc v128) (local $key v128) (local $k v128) (local $ev v128)
     (local $hit i32) (local $a i32)

@@ -62,8 +62,11 @@ export function interventionCause(steering?: Steering, ablation?: Ablation[], pl
     : { text: 'the model itself (no steering)', hint: 'the model overflows on this input (a float16 export? try its float32 weights)' };
 }
 
-/** One row of next-token logits must be finite and not all equal (all equal = the LM head was fed zeros). */
-export function checkLogits(logits: Float32Array, from: number, to: number, cause: () => Cause, where: string): void {
+/**
+ * One row of next-token logits must be finite and not all equal (all equal = the LM head was fed
+ * zeros). Leaves the row in the logits kernel and returns its max, for sampleLoaded.
+ */
+export function checkLogits(logits: Float32Array, from: number, to: number, cause: () => Cause, where: string): number {
   const kernel = LogitsKernel.get();
   kernel.load(logits, from, to);
   const { min, max, finite } = kernel.scan();
@@ -71,6 +74,7 @@ export function checkLogits(logits: Float32Array, from: number, to: number, caus
     for (let i = from; i < to; i++) if (!Number.isFinite(logits[i]!)) fail(cause, `made the logits non-finite ${where} (value ${logits[i]})`);
   if (to - from > 1 && min === max)
     fail(cause, `made the logits degenerate ${where} (every token scores ${min}: the residual stream overflowed float32 before the final norm)`);
+  return max;
 }
 
 /** Hidden-state vectors (rows of H values in data[from, to)) must be finite and normalisable in float32. */

@@ -2,7 +2,7 @@
 // bytes are what the .wat assembles to; scan (max, min, finite) on every tail length and with NaN /
 // Infinity anywhere; argmax takes the first of tied maxima; exp to 3e-7 relative over the whole
 // range it keeps, keys, bucket and sub-bucket masses, gather, cut and draw exactly as defined;
-// temperature division as float32 division; rows larger than the memory it has, then smaller.
+// temperature division as float32 division (the max's quotient the new max); rows larger than the memory it has, then smaller.
 
 import { describe, expect, it } from 'vitest';
 import { BUCKETS, KEY_SCALE, LogitsKernel } from '../../src/kernels/logits.js';
@@ -89,7 +89,15 @@ describe('logits kernel', () => {
       const x = row(n, n + 3, scale);
       kernel.load(x);
       const max = kernel.scan().max;
-      const z = kernel.softmax(max);
+      const plain = kernel.softmax(max);
+      const plainE = Float32Array.from(kernel.e);
+      const plainKeys = Int32Array.from(kernel.keys);
+      expect(() => kernel.bucketMass()).toThrow(/needs softmax\(max, true\)/);
+      // The pass that also sums the buckets leaves the same exps, keys and sum.
+      const z = kernel.softmax(max, true);
+      expect(z).toBe(plain);
+      expect(kernel.e).toEqual(plainE);
+      expect(kernel.keys).toEqual(plainKeys);
       const e = Float64Array.from(kernel.e.subarray(0, n));
       const keys = Array.from(x, (v) => keyOf(max, v));
       const mass = new Float64Array(BUCKETS);
@@ -144,6 +152,14 @@ describe('logits kernel', () => {
     const x = row(1001, 5);
     kernel.load(x, 0, x.length, 0.7);
     for (let i = 0; i < x.length; i++) expect(kernel.x[i]).toBe(f(x[i]! / f(0.7)));
+    // The quotient of the max is the new max (sampleLoaded divides a scanned row and does not rescan).
+    for (const [seed, scale] of [[1, 4], [2, 0.01], [3, 3e4], [4, 1e37]] as const)
+      for (const t of [0.7, 1.3, 0.05, 3e-3, 11, 1e-30]) {
+        kernel.load(row(49152 + seed, seed, scale));
+        const max = kernel.scan().max;
+        kernel.divide(t);
+        expect(kernel.scan().max).toBe(f(max / f(t)));
+      }
     const big = row(262144 + 3, 11);
     kernel.load(big);
     expect(kernel.scan().max).toBe(maxOf(big));

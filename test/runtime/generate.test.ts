@@ -3,6 +3,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generation/generate.js';
+import { argmax, createRng, sampleToken } from '../../src/generation/sampling.js';
 import type { SteerPositions } from '../../src/model/steering.js';
 import { fixtureModel, maxAbsErr, measured, randomVector, record, rows } from './helpers.js';
 
@@ -52,6 +53,28 @@ describe('KV-cache generation', () => {
           expect(e, `${JSON.stringify(mode)} step ${t}`).toBeLessThan(1e-4);
         }
       }
+    }
+  });
+
+  it('each step draws as sampleToken over its logits, penalised by hand for the tokens so far', async () => {
+    const { model } = await fixtureModel('llama');
+    // The prompt ends in the model's own greedy continuation, whose tokens it would pick again.
+    const chat = model.tokenizer.encodeChat([{ role: 'user', content: 'Tell me a story.' }], { addGenerationPrompt: true });
+    const prompt = chat.concat((await generate(model, [chat], { maxNewTokens: 16, stopIds: [] })).tokens[0]!);
+    for (const sampling of [{ temperature: 0.7, topP: 0.9, repetitionPenalty: 1.4, seed: 3 }, { temperature: 0, repetitionPenalty: 2 }]) {
+      const g = await generate(model, [prompt], { maxNewTokens: N, stopIds: [], sampling, keepLogits: true });
+      const rng = createRng(sampling.seed ?? 0);
+      const seen = new Set(prompt);
+      let penalised = 0; // steps whose best token the penalty demoted: where the draw must rescan
+      for (let t = 0; t < N; t++) {
+        const x = g.logits[t]!.slice();
+        if (seen.has(argmax(x))) penalised++;
+        for (const id of seen) x[id] = x[id]! > 0 ? x[id]! / sampling.repetitionPenalty : x[id]! * sampling.repetitionPenalty;
+        const tok = sampleToken(x, { temperature: sampling.temperature, topP: sampling.topP }, rng);
+        expect(g.tokens[0]![t], `${JSON.stringify(sampling)} step ${t}`).toBe(tok);
+        seen.add(tok);
+      }
+      expect(penalised).toBeGreaterThan(0);
     }
   });
 

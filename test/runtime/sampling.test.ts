@@ -92,6 +92,18 @@ describe('sampling', () => {
     expect([...counts.keys()].every((t) => Array.from(ids).includes(t))).toBe(true);
   });
 
+  it('a temperature draws as temperature 1 over the logits divided by it (float32), top-p or not', () => {
+    const x = Float32Array.from({ length: 5003 }, (_, i) => 6 * Math.sin(i * 0.37) + (i % 7));
+    for (const t of [0.3, 0.8, 2.5])
+      for (const topP of [1, 0.9, 0.5]) {
+        const divided = x.map((v) => Math.fround(v / Math.fround(t)));
+        const [a, b] = [createRng(5), createRng(5)];
+        const got = Array.from({ length: 200 }, () => sampleToken(x, { temperature: t, topP }, a));
+        const want = Array.from({ length: 200 }, () => sampleToken(divided, { temperature: 1, topP }, b));
+        expect(got).toEqual(want);
+      }
+  });
+
   it('top-k keeps the k largest; topIndices orders them', () => {
     expect(Array.from(topIndices(Float32Array.from([3, 9, 1, 9, 5]), 3))).toEqual([1, 3, 4]);
     const { ids } = nucleus(logits, 5, 1);
