@@ -206,7 +206,7 @@
     (local.set $acca (f64x2.add (local.get $acca) (local.get $accb)))
     (f64.add (f64x2.extract_lane 0 (local.get $acca)) (f64x2.extract_lane 1 (local.get $acca))))
 
-;; The four lane histograms added into the first: hist_0[k] += hist_1[k] + hist_2[k] + hist_3[k],
+  ;; The four lane histograms added into the first: hist_0[k] += hist_1[k] + hist_2[k] + hist_3[k],
   ;; k < 512, two at a time.
   (func (export "addLanes") (param $hist i32)
     (local $p i32) (local $end i32)
