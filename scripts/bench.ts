@@ -21,6 +21,7 @@ import { writeJsonAtomic } from '../src/io/atomic.js';
 import { loadModel } from '../src/model/load.js';
 import { generate } from '../src/generation/generate.js';
 import { benchMemory } from './bench-memory.js';
+import { describeMachine, machineLine } from './bench-machine.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { makeFixture } from '../test/fixtures/index.js';
 import { benchProbes } from './bench-probes.js';
@@ -185,7 +186,9 @@ async function main() {
   // project / screen memory against dataset size (fresh processes on the embedded model).
   if (!skip.has('memory')) rows.push(...(await benchMemory(quick, log)));
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`\nmodel: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
+  const machine = describeMachine();
+  console.log(`\n${machineLine(machine)}`);
+  console.log(`model: ${quick ? 'quick' : 'SmolLM2-135M-shaped'} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}), threads ${threads}`);
   console.log(pad('metric', 76) + pad('measured', 11) + pad('baseline', 11) + pad('ratio', 18) + pad('goal', 10) + 'met');
   const num = (x: number) => (Number.isNaN(x) ? '-' : Math.abs(x) < 0.01 && x !== 0 ? x.toExponential(1) : Math.abs(x) < 0.1 ? x.toFixed(3) : x.toFixed(2));
   for (const r of rows) {
@@ -201,6 +204,7 @@ async function main() {
   writeJsonAtomic(out, {
     date: new Date().toISOString(),
     node: process.version,
+    machine,
     threads,
     model: { ...config, params: 'random, fixture llama' },
     prefill: { batch: PREFILL.batch, seq: PREFILL.seq, msPlain: prefillPlain, msHidden: prefillHidden },

@@ -34,7 +34,8 @@ function cpuList(list: string | undefined): Set<number> | undefined {
   return cpus;
 }
 
-function readIfThere(file: string): string | undefined {
+/** A text file's contents, or undefined where it cannot be read (not Linux, no /proc). */
+export function readIfThere(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch {
