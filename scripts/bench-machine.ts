@@ -5,7 +5,7 @@
 // kind of CPU.
 
 import { cpus } from 'node:os';
-import { physicalCores, readIfThere } from '../src/model/physicalCores.js';
+import { cpuinfoBlocks, cpuinfoField, physicalCores, readIfThere } from '../src/model/physicalCores.js';
 
 export interface Machine {
   /** /proc/cpuinfo "model name" (os.cpus() elsewhere). */
@@ -24,8 +24,8 @@ export interface Machine {
  * those `status` (/proc/self/status) allows; os.cpus() where there is no cpuinfo.
  */
 export function describeMachine(cpuinfo = readIfThere('/proc/cpuinfo'), status = readIfThere('/proc/self/status')): Machine {
-  const first = cpuinfo?.split(/\n\s*\n/)[0] ?? '';
-  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1]?.trim();
+  const blocks = cpuinfoBlocks(cpuinfo);
+  const field = (name: string) => cpuinfoField(blocks[0] ?? '', name);
   const flags = new Set((field('flags') ?? field('Features') ?? '').split(/\s+/));
   const int = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
   const simd: Machine['simd'] = flags.has('avx512f') ? 'avx512' : flags.has('avx2') ? 'avx2' : flags.has('avx') ? 'avx' : flags.has('sse2') ? 'sse' : flags.has('asimd') || flags.has('neon') ? 'neon' : 'unknown';
@@ -37,7 +37,7 @@ export function describeMachine(cpuinfo = readIfThere('/proc/cpuinfo'), status =
     ...(model === undefined ? {} : { model }),
     simd,
     physicalCores: physicalCores(cpuinfo, status),
-    logicalCpus: cpuinfo ? (cpuinfo.match(/^processor\s*:/gm)?.length ?? 0) || cpus().length : cpus().length,
+    logicalCpus: blocks.filter((b) => cpuinfoField(b, 'processor') !== undefined).length || cpus().length,
   };
 }
 

@@ -13,14 +13,24 @@ import { availableParallelism } from 'node:os';
 export function physicalCores(cpuinfo = readIfThere('/proc/cpuinfo'), status = readIfThere('/proc/self/status')): number {
   const allowed = cpuList(/^Cpus_allowed_list:\s*(.+)$/m.exec(status ?? '')?.[1]);
   const cores = new Set<string>();
-  for (const block of cpuinfo?.split(/\n\s*\n/) ?? []) {
-    const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(block)?.[1]?.trim();
+  for (const block of cpuinfoBlocks(cpuinfo)) {
+    const field = (name: string) => cpuinfoField(block, name);
     const cpu = field('processor');
     const core = field('core id');
     if (cpu === undefined || core === undefined || (allowed && !allowed.has(Number(cpu)))) continue;
     cores.add(`${field('physical id') ?? 0}/${core}`);
   }
   return cores.size || availableParallelism();
+}
+
+/** /proc/cpuinfo's blocks, one per logical CPU (none when there is no cpuinfo). */
+export function cpuinfoBlocks(cpuinfo: string | undefined): string[] {
+  return cpuinfo?.split(/\n\s*\n/).filter((b) => b.trim()) ?? [];
+}
+
+/** One "name : value" field of a cpuinfo block, trimmed (undefined when the block has none). */
+export function cpuinfoField(block: string, name: string): string | undefined {
+  return new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(block)?.[1]?.trim();
 }
 
 /** "0-3,8,10-11" as a set of CPU numbers (undefined when absent). */
