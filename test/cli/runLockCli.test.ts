@@ -13,21 +13,27 @@ import { persona, ROOT } from './runCli.js';
 describe('two persona processes on one run directory', () => {
   it('the second is refused naming the first (command, pid, host); the first completes intact', async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'cli-lock-')), 'run');
-    // Long enough (~400 answers) that the first is still generating when the second starts (~2 s of start-up).
-    const args = ['extract', '--trait', 'evil', '--questions', '10', '-n', '4', '--max-new-tokens', '64', '--batch-size', '8', '--run', run];
+    // The first is paused (SIGSTOP) once it holds the directory and resumed after the second is
+    // refused, so the overlap does not hang on how fast this machine generates: a small job will do.
+    const args = ['extract', '--trait', 'evil', '--questions', '3', '-n', '2', '--max-new-tokens', '16', '--batch-size', '4', '--run', run];
     const first = spawn(process.execPath, [join(ROOT, 'bin/persona.js'), ...args], { cwd: ROOT });
     let firstErr = '';
     const firstDone = new Promise<number | null>((resolve) => first.once('exit', (code) => resolve(code)));
     // The first holds the directory once it generates (RunDir.open comes before generation).
     await new Promise<void>((resolve, reject) => {
+      let paused = false;
       first.stderr.on('data', (d: Buffer) => {
         firstErr += d;
-        if (/generate \d+\/\d+/.test(firstErr)) resolve();
+        if (!paused && /generate \d+\/\d+/.test(firstErr)) {
+          paused = first.kill('SIGSTOP');
+          resolve();
+        }
       });
       void firstDone.then(() => reject(new Error(`first exited before generating:\n${firstErr}`)));
     });
 
     const second = await persona(...args);
+    first.kill('SIGCONT');
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`persona: ${run}: in use by 'extract' (pid ${first.pid} on host ${hostname()}, since `);
     expect(second.stderr).toContain('wait for it to end or use another --run directory');
@@ -41,5 +47,5 @@ describe('two persona processes on one run directory', () => {
     expect(new Set(keys).size).toBe(keys.length);
     expect(existsSync(join(run, 'vectors.safetensors'))).toBe(true);
     expect(existsSync(join(run, '.lock'))).toBe(false);
-  }, 240_000);
+  }, 120_000);
 });

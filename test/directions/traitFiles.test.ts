@@ -1,19 +1,14 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTraitFile } from '../../src/directions/traitFile.js';
+import { filesUnder } from '../helpers/files.js';
 
 // Every trait file shipped under data/traits (the synthetic world's and the Big Five for real
 // models) must load with our loader and meet the stricter layout the extraction pipeline assumes.
 const ROOT = join(import.meta.dirname, '../../data/traits');
 
-function jsonFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? jsonFiles(join(dir, e.name)) : e.name.endsWith('.json') ? [join(dir, e.name)] : [],
-  );
-}
-
-const files = jsonFiles(ROOT).sort();
+const files = filesUnder(ROOT, /\.json$/).sort();
 const norm = (q: string) => q.trim().toLowerCase().replace(/\s+/g, ' ');
 
 describe('trait files under data/traits', () => {

@@ -1,9 +1,10 @@
 // src/ reads as the pipeline and every import points down it (style.md): a lower floor never
 // imports a higher one. This reads every relative import of every file under src/ and checks it.
 
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { filesUnder } from '../helpers/files.js';
 
 const SRC = resolve('src');
 
@@ -31,18 +32,10 @@ function floorOf(rel: string): number {
   return f;
 }
 
-function* tsFiles(dir: string): Generator<string> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* tsFiles(p);
-    else if (p.endsWith('.ts')) yield p;
-  }
-}
-
 /** Every (importer, imported) pair of src/, paths relative to src/. */
 export function importEdges(): { from: string; to: string }[] {
   const edges: { from: string; to: string }[] = [];
-  for (const file of tsFiles(SRC)) {
+  for (const file of filesUnder(SRC, /\.ts$/)) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
       const to = relative(SRC, resolve(dirname(file), m[1]!)).replace(/\.js$/, '.ts');

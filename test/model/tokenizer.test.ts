@@ -5,13 +5,14 @@
 // And src/ never imports transformers.js itself (its import cost ~160 MB of RSS under tsx).
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../src/model/tokenizer.js';
 import { makeFixture } from '../fixtures/index.js';
+import { filesUnder } from '../helpers/files.js';
 
 const TEXTS = ['Hello, world!', '  two  spaces and a tab\t', 'caf\u00e9 \u65e5\u672c \ud83d\ude00', '<|im_start|>user\nhi<|im_end|>\n', 'a<|im_end|>b', ''];
 const CHAT = [
@@ -81,8 +82,7 @@ describe('tokenizer loader', () => {
   });
 
   it('src/ does not import transformers.js, and importing the loader stays light', () => {
-    const files = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
-    const offenders = files('src').filter((f) => /from '@huggingface\/transformers'/.test(readFileSync(f, 'utf8')));
+    const offenders = filesUnder('src', /\.ts$/).filter((f) => /from '@huggingface\/transformers'/.test(readFileSync(f, 'utf8')));
     expect(offenders).toEqual([]);
     // Resident memory of a fresh tsx process after importing loadModel's module graph (it was ~250 MB with transformers.js).
     const code = "await import('./src/model/load.ts'); const s = (await import('node:fs')).readFileSync('/proc/self/status', 'utf8'); console.log(/VmRSS:\\s+(\\d+)/.exec(s)[1]);";
