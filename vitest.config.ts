@@ -10,8 +10,8 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     // Each fork runs file after file in one process, importing the toolkit (onnxruntime-node, the
     // tokenizers, tsx's transforms) once rather than per file: 377 s against 431 s on a 2-core AVX2 VM.
-    // The tests keep no state between files (no mocks, env writes or chdir; each makes its own temp
-    // folders and disposes its models), which this relies on.
+    // This relies on no test file leaving state for the next (mocks, env writes, chdir; each makes
+    // its own temp folders and disposes its models): test/layout/testIsolation.test.ts checks.
     isolate: false,
     testTimeout: 120_000,
     hookTimeout: 300_000,

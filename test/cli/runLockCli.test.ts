@@ -14,7 +14,7 @@ describe('two persona processes on one run directory', () => {
   it('the second is refused naming the first (command, pid, host); the first completes intact', async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'cli-lock-')), 'run');
     // The first is paused (SIGSTOP) once it holds the directory and resumed after the second is
-    // refused, so the overlap does not hang on how fast this machine generates: a small job will do.
+    // refused, so the overlap does not depend on how fast this machine generates: a small job will do.
     const args = ['extract', '--trait', 'evil', '--questions', '3', '-n', '2', '--max-new-tokens', '16', '--batch-size', '4', '--run', run];
     const first = spawn(process.execPath, [join(ROOT, 'bin/persona.js'), ...args], { cwd: ROOT });
     let firstErr = '';

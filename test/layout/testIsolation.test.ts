@@ -24,7 +24,7 @@ const LEAKS: [RegExp, string, RegExp | null][] = [
 ];
 
 /** 'file:line: what' for each line of `text` that would leak state into the next test file. */
-export function leaks(file: string, text: string): string[] {
+function leaks(file: string, text: string): string[] {
   const kept = LEAKS.filter(([, , undo]) => !undo?.test(text));
   return text.split('\n').flatMap((line, i) => kept.filter(([re]) => re.test(line)).map(([, what]) => `${file}:${i + 1}: ${what} that the file does not undo`));
 }
