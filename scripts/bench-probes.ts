@@ -1,8 +1,10 @@
 // Probe fits vs scikit-learn, side by side in one run: for each feature set, 5-fold stratified CV
 // accuracy (the same folds on both sides) and a fit on all data, timed on both sides, plus the
-// largest difference of the full fit's predicted probabilities. Times are the best of 3 runs on
-// each side (one run varies by +-20% on a shared 2-core machine). Goal: accuracy within 1 point of
-// scikit-learn's LogisticRegression(lbfgs, same C), in less time.
+// largest difference of the full fit's predicted probabilities. scikit-learn runs as a process
+// answering one timed repetition per request, and the two sides' repetitions alternate (5 pairs),
+// so that the minutes-long drift of a shared 2-core machine falls on both; the time ratio is the
+// median of the pairs' ratios. Goal: accuracy within 1 point of scikit-learn's
+// LogisticRegression(lbfgs, same C), in less time.
 //
 //   npx tsx scripts/bench-probes.ts [--quick]      (also called by scripts/bench.ts)
 //
@@ -17,7 +19,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRng } from '../src/generation/sampling.js';
 import { crossValidate, stratifiedFolds, type CrossValidationResult } from '../src/directions/probes/crossValidation.js';
-import { fitLogisticRegression, predictProba, type LogRegModel } from '../src/directions/probes/logisticRegression.js';
+import { predictProba, type LogRegModel } from '../src/directions/probes/logisticRegression.js';
+import { JsonLineProcess } from './bench-process.js';
+import { median } from './bench-torch.js';
 
 interface FeatureSet {
   name: string;
@@ -30,6 +34,8 @@ interface FeatureSet {
 const C = 1;
 const K_FOLDS = 5;
 const MAX_ITER = 1000;
+/** Interleaved timing pairs per feature set. */
+const PAIRS = 5;
 
 function log(msg: string) {
   process.stderr.write(msg + '\n');
@@ -104,6 +110,9 @@ async function tinyModelAge(n: number, layers: number[]): Promise<FeatureSet[]> 
   }
 }
 
+// One request per line: {"op": "rep"} times one repetition (the folds, then the fit on all rows)
+// and answers its seconds; {"op": "finish"} writes the last full fit's probabilities and answers
+// its objective; {"op": "quit"} or end of input exits.
 const PYTHON_SIDE = String.raw`
 import json, sys, time, warnings
 import numpy as np
@@ -123,8 +132,7 @@ def model():
     return make_pipeline(StandardScaler(), lr) if meta["standardize"] else lr
 def iters(m):
     return int((m[-1] if meta["standardize"] else m).n_iter_[0])
-best = None
-for rep in range(meta["repeats"]):
+def rep():
     t0 = time.perf_counter()
     accs, its = [], []
     for f in range(int(folds.max()) + 1):
@@ -135,57 +143,89 @@ for rep in range(meta["repeats"]):
     t1 = time.perf_counter()
     m = model().fit(X, y)
     t2 = time.perf_counter()
-    if best is None or t2 - t0 < best[0] + best[1]:
-        best = (t1 - t0, t2 - t1)
-# Columns for every class index, zeros for classes absent from y.
-P = np.zeros((n, meta["classes"]), dtype=np.float32)
-P[:, m.classes_] = m.predict_proba(X)
-P.tofile(d + "/proba.f32")
-# The objective C * sum CE + 0.5 ||W||^2 at sklearn's full fit (W in the penalised space), to see who got closer to the optimum.
-lr = m[-1] if meta["standardize"] else m
-Z = m[0].transform(X) if meta["standardize"] else X.astype(np.float64)
-logits = Z @ lr.coef_.T + lr.intercept_
-lse = np.logaddexp.reduce(logits, axis=1)
-ce = float((lse - logits[np.arange(n), np.searchsorted(m.classes_, y)]).sum())
-objective = meta["C"] * ce + 0.5 * float((lr.coef_ ** 2).sum())
-print(json.dumps({"cv": accs, "cv_iters": its, "cv_s": best[0], "full_s": best[1], "full_iters": iters(m), "full_objective": objective}))
+    return {"cv": accs, "cv_iters": its, "cv_s": t1 - t0, "full_s": t2 - t1, "full_iters": iters(m)}, m
+def finish(m):
+    # Columns for every class index, zeros for classes absent from y.
+    P = np.zeros((n, meta["classes"]), dtype=np.float32)
+    P[:, m.classes_] = m.predict_proba(X)
+    P.tofile(d + "/proba.f32")
+    # The objective C * sum CE + 0.5 ||W||^2 at sklearn's full fit (W in the penalised space), to see who got closer to the optimum.
+    lr = m[-1] if meta["standardize"] else m
+    Z = m[0].transform(X) if meta["standardize"] else X.astype(np.float64)
+    logits = Z @ lr.coef_.T + lr.intercept_
+    lse = np.logaddexp.reduce(logits, axis=1)
+    ce = float((lse - logits[np.arange(n), np.searchsorted(m.classes_, y)]).sum())
+    return {"full_objective": meta["C"] * ce + 0.5 * float((lr.coef_ ** 2).sum())}
+print(json.dumps({"ready": True}), flush=True)
+last = None
+for line in sys.stdin:
+    op = json.loads(line)["op"]
+    if op == "rep":
+        answer, last = rep()
+    elif op == "finish":
+        answer = finish(last)
+    else:
+        break
+    print(json.dumps(answer), flush=True)
 `;
 
-async function benchOne(python: string, set: FeatureSet, dir: string, repeats: number): Promise<Record<string, unknown>> {
+interface SklearnRep {
+  cv: number[];
+  cv_iters: number[];
+  cv_s: number;
+  full_s: number;
+  full_iters: number;
+}
+
+/**
+ * Both sides timed in `pairs` interleaved pairs (alternating which goes first), so that the
+ * machine's drift between minutes falls on both: our side is crossValidate with refit, as
+ * trainLayerProbes runs it (the fit on all rows, then the folds started from it), scikit-learn's
+ * the folds, then its fit on all rows.
+ */
+async function benchOne(python: string, set: FeatureSet, dir: string, pairs: number): Promise<Record<string, unknown>> {
   const n = set.y.length;
   const dim = set.X.length / n;
   const folds = stratifiedFolds(set.y, set.numClasses, K_FOLDS, 1);
   writeFileSync(join(dir, 'X.f32'), new Uint8Array(set.X.buffer, set.X.byteOffset, set.X.byteLength));
   writeFileSync(join(dir, 'y.i32'), new Uint8Array(set.y.buffer, set.y.byteOffset, set.y.byteLength));
   writeFileSync(join(dir, 'folds.i32'), new Uint8Array(folds.buffer, folds.byteOffset, folds.byteLength));
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ n, dim, classes: set.numClasses, C, max_iter: MAX_ITER, standardize: set.standardize, repeats }));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ n, dim, classes: set.numClasses, C, max_iter: MAX_ITER, standardize: set.standardize }));
 
   const opts = { C, maxIter: MAX_ITER, standardize: set.standardize };
-  // The full fit first, then the folds warm-started from it (same optima, fewer iterations).
   let full!: LogRegModel;
   let cv!: CrossValidationResult;
-  let secondsFull = Infinity;
-  let secondsCv = Infinity;
-  for (let rep = 0; rep < repeats; rep++) {
+  const oursRep = async () => {
     const t0 = performance.now();
-    full = await fitLogisticRegression(set.X, set.y, set.numClasses, opts);
-    const t1 = performance.now();
-    cv = await crossValidate(set.X, set.y, set.numClasses, { ...opts, folds, init: full });
-    const t2 = performance.now();
-    if ((t2 - t0) / 1000 < secondsFull + secondsCv) [secondsFull, secondsCv] = [(t1 - t0) / 1000, (t2 - t1) / 1000];
+    cv = await crossValidate(set.X, set.y, set.numClasses, { ...opts, folds, refit: true });
+    full = cv.model!;
+    return (performance.now() - t0) / 1000;
+  };
+  const sk = JsonLineProcess.start(python, ['-c', PYTHON_SIDE, dir], 'the scikit-learn side');
+  const ours: number[] = [];
+  const theirs: SklearnRep[] = [];
+  let skObjective: number;
+  try {
+    await sk.next();
+    for (let p = 0; p < pairs; p++) {
+      if (p % 2) theirs.push((await sk.ask({ op: 'rep' })) as SklearnRep);
+      ours.push(await oursRep());
+      if (!(p % 2)) theirs.push((await sk.ask({ op: 'rep' })) as SklearnRep);
+    }
+    skObjective = ((await sk.ask({ op: 'finish' })) as { full_objective: number }).full_objective;
+  } finally {
+    await sk.close();
   }
-
-  const r = spawnSync(python, ['-c', PYTHON_SIDE, dir], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`scikit-learn side failed: ${r.stderr}`);
-  const sk = JSON.parse(r.stdout.trim().split('\n').pop()!) as { cv: number[]; cv_iters: number[]; cv_s: number; full_s: number; full_iters: number; full_objective: number };
+  const skLast = theirs.at(-1)!;
   const skProba = new Float32Array(readFileSync(join(dir, 'proba.f32')).buffer.slice(0));
-  const ours = predictProba(full, set.X);
+  const proba = predictProba(full, set.X);
   let maxProbaDiff = 0;
-  for (let j = 0; j < ours.length; j++) maxProbaDiff = Math.max(maxProbaDiff, Math.abs(ours[j]! - skProba[j]!));
+  for (let j = 0; j < proba.length; j++) maxProbaDiff = Math.max(maxProbaDiff, Math.abs(proba[j]! - skProba[j]!));
 
-  const skMean = sk.cv.reduce((a, b) => a + b, 0) / sk.cv.length;
-  const oursS = secondsFull + secondsCv;
-  const skS = sk.cv_s + sk.full_s;
+  const skMean = skLast.cv.reduce((a, b) => a + b, 0) / skLast.cv.length;
+  const total = (r: SklearnRep) => r.full_s + r.cv_s;
+  const ratios = ours.map((s, p) => s / total(theirs[p]!));
+  const timeRatio = median(ratios);
   return {
     set: set.name,
     n,
@@ -195,21 +235,21 @@ async function benchOne(python: string, set: FeatureSet, dir: string, repeats: n
     cvAccuracyOurs: cv.mean,
     cvAccuracySklearn: skMean,
     diffPoints: 100 * (cv.mean - skMean),
-    secondsOurs: oursS,
-    secondsSklearn: skS,
-    timeRatio: oursS / skS,
-    secondsOursCv: secondsCv,
-    secondsOursFull: secondsFull,
-    secondsSklearnCv: sk.cv_s,
-    secondsSklearnFull: sk.full_s,
+    pairs,
+    secondsOurs: median(ours),
+    secondsSklearn: median(theirs.map(total)),
+    timeRatio,
+    timeRatioRange: [Math.min(...ratios), Math.max(...ratios)],
+    secondsSklearnCv: median(theirs.map((r) => r.cv_s)),
+    secondsSklearnFull: median(theirs.map((r) => r.full_s)),
     itersOurs: [...cv.fits.map((f) => f.iterations), full.iterations],
     evaluationsOurs: [...cv.fits.map((f) => f.evaluations), full.evaluations],
     objectiveOurs: full.objective,
-    objectiveSklearn: sk.full_objective,
-    itersSklearn: [...sk.cv_iters, sk.full_iters],
+    objectiveSklearn: skObjective,
+    itersSklearn: [...skLast.cv_iters, skLast.full_iters],
     convergedOurs: cv.fits.every((f) => f.converged) && full.converged,
     maxProbaDiff,
-    ok: Math.abs(cv.mean - skMean) <= 0.01 && oursS < skS,
+    ok: Math.abs(cv.mean - skMean) <= 0.01 && timeRatio < 1,
   };
 }
 
@@ -239,20 +279,20 @@ export async function benchProbes(options: { quick?: boolean } = {}): Promise<Re
   try {
     for (const set of sets) {
       log(`${set.name}${set.standardize ? ', standardised' : ''} ...`);
-      rows.push(await benchOne(found.python, set, dir, q ? 1 : 3));
+      rows.push(await benchOne(found.python, set, dir, q ? 1 : PAIRS));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const pad = (s: unknown, w: number) => String(s).padEnd(w);
   const pct = (x: unknown) => (100 * (x as number)).toFixed(2);
-  console.log(`\nprobes vs scikit-learn (LogisticRegression lbfgs, C=${C}, max_iter=${MAX_ITER}; ${K_FOLDS}-fold CV on the same folds + full fit; time: best of ${q ? 1 : 3} on each side)`);
-  console.log(pad('feature set', 36) + pad('N x H', 12) + pad('std', 5) + pad('ours %', 8) + pad('sk %', 8) + pad('diff', 7) + pad('ours s', 8) + pad('sk s', 8) + pad('ratio', 7) + pad('max |dp|', 10) + pad('obj-sk', 10) + 'met');
+  console.log(`\nprobes vs scikit-learn (LogisticRegression lbfgs, C=${C}, max_iter=${MAX_ITER}; ${K_FOLDS}-fold CV on the same folds + full fit; time: median of ${q ? 1 : PAIRS} interleaved pairs, ratio [range])`);
+  console.log(pad('feature set', 36) + pad('N x H', 12) + pad('std', 5) + pad('ours %', 8) + pad('sk %', 8) + pad('diff', 7) + pad('ours s', 8) + pad('sk s', 8) + pad('ratio', 18) + pad('max |dp|', 10) + pad('obj-sk', 10) + 'met');
   for (const r of rows)
     console.log(
       pad(r.set, 36) + pad(`${r.n}x${r.dim}`, 12) + pad(r.standardize ? 'yes' : 'no', 5) + pad(pct(r.cvAccuracyOurs), 8) + pad(pct(r.cvAccuracySklearn), 8) +
         pad((r.diffPoints as number).toFixed(2), 7) + pad((r.secondsOurs as number).toFixed(2), 8) + pad((r.secondsSklearn as number).toFixed(2), 8) +
-        pad((r.timeRatio as number).toFixed(2), 7) + pad((r.maxProbaDiff as number).toExponential(1), 10) + pad(((r.objectiveOurs as number) - (r.objectiveSklearn as number)).toExponential(1), 10) + (r.ok ? 'yes' : 'NO'),
+        pad(`${(r.timeRatio as number).toFixed(2)} [${(r.timeRatioRange as number[]).map((x) => x.toFixed(2)).join('-')}]`, 18) + pad((r.maxProbaDiff as number).toExponential(1), 10) + pad(((r.objectiveOurs as number) - (r.objectiveSklearn as number)).toExponential(1), 10) + (r.ok ? 'yes' : 'NO'),
     );
   return { python: found.python, C, folds: K_FOLDS, maxIter: MAX_ITER, results: rows };
 }

@@ -4,8 +4,7 @@
 // runs with ours (a shared machine's load then falls on both alike). Used by scripts/bench.ts;
 // needs a python3 with torch (/usr/bin/python3 first), and says plainly when there is none.
 
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,6 +13,7 @@ import { generate } from '../src/generation/generate.js';
 import { loadModel as readOnnx } from '../src/model/instrument/prepare.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import type { TensorView } from '../src/onnx/read.js';
+import { JsonLineProcess } from './bench-process.js';
 import { chainFlops, type ChainDims } from './bench-roofline.js';
 
 export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -114,20 +114,11 @@ export interface Timed {
  * hidden states, then one request per run (run, matmul), answered in order.
  */
 export class TorchWorker {
-  private readonly waiting: ((line: string) => void)[] = [];
-  private stderr = '';
-
   private constructor(
-    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly process: JsonLineProcess,
     private readonly dir: string,
     readonly workloads: TorchWorkload[],
-  ) {
-    createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
-    child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    child.on('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `bench-torch.py exited (${code}): ${this.stderr.trim().split('\n').slice(-5).join('\n')}` }));
-    });
-  }
+  ) {}
 
   header!: TorchHeader;
 
@@ -143,10 +134,9 @@ export class TorchWorker {
       workloads,
     };
     writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
-    const child = spawn(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const w = new TorchWorker(child, dir, workloads);
+    const w = new TorchWorker(JsonLineProcess.start(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], 'bench-torch.py'), dir, workloads);
     try {
-      const head = (await w.next()) as Omit<TorchHeader, 'checkRelErr'>;
+      const head = (await w.process.next()) as Omit<TorchHeader, 'checkRelErr'>;
       // Same hidden states: every layer of the check batch, read from the full graph.
       const ours = await model.forward({ inputIds: checkIds, hiddenLayers: 'all', useCache: false });
       const check = readFileSync(join(dir, 'check.bin'));
@@ -169,46 +159,26 @@ export class TorchWorker {
     }
   }
 
-  private next(): Promise<unknown> {
-    return new Promise((resolve, reject) =>
-      this.waiting.push((line) => {
-        const v = JSON.parse(line) as { error?: string };
-        if (v.error) reject(new Error(v.error));
-        else resolve(v);
-      }),
-    );
-  }
-
-  private ask(req: object): Promise<unknown> {
-    const answer = this.next();
-    this.child.stdin.write(JSON.stringify(req) + '\n');
-    return answer;
-  }
-
   /** One timed run of workload `name` at `threads` threads, `batches` extraction batches back to back (the first run of each pair warms up). */
   run(name: string, threads: number, batches = 1): Promise<Timed> {
     const i = this.workloads.findIndex((w) => w.name === name);
     if (i < 0) throw new Error(`no workload ${name}`);
-    return this.ask({ op: 'run', workload: i, threads, batches }) as Promise<Timed>;
+    return this.process.ask({ op: 'run', workload: i, threads, batches }) as Promise<Timed>;
   }
 
   /** Best-of-5 GFLOP/s of F.linear at each [M, K, N]. */
   async matmul(shapes: [number, number, number][], threads: number): Promise<Record<string, number>> {
-    return ((await this.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
+    return ((await this.process.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
   }
 
   /** GFLOP/s of the projection chain (bench-roofline.ts) over `rows` rows, `passes` passes back to back. */
   async chain(dims: ChainDims, rows: number, passes: number, threads: number): Promise<number> {
-    const { ms } = (await this.ask({ op: 'chain', dims, rows, passes, threads })) as { ms: number };
+    const { ms } = (await this.process.ask({ op: 'chain', dims, rows, passes, threads })) as { ms: number };
     return chainFlops(dims, rows) / (ms / 1000) / 1e9;
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode === null) {
-      const done = new Promise((r) => this.child.once('exit', r));
-      this.child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
-      await done;
-    }
+    await this.process.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,7 +3,7 @@
 // X plus one fit's float64 rows however many folds there are.
 
 import { createRng } from '../../generation/sampling.js';
-import { checkData, fitRows, predictClasses, type LogRegOptions } from './logisticRegression.js';
+import { checkData, fitRows, predictClasses, type LogRegModel, type LogRegOptions } from './logisticRegression.js';
 
 export interface CrossValidateOptions extends LogRegOptions {
   /** Number of folds. Default 5. */
@@ -12,6 +12,12 @@ export interface CrossValidateOptions extends LogRegOptions {
   seed?: number;
   /** Fold index per sample, to reuse folds made elsewhere (overrides k and seed). */
   folds?: Int32Array;
+  /**
+   * Also fit on all rows (first, from `init` if given), returned as `model`; the folds then start
+   * from it, its weights and its solver's curvature estimate (the same optima, as the objective is
+   * convex, in fewer evaluations than from zero or from its weights alone).
+   */
+  refit?: boolean;
 }
 
 export interface CrossValidationResult {
@@ -26,6 +32,8 @@ export interface CrossValidationResult {
   folds: Int32Array;
   /** L-BFGS iterations and convergence per fold. */
   fits: { iterations: number; evaluations: number; converged: boolean; preconditioning: 'diagonal' | 'whiten' }[];
+  /** With `refit`: the fit on all rows. */
+  model?: LogRegModel;
 }
 
 /**
@@ -78,10 +86,14 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
   const empty = sizes.indexOf(0);
   if (empty >= 0) throw new Error(`crossValidate: fold ${empty} has no samples`);
 
+  // One float64 buffer serves every fit's rows.
+  const scratch = new Float64Array((opts.refit ? y.length : y.length - Math.min(...sizes)) * dim);
+  const refit = opts.refit ? { pairs: [] } : undefined;
+  const model = refit ? await fitRows(X, dim, y, numClasses, null, opts, scratch, refit) : undefined;
+  const init = model ?? opts.init;
   // Folds started from a model keep its conditioning (the folds' features are a subset of its rows)
-  // instead of measuring their correlation again; one float64 buffer serves every fold's rows.
-  const foldOpts = opts.init && (opts.precondition ?? 'auto') === 'auto' ? { ...opts, precondition: opts.init.preconditioning } : opts;
-  const scratch = new Float64Array((y.length - Math.min(...sizes)) * dim);
+  // instead of measuring their correlation again.
+  const foldOpts = init ? { ...opts, init, precondition: (opts.precondition ?? 'auto') === 'auto' ? init.preconditioning : opts.precondition } : opts;
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   const foldAccuracies: number[] = [];
   const fits: CrossValidationResult['fits'] = [];
@@ -93,8 +105,9 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
       if (folds[i] === f) test[b++] = i;
       else train[a++] = i;
     }
-    const model = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch);
-    const pred = predictClasses(model, X, test);
+    // Each fold starts from the refit's curvature, not from the fold before it (folds stay independent of their order).
+    const fold = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch, refit && { pairs: refit.pairs });
+    const pred = predictClasses(fold, X, test);
     let correct = 0;
     for (let j = 0; j < nTest; j++) {
       const t = y[test[j]!]!;
@@ -103,9 +116,9 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
       if (t === p) correct++;
     }
     foldAccuracies.push(correct / nTest);
-    fits.push({ iterations: model.iterations, evaluations: model.evaluations, converged: model.converged, preconditioning: model.preconditioning });
+    fits.push({ iterations: fold.iterations, evaluations: fold.evaluations, converged: fold.converged, preconditioning: fold.preconditioning });
   }
   const mean = foldAccuracies.reduce((a, b) => a + b, 0) / k;
   const std = Math.sqrt(foldAccuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / k);
-  return { foldAccuracies, mean, std, confusion, folds, fits };
+  return { foldAccuracies, mean, std, confusion, folds, fits, ...(model ? { model } : {}) };
 }

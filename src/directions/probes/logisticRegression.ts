@@ -108,6 +108,13 @@ export async function fitRows(
   opts: LogRegOptions = {},
   /** Reused for the fit's float64 rows when at least rows * dim long (cross-validation passes one for all folds). */
   scratch?: Float64Array,
+  /**
+   * The solver's curvature estimate, in and out: pairs of a fit on nearly the same rows (a
+   * cross-validation fold's objective has nearly the Hessian of the fit on all rows) seed this
+   * fit's L-BFGS memory, and the pairs this fit ends with are left here. Only the path to the
+   * optimum changes, not the optimum or the stopping rule; pairs of another size are ignored.
+   */
+  curvature?: Curvature,
 ): Promise<LogRegModel> {
   const C = opts.C ?? DEFAULTS.C;
   const maxIter = opts.maxIter ?? DEFAULTS.maxIter;
@@ -148,7 +155,8 @@ export async function fitRows(
       throw new Error(`logistic regression: init model is ${m0.numClasses} classes x ${m0.dim} features, the data ${numClasses} x ${H}`);
     theta0 = problem.fromRaw(present.map((c) => m0.weight.subarray(c * H, (c + 1) * H)), present.map((c) => m0.bias[c]!));
   }
-  const result = await lbfgs(problem, maxIter, tol, memory, theta0);
+  const result = await lbfgs(problem, maxIter, tol, memory, theta0, curvature?.pairs.filter((p) => p.s.length === problem.size));
+  if (curvature) curvature.pairs = result.pairs;
 
   // Fold standardisation into raw-space weights and restore the full class list.
   problem.rawWeights(result.theta);
@@ -176,6 +184,19 @@ export async function fitRows(
     objective: result.f * C * n,
     gradientMax: result.gmax,
   };
+}
+
+/** An L-BFGS memory carried from one fit to the next (see fitRows). */
+export interface Curvature {
+  /** Oldest first. */
+  pairs: CurvaturePair[];
+}
+
+export interface CurvaturePair {
+  /** Step taken, in the solver's coordinates. */
+  s: Float64Array;
+  /** Change of the gradient over it. */
+  y: Float64Array;
 }
 
 /** Class probabilities [N, C] for X [N, dim]. */
@@ -533,6 +554,8 @@ interface LbfgsResult {
   iterations: number;
   evaluations: number;
   reason: StopReason;
+  /** The stored curvature pairs, oldest first. */
+  pairs: CurvaturePair[];
 }
 
 const maxAbs = (v: Float64Array) => {
@@ -549,8 +572,11 @@ const dotp = (a: Float64Array, b: Float64Array) => {
   return s;
 };
 
-/** L-BFGS (two-loop recursion) from theta0 (default 0) with a strong-Wolfe line search. */
-async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0?: Float64Array): Promise<LbfgsResult> {
+/**
+ * L-BFGS (two-loop recursion) from theta0 (default 0) with a strong-Wolfe line search; `pairs0`
+ * (oldest first) seeds its memory, e.g. with the curvature of a fit on a superset of the rows.
+ */
+async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, theta0?: Float64Array, pairs0: CurvaturePair[] = []): Promise<LbfgsResult> {
   const d = problem.size;
   let x: Float64Array = theta0 ?? new Float64Array(d);
   let g: Float64Array = new Float64Array(d);
@@ -563,13 +589,26 @@ async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, 
   const alpha = new Float64Array(m);
   let stored = 0;
   let head = 0; // next slot to overwrite
+  for (const p of pairs0.slice(-m)) {
+    S[head]!.set(p.s);
+    Y[head]!.set(p.y);
+    rho[head] = 1 / dotp(p.s, p.y);
+    head = (head + 1) % m;
+    stored++;
+  }
+  // The pairs in use, oldest first (this call's own buffers: nothing writes them after it returns).
+  const pairs = (): CurvaturePair[] =>
+    Array.from({ length: stored }, (_, t) => {
+      const k = (head - stored + t + m) % m;
+      return { s: S[k]!, y: Y[k]! };
+    });
 
   let f = await problem.evaluate(x, g);
   let evaluations = 1;
   let gmax = maxAbs(g);
   let iterations = 0;
   let reason: StopReason = 'max-iterations';
-  if (gmax <= tol) return { theta: x, f, gmax, iterations, evaluations, reason: 'gradient' };
+  if (gmax <= tol) return { theta: x, f, gmax, iterations, evaluations, reason: 'gradient', pairs: pairs() };
 
   // One evaluation at x + a*dir, kept in xNew/gNew.
   const at = async (a: number): Promise<[number, number]> => {
@@ -644,7 +683,7 @@ async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, 
       break;
     }
   }
-  return { theta: x, f, gmax, iterations, evaluations, reason };
+  return { theta: x, f, gmax, iterations, evaluations, reason, pairs: pairs() };
 }
 
 /**

@@ -3,7 +3,7 @@
 
 import type { ActivationStore } from '../../activations/store.js';
 import { crossValidate } from './crossValidation.js';
-import { fitLogisticRegression, type LogRegOptions } from './logisticRegression.js';
+import type { LogRegOptions } from './logisticRegression.js';
 
 export interface ProbeTrainOptions extends LogRegOptions {
   /** Folds (default 5). */
@@ -43,8 +43,8 @@ export async function trainLayerProbes(store: ActivationStore, labels: Int32Arra
     const X = opts.rows ? gatherRows(store.readLayer(layer), store.hiddenSize, opts.rows) : store.readLayer(layer);
     // The fit on all rows first; the folds start from it (the same optima, as the objective is
     // convex, in fewer iterations).
-    const m = await fitLogisticRegression(X, labels, numClasses, fit);
-    const cv = await crossValidate(X, labels, numClasses, { k, seed, ...fit, init: m });
+    const cv = await crossValidate(X, labels, numClasses, { k, seed, ...fit, refit: true });
+    const m = cv.model!;
     const result: LayerProbe = {
       layer,
       cv: { foldAccuracies: cv.foldAccuracies, mean: cv.mean, std: cv.std, confusion: cv.confusion },

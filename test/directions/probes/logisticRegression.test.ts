@@ -222,6 +222,20 @@ describe('fitLogisticRegression', () => {
     expect(maxDiff(predictProba(cold, X), predictProba(diagonal, X))).toBeLessThan(1e-5);
   });
 
+  it("folds of a refit start from its curvature too: the same optima in fewer evaluations than from its weights alone", async () => {
+    const { X, y } = clusters(1500, 40, 4, 0.4, 12, Array.from({ length: 40 }, (_, h) => 0.1 * 30 ** (h / 39)));
+    for (const standardize of [false, true]) {
+      const refit = await crossValidate(X, y, 4, { standardize, tol: 1e-8, refit: true });
+      const full = await fitLogisticRegression(X, y, 4, { standardize, tol: 1e-8 });
+      expect(maxDiff(predictProba(refit.model!, X), predictProba(full, X))).toBe(0);
+      const weightsOnly = await crossValidate(X, y, 4, { standardize, tol: 1e-8, init: full });
+      expect(refit.foldAccuracies).toEqual(weightsOnly.foldAccuracies);
+      expect(refit.fits.every((f) => f.converged)).toBe(true);
+      const evaluations = (r: typeof refit) => r.fits.reduce((a, f) => a + f.evaluations, 0);
+      expect(evaluations(refit)).toBeLessThan(0.95 * evaluations(weightsOnly));
+    }
+  });
+
   it('a class without samples gets probability 0 and leaves the other classes as a fit without it', async () => {
     const { X, y } = clusters(120, 4, 2, 1, 6);
     const y3 = y.map((c) => (c === 1 ? 2 : 0)); // classes 0 and 2; class 1 empty
