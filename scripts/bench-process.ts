@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
 export class JsonLineProcess {
   private readonly waiting: ((line: string) => void)[] = [];
   private stderr = '';
+  /** Set once the process has exited or failed: every wait from then on gets it at once. */
+  private ended: string | null = null;
 
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
@@ -15,9 +17,14 @@ export class JsonLineProcess {
   ) {
     createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
     child.stderr.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    child.on('exit', (code) => {
-      for (const w of this.waiting.splice(0)) w(JSON.stringify({ error: `${name} exited (${code}): ${this.stderr.trim().split('\n').slice(-5).join('\n')}` }));
-    });
+    const end = (why: string) => {
+      this.ended ??= JSON.stringify({ error: `${name} ${why}: ${this.stderr.trim().split('\n').slice(-5).join('\n')}` });
+      for (const w of this.waiting.splice(0)) w(this.ended);
+    };
+    child.on('exit', (code, signal) => end(`exited (${signal ?? code})`));
+    // A failed start (ENOENT) or a write to a process that has gone (EPIPE) ends it, not the bench.
+    child.on('error', (e) => end(`failed (${e.message})`));
+    child.stdin.on('error', (e) => end(`stopped reading (${e.message})`));
   }
 
   /** Starts `command args`; `name` is what errors call it. */
@@ -27,32 +34,38 @@ export class JsonLineProcess {
 
   /** The next line the process prints, parsed; a line with an `error` field rejects. */
   next(): Promise<unknown> {
-    return new Promise((resolve, reject) =>
-      this.waiting.push((line) => {
-        let v: { error?: string };
+    return new Promise((resolve, reject) => {
+      const answer = (line: string) => {
+        let v: unknown;
         try {
-          v = JSON.parse(line) as { error?: string };
+          v = JSON.parse(line);
         } catch {
           return reject(new Error(`${this.name} printed a line that is not JSON: ${line.slice(0, 200)}`));
         }
-        if (v.error) reject(new Error(v.error));
+        if (typeof v !== 'object' || v === null) reject(new Error(`${this.name} printed ${line.slice(0, 200)}, not a JSON object`));
+        else if ('error' in v && v.error) reject(new Error(String(v.error)));
         else resolve(v);
-      }),
-    );
+      };
+      if (this.ended) answer(this.ended);
+      else this.waiting.push(answer);
+    });
   }
 
   /** Sends one request line and waits for its answer. */
   ask(req: object): Promise<unknown> {
     const answer = this.next();
-    this.child.stdin.write(JSON.stringify(req) + '\n');
+    if (!this.ended) this.child.stdin.write(JSON.stringify(req) + '\n');
     return answer;
   }
 
-  /** Sends {op: 'quit'} and waits for the process to exit. */
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+  /** Sends {op: 'quit'} and waits for the process to exit; kills it if it has not after `graceMs`. */
+  async close(graceMs = 10_000): Promise<void> {
+    // No pid: it never started (the 'error' event said why), so there is no exit to wait for.
+    if (this.child.pid === undefined || this.child.exitCode !== null || this.child.signalCode !== null) return;
     const done = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
+    if (!this.ended) this.child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await done;
+    clearTimeout(timer);
   }
 }

@@ -115,7 +115,7 @@ export interface Timed {
  */
 export class TorchWorker {
   private constructor(
-    private readonly process: JsonLineProcess,
+    private readonly lines: JsonLineProcess,
     private readonly dir: string,
     readonly workloads: TorchWorkload[],
   ) {}
@@ -136,7 +136,7 @@ export class TorchWorker {
     writeFileSync(join(dir, 'job.json'), JSON.stringify(job));
     const w = new TorchWorker(JsonLineProcess.start(python, [join(import.meta.dirname, 'bench-torch.py'), dir, join(dir, 'job.json')], 'bench-torch.py'), dir, workloads);
     try {
-      const head = (await w.process.next()) as Omit<TorchHeader, 'checkRelErr'>;
+      const head = (await w.lines.next()) as Omit<TorchHeader, 'checkRelErr'>;
       // Same hidden states: every layer of the check batch, read from the full graph.
       const ours = await model.forward({ inputIds: checkIds, hiddenLayers: 'all', useCache: false });
       const check = readFileSync(join(dir, 'check.bin'));
@@ -163,22 +163,22 @@ export class TorchWorker {
   run(name: string, threads: number, batches = 1): Promise<Timed> {
     const i = this.workloads.findIndex((w) => w.name === name);
     if (i < 0) throw new Error(`no workload ${name}`);
-    return this.process.ask({ op: 'run', workload: i, threads, batches }) as Promise<Timed>;
+    return this.lines.ask({ op: 'run', workload: i, threads, batches }) as Promise<Timed>;
   }
 
   /** Best-of-5 GFLOP/s of F.linear at each [M, K, N]. */
   async matmul(shapes: [number, number, number][], threads: number): Promise<Record<string, number>> {
-    return ((await this.process.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
+    return ((await this.lines.ask({ op: 'matmul', shapes, threads })) as { gflops: Record<string, number> }).gflops;
   }
 
   /** GFLOP/s of the projection chain (bench-roofline.ts) over `rows` rows, `passes` passes back to back. */
   async chain(dims: ChainDims, rows: number, passes: number, threads: number): Promise<number> {
-    const { ms } = (await this.process.ask({ op: 'chain', dims, rows, passes, threads })) as { ms: number };
+    const { ms } = (await this.lines.ask({ op: 'chain', dims, rows, passes, threads })) as { ms: number };
     return chainFlops(dims, rows) / (ms / 1000) / 1e9;
   }
 
   async close(): Promise<void> {
-    await this.process.close();
+    await this.lines.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

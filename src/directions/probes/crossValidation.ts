@@ -3,7 +3,7 @@
 // X plus one fit's float64 rows however many folds there are.
 
 import { createRng } from '../../generation/sampling.js';
-import { checkData, fitRows, predictClasses, type LogRegModel, type LogRegOptions } from './logisticRegression.js';
+import { checkData, fitRows, predictClasses, type Curvature, type LogRegModel, type LogRegOptions } from './logisticRegression.js';
 
 export interface CrossValidateOptions extends LogRegOptions {
   /** Number of folds. Default 5. */
@@ -88,8 +88,9 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
 
   // One float64 buffer serves every fit's rows.
   const scratch = new Float64Array((opts.refit ? y.length : y.length - Math.min(...sizes)) * dim);
-  const refit = opts.refit ? { pairs: [] } : undefined;
-  const model = refit ? await fitRows(X, dim, y, numClasses, null, opts, scratch, refit) : undefined;
+  // The refit's L-BFGS memory, which every fold starts from.
+  const curvature: Curvature | undefined = opts.refit ? { pairs: [] } : undefined;
+  const model = curvature ? await fitRows(X, dim, y, numClasses, null, opts, scratch, curvature) : undefined;
   const init = model ?? opts.init;
   // Folds started from a model keep its conditioning (the folds' features are a subset of its rows)
   // instead of measuring their correlation again.
@@ -106,7 +107,7 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
       else train[a++] = i;
     }
     // Each fold starts from the refit's curvature, not from the fold before it (folds stay independent of their order).
-    const fold = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch, refit && { pairs: refit.pairs });
+    const fold = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch, curvature && { pairs: curvature.pairs });
     const pred = predictClasses(fold, X, test);
     let correct = 0;
     for (let j = 0; j < nTest; j++) {

@@ -589,13 +589,19 @@ async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, 
   const alpha = new Float64Array(m);
   let stored = 0;
   let head = 0; // next slot to overwrite
-  for (const p of pairs0.slice(-m)) {
+  // A pair keeps the inverse Hessian positive definite only when s'y is safely positive.
+  const curvatureOk = (s: Float64Array, y: Float64Array, sy: number) => sy > 1e-12 * Math.sqrt(dotp(y, y) * dotp(s, s));
+  for (const p of pairs0.filter((p) => curvatureOk(p.s, p.y, dotp(p.s, p.y))).slice(-m)) {
     S[head]!.set(p.s);
     Y[head]!.set(p.y);
     rho[head] = 1 / dotp(p.s, p.y);
     head = (head + 1) % m;
     stored++;
   }
+  // The next pair is built here and swapped into the ring only when accepted, so a rejected one
+  // never overwrites the oldest pair still in use.
+  let sNext = new Float64Array(d);
+  let yNext = new Float64Array(d);
   // The pairs in use, oldest first (this call's own buffers: nothing writes them after it returns).
   const pairs = (): CurvaturePair[] =>
     Array.from({ length: stored }, (_, t) => {
@@ -656,15 +662,15 @@ async function lbfgs(problem: Problem, maxIter: number, tol: number, m: number, 
     }
     iterations++;
     const fNew = step;
-    // Curvature pair; skipped when s'y is not safely positive (keeps the inverse Hessian positive definite).
-    const sVec = S[head]!;
-    const yVec = Y[head]!;
+    // Curvature pair; skipped when s'y is not safely positive.
     for (let j = 0; j < d; j++) {
-      sVec[j] = xNew[j]! - x[j]!;
-      yVec[j] = gNew[j]! - g[j]!;
+      sNext[j] = xNew[j]! - x[j]!;
+      yNext[j] = gNew[j]! - g[j]!;
     }
-    const sy = dotp(sVec, yVec);
-    if (sy > 1e-12 * Math.sqrt(dotp(yVec, yVec) * dotp(sVec, sVec))) {
+    const sy = dotp(sNext, yNext);
+    if (curvatureOk(sNext, yNext, sy)) {
+      [S[head], sNext] = [sNext, S[head]!];
+      [Y[head], yNext] = [yNext, Y[head]!];
       rho[head] = 1 / sy;
       head = (head + 1) % m;
       stored = Math.min(stored + 1, m);

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/generation/sampling.js';
 import {
   fitLogisticRegression,
+  fitRows,
   predictClasses,
   predictProba,
+  type Curvature,
   type LogRegModel,
 } from '../../../src/directions/probes/logisticRegression.js';
 import { crossValidate } from '../../../src/directions/probes/crossValidation.js';
@@ -222,7 +224,35 @@ describe('fitLogisticRegression', () => {
     expect(maxDiff(predictProba(cold, X), predictProba(diagonal, X))).toBeLessThan(1e-5);
   });
 
-  it("folds of a refit start from its curvature too: the same optima in fewer evaluations than from its weights alone", async () => {
+  it('a fit seeded with curvature pairs reaches the unseeded optimum, leaves the seed untouched and ignores pairs of another size', async () => {
+    const { X, y } = clusters(800, 30, 3, 0.4, 13, Array.from({ length: 30 }, (_, h) => 0.2 * 20 ** (h / 29)));
+    const dim = 30;
+    const full: Curvature = { pairs: [] };
+    const init = await fitRows(X, dim, y, 3, null, { tol: 1e-9 }, undefined, full);
+    expect(full.pairs.length).toBe(10); // the memory, oldest first
+    const seed = full.pairs.map((p) => ({ s: p.s.slice(), y: p.y.slice() }));
+    const rows = Int32Array.from({ length: 800 }, (_, i) => i).filter((i) => i % 4 !== 1);
+    const plain = await fitRows(X, dim, y, 3, rows, { tol: 1e-9, init });
+    const mine: Curvature = { pairs: full.pairs };
+    const seeded = await fitRows(X, dim, y, 3, rows, { tol: 1e-9, init }, undefined, mine);
+    expect(maxDiff(predictProba(plain, X), predictProba(seeded, X))).toBeLessThan(1e-5);
+    expect(seeded.evaluations).toBeLessThan(plain.evaluations);
+    // The seed object now holds the fold's own pairs; the pairs it was seeded with are unchanged, so
+    // the next fold seeded from them starts where this one did.
+    expect(mine.pairs).not.toBe(full.pairs);
+    full.pairs.forEach((p, i) => {
+      expect(p.s).toEqual(seed[i]!.s);
+      expect(p.y).toEqual(seed[i]!.y);
+    });
+    // Pairs of another problem size (2 classes here: 2 * 31 parameters, not 3 * 31) are not used.
+    const twoClass = Int32Array.from(y, (c) => Math.min(c, 1));
+    const other = await fitRows(X, dim, twoClass, 2, null, { tol: 1e-9 }, undefined, { pairs: full.pairs });
+    const otherPlain = await fitRows(X, dim, twoClass, 2, null, { tol: 1e-9 });
+    expect(other.evaluations).toBe(otherPlain.evaluations);
+    expect(Array.from(other.weight)).toEqual(Array.from(otherPlain.weight));
+  });
+
+  it('folds of a refit start from its curvature too: the same optima in fewer evaluations than from its weights alone', async () => {
     const { X, y } = clusters(1500, 40, 4, 0.4, 12, Array.from({ length: 40 }, (_, h) => 0.1 * 30 ** (h / 39)));
     for (const standardize of [false, true]) {
       const refit = await crossValidate(X, y, 4, { standardize, tol: 1e-8, refit: true });
