@@ -3,6 +3,7 @@
 // X plus one fit's float64 rows however many folds there are.
 
 import { createRng } from '../../generation/sampling.js';
+import { combineMoments, momentsOf } from './featureMoments.js';
 import { checkData, fitRows, predictClasses, type Curvature, type LogRegModel, type LogRegOptions } from './logisticRegression.js';
 
 export interface CrossValidateOptions extends LogRegOptions {
@@ -88,9 +89,14 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
 
   // One float64 buffer serves every fit's rows.
   const scratch = new Float64Array((opts.refit ? y.length : y.length - Math.min(...sizes)) * dim);
+  const testRows = Array.from({ length: k }, (_, f) => new Int32Array(sizes[f]!));
+  const filled = new Array<number>(k).fill(0);
+  folds.forEach((f, i) => (testRows[f]![filled[f]!++] = i));
+  // Each fold's feature moments, read once: a training set's are the other folds' combined.
+  const moments = testRows.map((rows) => momentsOf(X, dim, rows));
   // The refit's L-BFGS memory, which every fold starts from.
   const curvature: Curvature | undefined = opts.refit ? { pairs: [] } : undefined;
-  const model = curvature ? await fitRows(X, dim, y, numClasses, null, opts, scratch, curvature) : undefined;
+  const model = curvature ? await fitRows(X, dim, y, numClasses, null, opts, { scratch, curvature, moments: combineMoments(moments) }) : undefined;
   const init = model ?? opts.init;
   // Folds started from a model keep its conditioning (the folds' features are a subset of its rows)
   // instead of measuring their correlation again.
@@ -99,15 +105,16 @@ export async function crossValidate(X: Float32Array, y: Int32Array, numClasses: 
   const foldAccuracies: number[] = [];
   const fits: CrossValidationResult['fits'] = [];
   for (let f = 0; f < k; f++) {
-    const nTest = sizes[f]!;
+    const test = testRows[f]!;
+    const nTest = test.length;
     const train = new Int32Array(y.length - nTest);
-    const test = new Int32Array(nTest);
-    for (let i = 0, a = 0, b = 0; i < y.length; i++) {
-      if (folds[i] === f) test[b++] = i;
-      else train[a++] = i;
-    }
+    for (let i = 0, a = 0; i < y.length; i++) if (folds[i] !== f) train[a++] = i;
     // Each fold starts from the refit's curvature, not from the fold before it (folds stay independent of their order).
-    const fold = await fitRows(X, dim, y, numClasses, train, foldOpts, scratch, curvature && { pairs: curvature.pairs });
+    const fold = await fitRows(X, dim, y, numClasses, train, foldOpts, {
+      scratch,
+      curvature: curvature && { pairs: curvature.pairs },
+      moments: combineMoments(moments.filter((_, j) => j !== f)),
+    });
     const pred = predictClasses(fold, X, test);
     let correct = 0;
     for (let j = 0; j < nTest; j++) {

@@ -19,6 +19,7 @@
 //
 // Layout: X [N, H] row-major (Float32Array), weight [C, H] row-major, bias [C].
 
+import { momentsOf, type Moments } from './featureMoments.js';
 import { SoftmaxKernel } from './softmaxKernel.js';
 
 export interface LogRegOptions {
@@ -95,6 +96,21 @@ export async function fitLogisticRegression(X: Float32Array, y: Int32Array, numC
   return fitRows(X, dim, y, numClasses, null, opts);
 }
 
+/** What cross-validation hands each of its fits besides the options. */
+export interface FitContext {
+  /** Reused for the fit's float64 rows when at least rows * dim long (one buffer for all folds). */
+  scratch?: Float64Array;
+  /**
+   * The solver's curvature estimate, in and out: pairs of a fit on nearly the same rows (a
+   * cross-validation fold's objective has nearly the Hessian of the fit on all rows) seed this
+   * fit's L-BFGS memory, and the pairs this fit ends with are left here. Only the path to the
+   * optimum changes, not the optimum or the stopping rule; pairs of another size are ignored.
+   */
+  curvature?: Curvature;
+  /** The feature moments of exactly these rows, when known (else read from X). */
+  moments?: Moments;
+}
+
 /**
  * Fits on the rows listed in `rows` (indices into X and y; X itself is not sliced): what
  * cross-validation uses. `rows === null` means all rows. Inputs are assumed validated.
@@ -106,15 +122,7 @@ export async function fitRows(
   numClasses: number,
   rows: Int32Array | null,
   opts: LogRegOptions = {},
-  /** Reused for the fit's float64 rows when at least rows * dim long (cross-validation passes one for all folds). */
-  scratch?: Float64Array,
-  /**
-   * The solver's curvature estimate, in and out: pairs of a fit on nearly the same rows (a
-   * cross-validation fold's objective has nearly the Hessian of the fit on all rows) seed this
-   * fit's L-BFGS memory, and the pairs this fit ends with are left here. Only the path to the
-   * optimum changes, not the optimum or the stopping rule; pairs of another size are ignored.
-   */
-  curvature?: Curvature,
+  { scratch, curvature, moments }: FitContext = {},
 ): Promise<LogRegModel> {
   const C = opts.C ?? DEFAULTS.C;
   const maxIter = opts.maxIter ?? DEFAULTS.maxIter;
@@ -142,7 +150,8 @@ export async function fitRows(
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) labels[i] = local[y[rows ? rows[i]! : i]!]!;
 
-  const stats = featureStats(X, H, rows, n);
+  if (moments && (moments.n !== n || moments.mean.length !== H)) throw new Error(`logistic regression: moments of ${moments.n} rows x ${moments.mean.length} features for a fit on ${n} x ${H}`);
+  const stats = featureStats(moments ?? momentsOf(X, H, rows));
   const std = opts.standardize ? stats : null;
   const precondition = opts.precondition ?? 'auto';
   if (!['diagonal', 'whiten', 'auto'].includes(precondition)) throw new Error(`logistic regression: precondition must be diagonal, whiten or auto, got ${precondition}`);
@@ -266,25 +275,12 @@ interface FeatureStats {
   scale: Float64Array;
 }
 
-/** Per-feature mean and population std over the given rows (two passes for accuracy); std 0 -> 1. */
-function featureStats(X: Float32Array, H: number, rows: Int32Array | null, n: number): FeatureStats {
-  const mean = new Float64Array(H);
-  const scale = new Float64Array(H);
-  for (let i = 0; i < n; i++) {
-    const off = (rows ? rows[i]! : i) * H;
-    for (let h = 0; h < H; h++) mean[h] += X[off + h]!;
-  }
-  for (let h = 0; h < H; h++) mean[h] /= n;
-  for (let i = 0; i < n; i++) {
-    const off = (rows ? rows[i]! : i) * H;
-    for (let h = 0; h < H; h++) {
-      const d = X[off + h]! - mean[h]!;
-      scale[h] += d * d;
-    }
-  }
-  const variance = new Float64Array(H);
-  for (let h = 0; h < H; h++) {
-    variance[h] = scale[h]! / n;
+/** Per-feature mean and population std from the rows' moments; std 0 -> 1. */
+function featureStats({ n, mean, m2 }: Moments): FeatureStats {
+  const variance = new Float64Array(mean.length);
+  const scale = new Float64Array(mean.length);
+  for (let h = 0; h < mean.length; h++) {
+    variance[h] = m2[h]! / n;
     const s = Math.sqrt(variance[h]!);
     // Constant features carry nothing; scale 1 keeps them harmless (scikit-learn's StandardScaler does the same).
     scale[h] = s > 0 && Number.isFinite(s) ? s : 1;

@@ -228,13 +228,13 @@ describe('fitLogisticRegression', () => {
     const { X, y } = clusters(800, 30, 3, 0.4, 13, Array.from({ length: 30 }, (_, h) => 0.2 * 20 ** (h / 29)));
     const dim = 30;
     const full: Curvature = { pairs: [] };
-    const init = await fitRows(X, dim, y, 3, null, { tol: 1e-9 }, undefined, full);
+    const init = await fitRows(X, dim, y, 3, null, { tol: 1e-9 }, { curvature: full });
     expect(full.pairs.length).toBe(10); // the memory, oldest first
     const seed = full.pairs.map((p) => ({ s: p.s.slice(), y: p.y.slice() }));
     const rows = Int32Array.from({ length: 800 }, (_, i) => i).filter((i) => i % 4 !== 1);
     const plain = await fitRows(X, dim, y, 3, rows, { tol: 1e-9, init });
     const mine: Curvature = { pairs: full.pairs };
-    const seeded = await fitRows(X, dim, y, 3, rows, { tol: 1e-9, init }, undefined, mine);
+    const seeded = await fitRows(X, dim, y, 3, rows, { tol: 1e-9, init }, { curvature: mine });
     expect(maxDiff(predictProba(plain, X), predictProba(seeded, X))).toBeLessThan(1e-5);
     expect(seeded.evaluations).toBeLessThan(plain.evaluations);
     // The seed object now holds the fold's own pairs; the pairs it was seeded with are unchanged, so
@@ -246,7 +246,7 @@ describe('fitLogisticRegression', () => {
     });
     // Pairs of another problem size (2 classes here: 2 * 31 parameters, not 3 * 31) are not used.
     const twoClass = Int32Array.from(y, (c) => Math.min(c, 1));
-    const other = await fitRows(X, dim, twoClass, 2, null, { tol: 1e-9 }, undefined, { pairs: full.pairs });
+    const other = await fitRows(X, dim, twoClass, 2, null, { tol: 1e-9 }, { curvature: { pairs: full.pairs } });
     const otherPlain = await fitRows(X, dim, twoClass, 2, null, { tol: 1e-9 });
     expect(other.evaluations).toBe(otherPlain.evaluations);
     expect(Array.from(other.weight)).toEqual(Array.from(otherPlain.weight));
