@@ -40,8 +40,10 @@ const config = quick ? { numLayers: 4, hiddenSize: 128, numHeads: 4, numKvHeads:
 const PREFILL = { batch: 1, seq: quick ? 64 : 256 };
 const DECODE_TOKENS = quick ? 16 : 48;
 const REPS = quick ? 3 : 7;
-// A 256-token prefill takes ~0.3 s: more pairs than REPS cost little and steady its median.
+// A 256-token prefill takes ~0.3 s, a 48-token decode ~1 s: more pairs than REPS cost little and
+// steady the medians of goals within a few percent of 1 on a VM whose speed moves between seconds.
 const PREFILL_PAIRS = quick ? 3 : 15;
+const DECODE_PAIRS = quick ? 3 : 11;
 const threads = Number(args.get('threads') ?? 2);
 // Thread counts tried on both sides of the PyTorch comparison (each side keeps its fastest).
 const threadChoices = [...new Set([1, threads])];
@@ -87,7 +89,7 @@ async function main() {
   const prefillPlainTps = tokens / (median(prefillPlain) / 1000);
   const prefillHiddenTps = tokens / (median(prefillHidden) / 1000);
 
-  log(`decode ${DECODE_TOKENS} tokens, steering on/off interleaved ...`);
+  log(`decode ${DECODE_TOKENS} tokens, ${DECODE_PAIRS} pairs steering on/off interleaved ...`);
   const layer = Math.floor(config.numLayers / 2);
   const vector = Float32Array.from({ length: config.hiddenSize }, (_, i) => Math.sin(i));
   const prompt = [ids[0]!.slice(0, 32)];
@@ -106,7 +108,7 @@ async function main() {
   const loopMsPerToken: number[] = [];
   const sampledShare: number[] = [];
   const steeredRatios: number[] = [];
-  for (let r = 0; r < REPS; r++) {
+  for (let r = 0; r < DECODE_PAIRS; r++) {
     // Which side runs first alternates, so whatever one run leaves behind (GC, a VM slowdown that
     // outlasts it) falls on each side alike.
     const first = await run(r % 2 === 1);
