@@ -16,7 +16,8 @@ import { loadModel } from '../src/model/load.js';
 import { readerFor, readingPoolFor } from '../src/model/reader.js';
 import type { SteerableModel } from '../src/model/steerableModel.js';
 import { chainDims, ortMatmulGflops, ProjectionChain, shapeKey } from './bench-roofline.js';
-import { findTorch, median, runOurs, TorchWorker, type Timed, type TorchWorkload } from './bench-torch.js';
+import { inTurn, median } from './bench-pairs.js';
+import { findTorch, runOurs, TorchWorker, type Timed, type TorchWorkload } from './bench-torch.js';
 
 export interface Row {
   metric: string;
@@ -226,17 +227,8 @@ export async function benchAgainstTorch(
             }
             return o;
           };
-          const one = async () => {
-            if (r % 2) {
-              const o = await ours();
-              await settle();
-              return { ours: o, torch: await torch.run(w.name, th.torch, runsOf(w)) };
-            }
-            const t = await torch.run(w.name, th.torch, runsOf(w));
-            await settle();
-            return { ours: await ours(), torch: t };
-          };
-          (pairs[w.name] ??= []).push(await one());
+          const [t, o] = await inTurn(r, () => torch.run(w.name, th.torch, runsOf(w)), ours, settle);
+          (pairs[w.name] ??= []).push({ ours: o, torch: t });
         }
       for (const c of chains.values()) await c.release();
       // ORT MatMul and torch F.linear at 1024^3 (information: the machine's large-matmul rate).

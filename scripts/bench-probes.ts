@@ -21,7 +21,7 @@ import { createRng } from '../src/generation/sampling.js';
 import { crossValidate, stratifiedFolds, type CrossValidationResult } from '../src/directions/probes/crossValidation.js';
 import { predictProba, type LogRegModel } from '../src/directions/probes/logisticRegression.js';
 import { JsonLineProcess } from './bench-process.js';
-import { median } from './bench-torch.js';
+import { inTurn, median } from './bench-pairs.js';
 
 interface FeatureSet {
   name: string;
@@ -208,9 +208,9 @@ async function benchOne(python: string, set: FeatureSet, dir: string, pairs: num
   try {
     await sk.next();
     for (let p = 0; p < pairs; p++) {
-      if (p % 2) theirs.push((await sk.ask({ op: 'rep' })) as SklearnRep);
-      ours.push(await oursRep());
-      if (!(p % 2)) theirs.push((await sk.ask({ op: 'rep' })) as SklearnRep);
+      const [o, t] = await inTurn(p, oursRep, () => sk.ask({ op: 'rep' }) as Promise<SklearnRep>);
+      ours.push(o);
+      theirs.push(t);
     }
     skObjective = ((await sk.ask({ op: 'finish' })) as { full_objective: number }).full_objective;
   } finally {

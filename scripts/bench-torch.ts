@@ -16,8 +16,6 @@ import type { TensorView } from '../src/onnx/read.js';
 import { JsonLineProcess } from './bench-process.js';
 import { chainFlops, type ChainDims } from './bench-roofline.js';
 
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 /** The interpreters tried, in order; PERSONA_BENCH_PYTHON (colon-separated) replaces them. */
 export function pythonCandidates(): string[] {
   return process.env.PERSONA_BENCH_PYTHON ? process.env.PERSONA_BENCH_PYTHON.split(':') : ['/usr/bin/python3', 'python3'];

@@ -27,7 +27,7 @@ import { makeFixture } from '../test/fixtures/index.js';
 import { benchProbes } from './bench-probes.js';
 import type { Row } from './bench-extraction.js';
 import { benchAgainstTorch, benchTruncation } from './bench-extraction.js';
-import { median } from './bench-torch.js';
+import { inTurn, median } from './bench-pairs.js';
 import { KvBuffers } from '../src/model/kvBuffers.js';
 import { KvSlots, slotsAllowed, slotsWork } from '../src/model/kvSlots.js';
 
@@ -76,11 +76,8 @@ async function main() {
   const prefillHidden: number[] = [];
   const prefillRatios: number[] = [];
   for (let r = 0; r < PREFILL_PAIRS; r++) {
-    // Pairs alternate which side runs first, and the ratio is the median of the pairs' (as for decode).
-    const hiddenFirst = r % 2 === 1;
-    const first = await timePrefill(hiddenFirst ? steered : plain, ids, hiddenFirst ? 'all' : 'none');
-    const second = await timePrefill(hiddenFirst ? plain : steered, ids, hiddenFirst ? 'none' : 'all');
-    const [p, h] = hiddenFirst ? [second, first] : [first, second];
+    // The ratio is the median of the pairs' (as for decode).
+    const [p, h] = await inTurn(r, () => timePrefill(plain, ids, 'none'), () => timePrefill(steered, ids, 'all'));
     prefillPlain.push(p);
     prefillHidden.push(h);
     prefillRatios.push(p / h);
@@ -109,11 +106,7 @@ async function main() {
   const sampledShare: number[] = [];
   const steeredRatios: number[] = [];
   for (let r = 0; r < DECODE_PAIRS; r++) {
-    // Which side runs first alternates, so whatever one run leaves behind (GC, a VM slowdown that
-    // outlasts it) falls on each side alike.
-    const first = await run(r % 2 === 1);
-    const second = await run(r % 2 === 0);
-    const [off, on] = r % 2 ? [second, first] : [first, second];
+    const [off, on] = await inTurn(r, () => run(false), () => run(true));
     steeredRatios.push(off.timings.totalMs / on.timings.totalMs);
     decodeOff.push(off.timings.totalMs / DECODE_TOKENS);
     decodeOn.push(on.timings.totalMs / DECODE_TOKENS);
@@ -155,14 +148,10 @@ async function main() {
     await steps(true);
     await steps(false);
     const pairs: [number, number][] = [];
-    for (let r = 0; r < KV_PAIRS; r++)
-      if (r % 2) {
-        const c = await steps(true);
-        pairs.push([c, await steps(false)]);
-      } else {
-        const p = await steps(false);
-        pairs.push([await steps(true), p]);
-      }
+    for (let r = 0; r < KV_PAIRS; r++) {
+      const [whole, columns] = await inTurn(r, () => steps(false), () => steps(true));
+      pairs.push([columns, whole]);
+    }
     const ratios = pairs.map(([c, p]) => c / p);
     const judged = ctx > 32;
     kvRows.push({

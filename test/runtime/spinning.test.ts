@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractActivations } from '../../src/activations/extract.js';
 import { loadModel } from '../../src/model/load.js';
-import { median } from '../../scripts/bench-torch.js';
+import { median } from '../../scripts/bench-pairs.js';
 
 const WINDOW_MS = 80;
 
