@@ -20,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { createRng } from '../src/generation/sampling.js';
 import { crossValidate, stratifiedFolds, type CrossValidationResult } from '../src/directions/probes/crossValidation.js';
 import { predictProba, type LogRegModel } from '../src/directions/probes/logisticRegression.js';
+import { progress } from '../src/cli/util.js';
 import { JsonLineProcess } from './bench-process.js';
 import { inTurn, median } from './bench-pairs.js';
 
@@ -95,9 +96,9 @@ async function tinyModelAge(n: number, layers: number[]): Promise<FeatureSet[]> 
       layers,
       positions: [{ index: -1 }],
       batchSize: 16,
-      onProgress: (done, total) => process.stderr.write(`\r  persona-tiny activations ${done}/${total}`),
+      onProgress: progress('  persona-tiny activations'),
     });
-    log(`\n  read ${n} conversations in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    log(`  read ${n} conversations in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const H = model.hiddenSize;
     const y = Int32Array.from(convs, (c) => classes.indexOf(c.labels.age));
     return layers.flatMap((layer, j) => {

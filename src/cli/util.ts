@@ -36,13 +36,15 @@ function parseIntList(s: string, what: string): number[] {
 /** A progress line that rewrites itself on a terminal and prints plain lines elsewhere (CI logs). */
 export function progress(label: string): (done: number, total: number, note?: string) => void {
   const tty = process.stderr.isTTY;
-  let last = -1;
+  // Off a terminal: the first update in each tenth, and the last (updates come in batch-sized
+  // steps, which seldom land on a round percentage).
+  let lastTenth = -1;
   const t0 = Date.now();
   return (done, total, note = '') => {
     const pct = total ? Math.floor((100 * done) / total) : 100;
-    if (!tty && pct === last) return;
-    if (!tty && pct % 10 !== 0 && done !== total) return;
-    last = pct;
+    const tenth = Math.floor(pct / 10);
+    if (!tty && tenth === lastTenth && done !== total) return;
+    lastTenth = tenth;
     const secs = (Date.now() - t0) / 1000;
     const eta = done > 0 && done < total ? ` eta ${Math.round((secs / done) * (total - done))}s` : '';
     const line = `${label} ${done}/${total} (${pct}%)${eta}${note ? ' ' + note : ''}`;
