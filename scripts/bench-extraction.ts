@@ -206,11 +206,10 @@ export async function benchAgainstTorch(
       // (this VM's speed drifts by a third between minutes, and a best-of of short timings catches
       // its fast moments; read after the whole pair, a SmolLM2-shaped chain came 5 s of PyTorch
       // after our run).
-      const roofs: TorchSummary['roofline'] = {};
       const roofSides: TorchSummary['rooflineSides'] = {};
       const dims = chainDims(probe);
       const chains = new Map<number, ProjectionChain>();
-      const rooflineNow = async (w: TorchWorkload, t: number) => {
+      const readRoofline = async (w: TorchWorkload, t: number) => {
         const rowsOf = w.ids!.length * w.ids![0]!.length;
         const chain = chains.get(t) ?? chains.set(t, await ProjectionChain.create(dims, t)).get(t)!;
         const ort = await chain.gflops(rowsOf, runsOf(w));
@@ -219,7 +218,6 @@ export async function benchAgainstTorch(
         const sides = (roofSides[w.name] ??= { ort: [], torch: [] });
         sides.ort.push(ort);
         sides.torch.push(theirs);
-        return Math.max(ort, theirs);
       };
       for (let r = 0; r < 3 * opts.reps; r++)
         for (const w of work) {
@@ -230,7 +228,7 @@ export async function benchAgainstTorch(
             const o = await runOurs(model, w, runsOf(w));
             if (flops.get(w.name)) {
               await settle();
-              (roofs[w.name] ??= []).push(await rooflineNow(w, th.ours));
+              await readRoofline(w, th.ours);
             }
             return o;
           };
@@ -238,6 +236,8 @@ export async function benchAgainstTorch(
           (pairs[w.name] ??= []).push({ ours: o, torch: t });
         }
       for (const c of chains.values()) await c.release();
+      // Each pair's roofline: the faster of the two chains read after its run.
+      const roofs: TorchSummary['roofline'] = Object.fromEntries(Object.entries(roofSides).map(([name, s]) => [name, s.ort.map((g, i) => Math.max(g, s.torch[i]!))]));
       // ORT MatMul and torch F.linear at 1024^3 (information: the machine's large-matmul rate).
       log(`${spec.label}: 1024^3 matmul ...`);
       const square = shapeKey([1024, 1024, 1024]);

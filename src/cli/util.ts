@@ -38,13 +38,12 @@ export function progress(label: string): (done: number, total: number, note?: st
   const tty = process.stderr.isTTY;
   // Off a terminal: the first update in each tenth, and the last (updates come in batch-sized
   // steps, which seldom land on a round percentage).
-  let lastTenth = -1;
+  let last = -1;
   const t0 = Date.now();
   return (done, total, note = '') => {
     const pct = total ? Math.floor((100 * done) / total) : 100;
-    const tenth = Math.floor(pct / 10);
-    if (!tty && tenth === lastTenth && done !== total) return;
-    lastTenth = tenth;
+    if (!tty && (pct === last || (Math.floor(pct / 10) === Math.floor(last / 10) && done !== total))) return;
+    last = pct;
     const secs = (Date.now() - t0) / 1000;
     const eta = done > 0 && done < total ? ` eta ${Math.round((secs / done) * (total - done))}s` : '';
     const line = `${label} ${done}/${total} (${pct}%)${eta}${note ? ' ' + note : ''}`;

@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 const util = fileURLToPath(new URL('../../src/cli/util.ts', import.meta.url));
 
 /** The progress lines a child process prints to stderr (a pipe, so not a terminal). */
-function progressLines(total: number, step: number): string[] {
+function progressLines(total: number, step: number, finals = 1): string[] {
   const code = `import { progress } from ${JSON.stringify(util)};
 const bar = progress('rows');
 for (let d = ${step}; d < ${total}; d += ${step}) bar(d, ${total});
-bar(${total}, ${total});`;
+for (let i = 0; i < ${finals}; i++) bar(${total}, ${total});`;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   return r.stderr.split('\n').filter((l) => l.startsWith('rows '));
@@ -28,5 +28,7 @@ describe('progress off a terminal', () => {
     expect(lines.some((l) => l.includes('\r'))).toBe(false);
     // Steps of one: still one line a tenth, not one per update.
     expect(progressLines(1000, 1)).toHaveLength(11);
+    // The end reported twice (a stage's last batch, then its close) is printed once.
+    expect(progressLines(300, 16, 2).filter((l) => l.startsWith('rows 300/300'))).toHaveLength(1);
   });
 });
